@@ -1,0 +1,20 @@
+"""The one error type users see: a single line saying what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class AuthprobeError(Exception):
+    """A failure caused by input or environment, reported as one line.
+
+    ``log_path`` names the file holding the full output, when there is one.
+    """
+
+    def __init__(self, message: str, log_path: str | None = None) -> None:
+        super().__init__(message)
+        self.log_path = log_path
+
+    def one_line(self) -> str:
+        text = " ".join(str(self).split())
+        if self.log_path:
+            text += f" (full log: {self.log_path})"
+        return text
