@@ -1,0 +1,34 @@
+"""The Dashboard through the apiserver's service proxy: nobody gets in anonymously, and
+user admin sees it only after the cluster-admin binding."""
+
+from authprobe.kubehttp import answered, status_message
+
+DASHBOARD = "/api/v1/namespaces/kubernetes-dashboard/services/https:kubernetes-dashboard:/proxy/"
+# Answers with or without the Dashboard's web front end.
+LOGIN_STATUS = DASHBOARD + "api/v1/login/status"
+
+
+def observed(response, observe):
+    observe(status=response.status_code, message=status_message(response))
+    return response
+
+
+def test_anonymous_dashboard_proxy(cluster, expected, observe):
+    response = observed(answered(lambda: cluster.anonymous.get(DASHBOARD)), observe)
+    assert response.status_code == expected.status
+    assert expected.message in status_message(response)
+
+
+def test_admin_dashboard_proxy_before_binding(cluster, expected, observe):
+    response = observed(answered(lambda: cluster.admin.get(DASHBOARD)), observe)
+    assert response.status_code == expected.status
+    assert expected.message in status_message(response)
+
+
+def test_admin_dashboard_after_binding(cluster, expected, observe, cluster_admin_binding):
+    cluster.dashboard_ready(timeout=300)
+    with cluster_admin_binding():
+        response = observed(answered(lambda: cluster.admin.get(LOGIN_STATUS)), observe)
+    assert response.status_code == expected.status
+    assert response.headers.get("Content-Type", "").startswith("application/json")
+    assert expected.message in response.text
