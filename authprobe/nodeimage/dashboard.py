@@ -47,6 +47,10 @@ RECIPE = 1
 _IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
 
 
+class DashboardUnavailable(AuthprobeError):
+    """No Dashboard source here: the Go module proxy refuses the module and no checkout is set."""
+
+
 def render_manifest(image: str) -> str:
     """The suite's Dashboard manifest with ``image`` as the container image."""
     if not isinstance(image, str) or not _IMAGE_REF.match(image):
@@ -177,7 +181,7 @@ def _compile(out_dir: Path, log: Path) -> Path:
     with step(label, expect=120):
         code = _run_logged(cmd, log, cwd=out_dir, env=_go_env(gobin=out_dir), timeout=3600)
         if code and _proxy_refused(log):
-            raise AuthprobeError(
+            raise DashboardUnavailable(
                 f"the Go module proxy does not serve {module} (Dashboard {DASHBOARD_RELEASE}): "
                 f"set {SOURCE_ENV} to a checkout of its {DASHBOARD_RELEASE} tag, or use a "
                 f"registry and {PUBLISHED_IMAGE}",
@@ -187,6 +191,17 @@ def _compile(out_dir: Path, log: Path) -> Path:
             raise AuthprobeError(f"{label} failed", log_path=str(log))
     installed.replace(binary)
     return binary
+
+
+def available() -> bool:
+    """Whether the backend can be built here: a checkout is set, or the proxy serves the module."""
+    if source_dir() is not None:
+        return True
+    result = subprocess.run(
+        [go_binary(), "mod", "download", "-json", f"{DASHBOARD_MODULE}@{DASHBOARD_VERSION}"],
+        capture_output=True, text=True, timeout=600, env=_go_env(), cwd="/",
+    )
+    return result.returncode == 0
 
 
 def _rootfs_tar(binary: Path) -> bytes:
