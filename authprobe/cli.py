@@ -17,6 +17,7 @@ COMMANDS = {
     "build-image": ("authprobe.nodeimage.cli", "build a kind node image offline from Go modules"),
     "clusters": ("authprobe.housekeeping", "list or remove clusters left by earlier runs"),
     "diff": ("authprobe.report.diff", "compare two report folders and list changed cells"),
+    "merge": ("authprobe.report.merge", "merge report folders of several runs into one report"),
 }
 
 

@@ -457,18 +457,26 @@ def fill_from_clusters(cells: Iterable[Cell], clusters: list[dict]) -> None:
 
 def build(run: dict, cells: list[Cell], tests: list[dict], runlog: Any,
           run_dir: Path | None) -> dict:
-    """The outcomes document, scrubbed of credentials."""
-    clusters = cluster_entries(runlog)
-    fill_from_clusters(cells, clusters)
-    versions = sorted({c.version for c in cells}, key=version_key)
+    """The outcomes document of a run, from its pytest results and its run log."""
+    return assemble(run, [c.to_dict() for c in cells], tests, phase_entries(runlog),
+                    cluster_entries(runlog), series_entries(runlog),
+                    log_entries(run_dir) if run_dir else [])
+
+
+def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict],
+             clusters: list[dict], series: list[dict], logs: list[dict]) -> dict:
+    """The outcomes document, with run facts derived from its parts, scrubbed of credentials."""
+    loaded = [Cell.from_dict(c) for c in cells]
+    fill_from_clusters(loaded, clusters)
+    versions = sorted({c.version for c in loaded}, key=version_key)
     node_images: dict[str, str] = {}
-    for item in [*clusters, *(c.to_dict() for c in cells)]:
+    for item in [*clusters, *(c.to_dict() for c in loaded)]:
         if item.get("node_image") and item.get("version"):
             node_images.setdefault(str(item["version"]), item["node_image"])
     kind_versions = sorted({str(v) for v in
-                            [*(c["kind_version"] for c in clusters),
-                             *(c.kind_version for c in cells)] if v})
-    counts = {name: sum(1 for c in cells if c.outcome == name) for name in OUTCOMES}
+                            [*(c.get("kind_version") for c in clusters),
+                             *(c.kind_version for c in loaded)] if v})
+    counts = {name: sum(1 for c in loaded if c.outcome == name) for name in OUTCOMES}
     document = {
         "schema": SCHEMA,
         "run": {
@@ -478,12 +486,12 @@ def build(run: dict, cells: list[Cell], tests: list[dict], runlog: Any,
             "node_images": node_images,
             "counts": counts,
         },
-        "cells": [c.to_dict() for c in cells],
+        "cells": [c.to_dict() for c in loaded],
         "tests": tests,
-        "phases": phase_entries(runlog),
+        "phases": phases,
         "clusters": clusters,
-        "restart_series": series_entries(runlog),
-        "logs": log_entries(run_dir) if run_dir else [],
+        "restart_series": series,
+        "logs": logs,
     }
     return scrub(document)
 

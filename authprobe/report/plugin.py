@@ -15,19 +15,10 @@ import sys
 import pytest
 
 from .. import runlog as _runlog
-from . import (
-    STARTED_KEY,
-    VERSIONS_KEY,
-    csvout,
-    has_run_dir,
-    junit,
-    matrix,
-    plot,
-    run_dir,
-    update_latest,
-)
+from . import STARTED_KEY, VERSIONS_KEY, has_run_dir, run_dir, update_latest
 from . import outcomes as _outcomes
 from . import summary as _summary
+from .writer import write_all
 
 SCENARIO_FIXTURE = "cluster"
 _VERSION_RE = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
@@ -156,11 +147,3 @@ class Reporter:
         for line in _summary.lines(self.document, run_dir(self.config)):
             terminalreporter.write_line(line)
 
-
-def write_all(document: dict, folder) -> None:
-    """Every report file of one outcomes document into ``folder``."""
-    _outcomes.write(document, folder)
-    junit.write(document, folder)
-    matrix.write(document, folder)
-    csvout.write(document, folder)
-    plot.write(document, folder)
