@@ -26,8 +26,9 @@ from ..tools import go_binary
 DASHBOARD_MODULE = "github.com/kubernetes/dashboard"
 DASHBOARD_RELEASE = "v2.7.0"
 DASHBOARD_COMMIT = "42deb6b32a27296ac47d1f9839a68fab6053e5fc"
-# The release tag lacks the /v2 module suffix, so the module version is the commit's pseudo-version.
-DASHBOARD_VERSION = "v0.0.0-20220916113319-42deb6b32a27"
+# The module path has no /v2 suffix, so the v2.7.0 tag is not a version of it: the module
+# version is the release commit's pseudo-version, based on v1.10.0, the newest v1 tag before it.
+DASHBOARD_VERSION = "v1.10.1-0.20220916113319-42deb6b32a27"
 MAIN_PACKAGE = f"{DASHBOARD_MODULE}/src/app/backend"
 PUBLISHED_IMAGE = "kubernetesui/dashboard:v2.7.0"
 IMAGE_REPOSITORY = "authprobe/dashboard"
