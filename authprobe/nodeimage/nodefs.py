@@ -1,0 +1,116 @@
+"""Lay kind's base-image files, the built binaries and the node's configuration on a rootfs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import string
+import subprocess
+from pathlib import Path
+
+from ..errors import AuthprobeError
+from . import rootfs
+
+FILES_DIR = Path(__file__).resolve().parent / "files"
+KIND_FILES = Path("images") / "base" / "files"
+EXECUTABLE_DIRS = ("usr/local/bin", "kind/bin")
+STATIC_CNI = "etc/cni/net.d/10-authprobe-static.conflist"
+SERVICES_ENABLED = ("kubelet.service", "containerd.service", "undo-mount-hacks.service")
+SERVICES_MASKED = ("systemd-binfmt.service",)
+
+
+def install_kind_files(tree: Path, kind_module: Path) -> None:
+    """Copy kind's base-image files (read from the downloaded kind module) onto ``tree``."""
+    source = kind_module / KIND_FILES
+    if not source.is_dir():
+        raise AuthprobeError(f"kind's base-image files are missing from the kind module: {source}")
+    for path in sorted(source.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(source)
+        target = tree / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        executable = any(str(relative).startswith(d + "/") for d in EXECUTABLE_DIRS)
+        target.chmod(0o755 if executable else 0o644)
+    for directory in ("kind", "kind/bin"):
+        (tree / directory).chmod(0o755)
+
+
+def containerd_config(text: str, sandbox_image: str) -> str:
+    """kind's containerd config with the settings this node needs.
+
+    restrict_oom_score_adj: hosts without CAP_SYS_RESOURCE cannot set negative OOM scores.
+    sandbox_image: the pause image kubeadm lists, which the image preloads.
+    """
+    text, count = re.subn(
+        r"restrict_oom_score_adj\s*=\s*\w+", "restrict_oom_score_adj = true", text
+    )
+    if count != 1:
+        raise AuthprobeError("kind's containerd config has no restrict_oom_score_adj setting")
+    text, count = re.subn(r'sandbox_image\s*=\s*"[^"]*"', f'sandbox_image = "{sandbox_image}"', text)
+    if count != 1:
+        raise AuthprobeError("kind's containerd config has no sandbox_image setting")
+    return text
+
+
+def cri_base_spec(ctr: Path) -> str:
+    """containerd's default OCI spec as kind's base image shapes it (hook added, rlimits dropped)."""
+    result = subprocess.run([str(ctr), "oci", "spec"], capture_output=True, text=True, timeout=30)
+    if result.returncode:
+        raise AuthprobeError(f"`ctr oci spec` failed: {result.stderr.strip()}")
+    spec = json.loads(result.stdout)
+    hooks = spec.setdefault("hooks", {}).setdefault("createContainer", [])
+    hooks.append({"path": "/kind/bin/mount-product-files.sh"})
+    spec.get("process", {}).pop("rlimits", None)
+    return json.dumps(spec, indent=2) + "\n"
+
+
+def render(name: str, values: dict[str, str]) -> str:
+    return string.Template((FILES_DIR / name).read_text()).substitute(values)
+
+
+def install(tree: Path, source: Path, target: str, mode: int = 0o755) -> None:
+    destination = tree / target.lstrip("/")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+    destination.chmod(mode)
+
+
+def lay_node(
+    tree: Path,
+    kind_module: Path,
+    kube_bin: Path,
+    containerd_bin: Path,
+    crictl_bin: Path,
+    cni_bin: Path,
+    kube_version: str,
+    sandbox_image: str,
+    pod_subnet: str,
+    log: Path,
+) -> None:
+    """Turn a Debian tree into a kind node rootfs (everything but the preloaded images)."""
+    rootfs.trim_systemd(tree)
+    install_kind_files(tree, kind_module)
+    config = tree / "etc/containerd/config.toml"
+    config.write_text(containerd_config(config.read_text(), sandbox_image))
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        install(tree, kube_bin / name, f"/usr/bin/{name}")
+    for name in ("containerd", "ctr", "containerd-shim-runc-v2"):
+        install(tree, containerd_bin / name, f"/usr/local/bin/{name}")
+    install(tree, crictl_bin / "crictl", "/usr/local/bin/crictl")
+    for plugin in sorted(cni_bin.iterdir()):
+        install(tree, plugin, f"/opt/cni/bin/{plugin.name}")
+    (tree / "etc/containerd/cri-base.json").write_text(cri_base_spec(containerd_bin / "ctr"))
+    values = {"POD_SUBNET": pod_subnet}
+    (tree / STATIC_CNI).parent.mkdir(parents=True, exist_ok=True)
+    (tree / STATIC_CNI).write_text(render("static-cni.conflist", values))
+    manifests = tree / "kind/manifests"
+    manifests.mkdir(parents=True, exist_ok=True)
+    (manifests / "default-cni.yaml").write_text(render("default-cni.yaml", values))
+    (manifests / "default-storage.yaml").write_text(render("default-storage.yaml", values))
+    (tree / "kind/version").write_text(kube_version + "\n")
+    (tree / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
+    rootfs.chroot(tree, ["systemctl", "enable", *SERVICES_ENABLED], log, "systemctl enable")
+    rootfs.chroot(tree, ["systemctl", "mask", *SERVICES_MASKED], log, "systemctl mask")
