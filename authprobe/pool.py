@@ -1,0 +1,510 @@
+"""The run's clusters: one per (profile, Kubernetes version, node image), made in parallel.
+
+``ClusterPool`` brings every needed cluster up in worker threads as soon as the run
+starts, hands each to the scenarios that need it, and removes what it made: when the
+scenarios of a cluster are done, at the end of the session, and on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kubernetes
+import tenacity
+
+from . import provider as prov
+from .clients import Endpoint, HttpClient, NodeAccess, cluster_admin, endpoint_from_kubeconfig
+from .errors import AuthprobeError
+from .paths import CLUSTERS_DIR
+from .profiles import Profile
+from .progress import fmt_seconds, say
+from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
+from .render import TOKEN_FILE, HostFacts, Rendered, RenderInput, render, token_file_text
+from .runlog import ClusterInfo, PhaseRecord, RunLog
+from .sampler import RestartSampler
+from .verify import verify
+from .versions import KubeVersion, SupportedVersion
+
+PUBLISHED_DASHBOARD = "kubernetesui/dashboard:v2.7.0"
+DASHBOARD_NAMESPACE = "kubernetes-dashboard"
+DASHBOARD_NAME = "kubernetes-dashboard"
+# kube-apiserver exits this many times during `kind create` before a profile whose control
+# plane must not come up is taken as failed (kubeadm would wait its full 4 minutes).
+EARLY_EXITS = 3
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What a scenario parameter asks for: a profile on a Kubernetes minor."""
+
+    profile: str
+    minor: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.profile}-{self.minor}"
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass
+class Settings:
+    profiles: dict[str, Profile]
+    versions: dict[str, SupportedVersion]
+    kind_path: Path
+    kind_version: str
+    image_policy: str  # build | local | pull
+    kind_image: str | None
+    keep: bool
+    reuse: bool
+    observe_window: float
+    host: HostFacts
+    logs_root: callable  # () -> Path, the run's logs folder
+    register_secret: callable = lambda value: None
+    expects_down: callable = lambda profile, version: False
+    max_workers: int = 4
+
+
+@dataclass
+class SharedCluster:
+    """One cluster as scenarios see it (the ``cluster`` fixture)."""
+
+    name: str
+    profile: Profile
+    version: KubeVersion
+    image: str
+    kind_version: str
+    up: bool = False
+    start_failure: StartFailure | None = None
+    expected_down: bool = False
+    error: str | None = None  # set when the cluster failed in a way no scenario expects
+    reused: bool = False
+    server: str | None = None
+    ca_path: Path | None = None
+    anonymous: HttpClient | None = None
+    admin: HttpClient | None = None
+    api: kubernetes.client.ApiClient | None = None
+    node: NodeAccess | None = None
+    restarts: RestartSampler | None = None
+    logs_dir: Path | None = None
+    provider: prov.KindProvider | None = field(default=None, repr=False)
+
+    def dashboard_ready(self, timeout: float = 300.0) -> None:
+        """Wait, polling, until the Dashboard deployment has an available replica."""
+        if self.api is None:
+            raise AuthprobeError(f"{self.name} has no API client: control plane is not up")
+        apps = kubernetes.client.AppsV1Api(self.api)
+        start = time.monotonic()
+        last = "no answer yet"
+
+        def available() -> bool:
+            nonlocal last
+            try:
+                deploy = apps.read_namespaced_deployment(DASHBOARD_NAME, DASHBOARD_NAMESPACE,
+                                                         _request_timeout=10)
+            except Exception as err:  # apiserver restarting or deployment not there yet
+                last = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
+                return False
+            ready = deploy.status.available_replicas or 0
+            last = f"{ready} available replica(s)"
+            return ready >= 1
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda ok: not ok),
+            stop=tenacity.stop_after_delay(timeout), wait=tenacity.wait_fixed(3),
+            before_sleep=lambda state: (
+                say(f"{self.name}: waiting for the Dashboard ({last}), "
+                    f"{fmt_seconds(time.monotonic() - start)} elapsed")
+                if state.attempt_number % 10 == 0 else None),
+        )
+        try:
+            retrying(available)
+        except tenacity.RetryError:
+            raise AuthprobeError(
+                f"Dashboard in {self.name} not available after {timeout:.0f}s: {last}"
+            ) from None
+
+
+class ClusterPool:
+    def __init__(self, settings: Settings, runlog: RunLog) -> None:
+        self.s = settings
+        self.runlog = runlog
+        self._lock = threading.Lock()
+        self._futures: dict[Cell, Future] = {}
+        self._created: set[str] = set()  # cluster names this run made (delete on interrupt)
+        self._providers: dict[str, prov.KindProvider] = {}
+        self._shared: dict[Cell, SharedCluster] = {}
+        self._released: set[Cell] = set()
+        self._image_locks: dict[str, threading.Lock] = {}
+        self._images: dict[str, tuple[str, KubeVersion, prov.ImageFacts]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self.aborting = threading.Event()
+
+    # -- planning and waiting ------------------------------------------------------------
+
+    def start(self, cells: list[Cell]) -> None:
+        """Begin bringing up every cell's cluster in worker threads."""
+        cells = [c for c in dict.fromkeys(cells) if c not in self._futures]
+        if not cells:
+            return
+        if self._executor is None:
+            workers = max(1, min(self.s.max_workers, len(cells)))
+            self._executor = ThreadPoolExecutor(workers, thread_name_prefix="authprobe-cluster")
+        if len(cells) > 1:
+            say(f"bringing up {len(cells)} clusters in parallel: "
+                + ", ".join(c.id for c in cells))
+        for cell in cells:
+            self._futures[cell] = self._executor.submit(self._bring_up, cell)
+
+    def get(self, cell: Cell, pump=lambda: None) -> SharedCluster:
+        """The cluster of ``cell``, waiting for it to come up (``pump`` runs while waiting)."""
+        if cell not in self._futures:
+            self.start([cell])
+        future = self._futures[cell]
+        while True:
+            try:
+                return future.result(timeout=0.5)
+            except FutureTimeout:
+                pump()
+
+    # -- bringing one cluster up ---------------------------------------------------------
+
+    def _image_for(self, spec: SupportedVersion) -> tuple[str, KubeVersion, prov.ImageFacts]:
+        minor = spec.version.minor_str
+        with self._lock:
+            lock = self._image_locks.setdefault(minor, threading.Lock())
+        with lock:
+            if minor in self._images:
+                return self._images[minor]
+            version = spec.version
+            if self.s.kind_image:
+                image = self.s.kind_image
+            elif self.s.image_policy == "build":
+                from .nodeimage import ensure_node_image
+
+                image = ensure_node_image(spec)
+            elif self.s.image_policy == "local":
+                image = f"authprobe/node:{spec.version.tag}"
+                if prov.docker("image", "inspect", image).returncode:
+                    raise AuthprobeError(
+                        f"no local node image {image}: build it with `authprobe build-image "
+                        f"{minor}` or use --image-policy build"
+                    )
+            else:
+                image = spec.published_image
+                version = KubeVersion.parse(image.rsplit(":", 1)[-1].split("@")[0])
+                if prov.docker("image", "inspect", image).returncode:
+                    pulled = prov.docker("pull", image, timeout=900)
+                    if pulled.returncode:
+                        raise AuthprobeError(f"`docker pull {image}` failed: "
+                                             f"{pulled.stderr.strip()[-200:]}")
+            facts = prov.image_facts(image)
+            if facts.kube_version:
+                found = KubeVersion.parse(facts.kube_version)
+                if self.s.kind_image:
+                    version = found
+                if found != version or found.minor_str != minor:
+                    raise AuthprobeError(
+                        f"node image {image} holds Kubernetes {found}, not {version}"
+                    )
+            self._images[minor] = (image, version, facts)
+            return self._images[minor]
+
+    def _phase(self, shared: SharedCluster, phase: str, seconds: float, outcome: str,
+               message: str = "") -> None:
+        self.runlog.add_phase(PhaseRecord(
+            cluster=shared.name, profile=shared.profile.id, version=str(shared.version),
+            node_image=shared.image, phase=phase, seconds=round(seconds, 1), outcome=outcome,
+            message=message, logs_dir=str(shared.logs_dir) if shared.logs_dir else None,
+        ))
+
+    def _write_files(self, rendered: Rendered, directory: Path) -> Path:
+        auth = directory / "auth"
+        auth.mkdir(mode=0o700, exist_ok=True)
+        prov.write_private(auth / TOKEN_FILE, token_file_text(secrets.token_urlsafe(32)))
+        for name, text in rendered.auth_files.items():
+            prov.write_private(auth / name, text)
+        patches = directory / "patches"
+        if patches.exists():
+            for old in patches.iterdir():
+                old.unlink()
+        if rendered.patch_files:
+            patches.mkdir(mode=0o700, exist_ok=True)
+            for name, text in rendered.patch_files.items():
+                prov.write_private(patches / name, text)
+        config = directory / "kind-config.yaml"
+        prov.write_private(config, rendered.kind_config)
+        return config
+
+    def _bring_up(self, cell: Cell) -> SharedCluster:
+        if self.aborting.is_set():
+            raise AuthprobeError("run interrupted")
+        profile = self.s.profiles[cell.profile]
+        spec = self.s.versions[cell.minor]
+        image, version, facts = self._image_for(spec)
+        inp = RenderInput(profile, version, image, self.s.kind_version, self.s.host,
+                          default_cni=facts.default_cni)
+        name = render(inp).name
+        directory = prov.private_dir(name)
+        rendered = render(inp, directory)
+        provider = prov.KindProvider(name, self.s.kind_path, image, directory)
+        shared = SharedCluster(
+            name=name, profile=profile, version=version, image=image,
+            kind_version=self.s.kind_version, provider=provider,
+            node=NodeAccess(provider.node_container),
+            expected_down=self.s.expects_down(profile.id, version),
+        )
+        with self._lock:
+            self._providers[name] = provider
+            self._shared[cell] = shared
+        self.runlog.add_cluster(ClusterInfo(name, profile.id, str(version), image,
+                                            self.s.kind_version))
+        token_path = directory / "auth" / TOKEN_FILE
+        exists = provider.exists()
+        if exists and self.s.reuse and token_path.exists():
+            shared.reused = True
+            say(f"{name}: reusing the running cluster ({profile.id}, Kubernetes {version})")
+        else:
+            if exists:
+                say(f"{name}: removing a cluster of the same name left by an earlier run")
+                provider.delete()
+            if not self._create(shared, rendered, directory):
+                return shared
+        return self._connect(shared, rendered, token_path)
+
+    def _create(self, shared: SharedCluster, rendered: Rendered, directory: Path) -> bool:
+        config = self._write_files(rendered, directory)
+        with self._lock:
+            if self.aborting.is_set():
+                raise AuthprobeError("run interrupted")
+            self._created.add(shared.name)
+        provider = shared.provider
+        label = (f"creating cluster {shared.name} ({shared.profile.id}, Kubernetes "
+                 f"{shared.version})")
+        start = time.monotonic()
+        say(f"{label} (usually about 1m30s) ...")
+        early = threading.Event()
+
+        def gave_up() -> bool:
+            if self.aborting.is_set():
+                return True
+            if not shared.expected_down:
+                return False
+            try:
+                exited = [c for c in apiserver_containers(shared.node, timeout=15)
+                          if c.state == "CONTAINER_EXITED"]
+            except AuthprobeError:
+                return False
+            if len(exited) >= EARLY_EXITS:
+                early.set()
+                return True
+            return False
+
+        result = provider.create(config, should_stop=gave_up)
+        seconds = time.monotonic() - start
+        if self.aborting.is_set():
+            raise AuthprobeError("run interrupted")
+        if result.returncode == 0:
+            say(f"{label}: done in {fmt_seconds(seconds)}")
+            self._phase(shared, "create", seconds, "passed")
+            return True
+        reason = (f"kube-apiserver exited {EARLY_EXITS} times while `kind create cluster` "
+                  "waited for the control plane" if early.is_set()
+                  else f"`kind create cluster` failed: {_last_error(provider.create_log)}")
+        say(f"{label}: failed after {fmt_seconds(seconds)}"
+            + (" (expected for this profile)" if shared.expected_down else ""))
+        self._failed(shared, reason, "create", seconds)
+        return False
+
+    def _failed(self, shared: SharedCluster, reason: str, phase: str, seconds: float) -> None:
+        """Collect the evidence of a control plane that is not up, export logs, clean up."""
+        if prov.containers_of(shared.name):
+            shared.start_failure = start_failure(shared.node, reason)
+            sampler = RestartSampler(shared.name, shared.node, None, self.s.observe_window,
+                                     on_sample=lambda s: self.runlog.set_series(shared.name, s))
+            try:
+                sampler.sample_once()
+            except AuthprobeError:
+                pass
+            shared.restarts = sampler
+        else:
+            shared.start_failure = StartFailure(reason=f"{reason}; no node container exists")
+        shared.up = False
+        self._export_logs(shared)
+        info = self.runlog.clusters.get(shared.name)
+        if info is not None:
+            info.came_up = False
+            info.start_failure = str(shared.start_failure)
+        if shared.expected_down:
+            self._phase(shared, phase, seconds, "expected-failure", str(shared.start_failure))
+        else:
+            shared.error = (f"cluster {shared.name} ({shared.profile.id}, Kubernetes "
+                            f"{shared.version}) did not come up: {shared.start_failure}"
+                            + (f" (logs: {shared.logs_dir})" if shared.logs_dir else ""))
+            self._phase(shared, phase, seconds, "failed", shared.error)
+        if not self.s.keep and not shared.reused:
+            self._delete(shared)
+
+    def _export_logs(self, shared: SharedCluster) -> None:
+        try:
+            dest = self.s.logs_root() / shared.name
+        except Exception as err:  # report folder unavailable: keep going without logs
+            say(f"{shared.name}: no folder for logs ({err})")
+            return
+        result = shared.provider.export_logs(dest)
+        if result.returncode == 0:
+            shared.logs_dir = dest
+            say(f"{shared.name}: logs exported to {dest}")
+        else:
+            say(f"{shared.name}: `kind export logs` failed: {result.stdout.strip()[-200:]}")
+
+    def _connect(self, shared: SharedCluster, rendered: Rendered, token_path: Path,
+                 ) -> SharedCluster:
+        provider = shared.provider
+        token = token_path.read_text().split(",", 1)[0]
+        self.s.register_secret(token)
+        start = time.monotonic()
+        try:
+            verify(shared.node, shared.name, shared.profile.id, rendered.expected,
+                   self._other_flags(shared.profile))
+        except AuthprobeError as err:
+            self._phase(shared, "verify", time.monotonic() - start, "failed", err.one_line())
+            shared.error = err.one_line()
+            if not shared.reused and not self.s.keep:
+                self._export_logs(shared)
+                self._delete(shared)
+            return shared
+        self._phase(shared, "verify", time.monotonic() - start, "passed",
+                    "apiserver flags and probes match the profile")
+        provider.write_kubeconfig()
+        endpoint: Endpoint = endpoint_from_kubeconfig(provider.kubeconfig_path,
+                                                      provider.path / "ca.crt")
+        shared.server, shared.ca_path = endpoint.server, endpoint.ca_path
+        shared.anonymous = HttpClient(endpoint)
+        shared.admin = HttpClient(endpoint, token=token, user="admin")
+        shared.api = cluster_admin(provider.kubeconfig_path)
+        shared.restarts = RestartSampler(
+            shared.name, shared.node, shared.api, self.s.observe_window,
+            on_sample=lambda series: self.runlog.set_series(shared.name, series),
+        ).start()
+        start = time.monotonic()
+        try:
+            wait_ready(shared.admin, shared.api, shared.version, timeout=240)
+        except AuthprobeError as err:
+            self._failed(shared, err.one_line(), "ready", time.monotonic() - start)
+            return shared
+        shared.up = True
+        info = self.runlog.clusters.get(shared.name)
+        if info is not None:
+            info.came_up = True
+        self._phase(shared, "ready", time.monotonic() - start, "passed",
+                    "/readyz 200 for admin, ServiceAccount default exists, version "
+                    f"{shared.version.tag}")
+        self._apply_dashboard(shared)
+        return shared
+
+    def _apply_dashboard(self, shared: SharedCluster) -> None:
+        start = time.monotonic()
+        label = PUBLISHED_DASHBOARD
+        try:
+            image = self._images[shared.version.minor_str][2].dashboard_image
+            label = image or PUBLISHED_DASHBOARD
+            manifest = _dashboard_manifest(label)
+            shared.node.kubectl("apply", "-f", "-", input=manifest, timeout=120)
+        except AuthprobeError as err:
+            self._phase(shared, "dashboard", time.monotonic() - start, "failed", err.one_line())
+            return
+        self._phase(shared, "dashboard", time.monotonic() - start, "passed",
+                    f"Dashboard manifest applied with image {label}")
+
+    def _other_flags(self, profile: Profile) -> set[str]:
+        flags: set[str] = set()
+        for other in self.s.profiles.values():
+            flags |= set(other.extra_args)
+        return flags - set(profile.extra_args)
+
+    # -- removing ------------------------------------------------------------------------
+
+    def _delete(self, shared: SharedCluster) -> None:
+        if shared.restarts is not None:
+            shared.restarts.stop()
+        start = time.monotonic()
+        say(f"deleting cluster {shared.name} ...")
+        shared.provider.delete()
+        with self._lock:
+            self._created.discard(shared.name)
+        self._phase(shared, "teardown", time.monotonic() - start, "passed", "deleted")
+
+    def release(self, cell: Cell) -> None:
+        """The scenarios of ``cell`` are done: delete its cluster unless kept or reused."""
+        with self._lock:
+            shared = self._shared.get(cell)
+            if cell in self._released or shared is None:
+                return
+            self._released.add(cell)
+        if shared.restarts is not None:
+            shared.restarts.stop()
+        if self.s.keep or self.s.reuse:
+            if shared.name in self._created or shared.reused:
+                say(f"keeping cluster {shared.name} (kubeconfig: "
+                    f"{shared.provider.kubeconfig_path})")
+            return
+        if prov.containers_of(shared.name):
+            self._delete(shared)
+
+    def finish(self) -> None:
+        """End of session: wait for creations still running, then release every cluster."""
+        for cell, future in self._futures.items():
+            try:
+                future.result()
+            except Exception:
+                pass
+            self.release(cell)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    def abort(self) -> list[str]:
+        """Interrupt: stop kind children and delete every cluster this run created."""
+        self.aborting.set()
+        prov.CHILDREN.stop_all()
+        with self._lock:
+            names = sorted(self._created)
+            providers = dict(self._providers)
+        for shared in list(self._shared.values()):
+            if shared.restarts is not None:
+                shared.restarts._stop.set()
+        for name in names:
+            say(f"interrupted: deleting cluster {name} ...")
+            providers[name].delete()
+            with self._lock:
+                self._created.discard(name)
+        return names
+
+
+def _last_error(log: Path) -> str:
+    try:
+        lines = [line.strip() for line in log.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "no output"
+    for line in reversed(lines):
+        if line.startswith("ERROR") or "error" in line.lower():
+            return line[:300]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _dashboard_manifest(image: str) -> str:
+    try:
+        from .nodeimage.dashboard import render_manifest
+    except ImportError:
+        path = CLUSTERS_DIR / "dashboard.yaml"
+        if not path.exists():
+            raise AuthprobeError(f"{path} is missing") from None
+        return path.read_text().replace("${DASHBOARD_IMAGE}", image)
+    return render_manifest(image)
