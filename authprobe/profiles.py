@@ -8,6 +8,7 @@ auth file as ``{authFile:<name>}``; it becomes that file's path inside the node.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,8 +163,15 @@ def load_profile(path: Path) -> Profile:
     )
 
 
-def load_all(directory: Path = PROFILES_DIR) -> dict[str, Profile]:
+def profiles_dir() -> Path:
+    """``clusters/profiles``, or the folder named by AUTHPROBE_PROFILES_DIR."""
+    given = os.environ.get("AUTHPROBE_PROFILES_DIR")
+    return Path(given) if given else PROFILES_DIR
+
+
+def load_all(directory: Path | None = None) -> dict[str, Profile]:
     """Every profile in ``directory``, keyed by id (the file name without .yaml)."""
+    directory = directory or profiles_dir()
     if not directory.is_dir():
         raise AuthprobeError(f"profile directory {directory} does not exist")
     profiles = {}
@@ -175,8 +183,9 @@ def load_all(directory: Path = PROFILES_DIR) -> dict[str, Profile]:
     return profiles
 
 
-def select(names: list[str] | None, directory: Path = PROFILES_DIR) -> list[Profile]:
+def select(names: list[str] | None, directory: Path | None = None) -> list[Profile]:
     """The profiles asked for (all when ``names`` is empty), or one clear error line."""
+    directory = directory or profiles_dir()
     profiles = load_all(directory)
     if not names:
         return list(profiles.values())

@@ -69,8 +69,8 @@ def test_new_profile_is_one_file(tmp_path):
         ("description: x\napiserver:\n  extraArgs:\n    token-auth-file: /x\n",
          "set by authprobe"),
         ("description: x\napiserver:\n  extraArgs:\n    a: {b: c}\n", "scalar value"),
-        ("description: x\napiserver:\n  extraArgs:\n    authentication-config: '{authFile:a.yaml}'\n",
-         "not in authFiles"),
+        ("description: x\napiserver:\n  extraArgs:\n"
+         "    authentication-config: '{authFile:a.yaml}'\n", "not in authFiles"),
         ("description: x\napiserver:\n  extraArgs:\n    anonymous-auth: 'false'\n"
          "    authentication-config: '{authFile:a.yaml}'\n"
          "authFiles:\n  a.yaml: {apiVersion: v1, kind: K}\n", "cannot be combined"),
