@@ -40,12 +40,23 @@ def run_id(started: _dt.datetime, versions: list[str]) -> str:
     return f"{stamp}-k8s{'-'.join(minors)}" if minors else stamp
 
 
+def asked_versions(config: pytest.Config) -> list[str]:
+    """The Kubernetes versions the run was asked for (option or environment), if any."""
+    for name in ("k8s_versions", "k8s_version"):
+        value = config.getoption(name, default=None)
+        if value:
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            return [str(v).strip() for v in items if str(v).strip()]
+    env = os.environ.get("AUTHPROBE_K8S_VERSION", "")
+    return [v.strip() for v in env.split(",") if v.strip()]
+
+
 def run_dir(config: pytest.Config) -> Path:
     """This run's report folder, created on first use."""
     if RUN_DIR_KEY in config.stash:
         return config.stash[RUN_DIR_KEY]
     started = config.stash.get(STARTED_KEY, None) or _dt.datetime.now(_dt.timezone.utc)
-    versions = config.stash.get(VERSIONS_KEY, [])
+    versions = config.stash.get(VERSIONS_KEY, []) or asked_versions(config)
     root = reports_root(config)
     root.mkdir(parents=True, exist_ok=True)
     base = run_id(started, versions)

@@ -168,8 +168,17 @@ table.matrix td.cell a:hover .badge { text-decoration: underline; }
 .o-n-a, .o-skipped, .o-none { background: #f5f5f5; color: #5f6368; }
 .legend span { display: inline-block; padding: 2px 8px; margin-right: 6px; border-radius: 3px;
   font-size: 12px; }
-section.evidence { border: 1px solid #ddd; border-left-width: 6px; padding: 10px 14px;
-  margin: 12px 0; }
+section.evidence { border: 1px solid #ddd; border-left: 6px solid #9aa0a6; padding: 10px 14px;
+  margin: 12px 0; background: #fff; }
+section.evidence h3 .badge { padding: 2px 6px; border-radius: 3px; margin-left: 6px; }
+section.b-pass { border-left-color: #34a853; } section.b-fail { border-left-color: #d93025; }
+section.b-expected-failure { border-left-color: #1a73e8; }
+section.b-error { border-left-color: #f29900; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.pair pre { margin-top: 4px; }
+.scroll { max-height: 300px; overflow-y: auto; display: inline-block; }
+table.restarts { margin: 4px 0; font-size: 12px; }
+table.restarts th, table.restarts td { padding: 1px 8px; }
 section.evidence:target { box-shadow: 0 0 0 3px #fbbc04; }
 pre { background: #f8f8f8; border: 1px solid #e0e0e0; padding: 8px; overflow-x: auto;
   font-size: 12px; max-height: 420px; white-space: pre-wrap; word-break: break-word; }
@@ -187,14 +196,14 @@ def _json(value: object) -> str:
 
 
 def _restart_table(entry: dict) -> str:
-    rows = ["<table class='restarts'><tr><th>t (s)</th><th>restarts</th><th>ready</th>"
-            "<th>last termination</th><th>source</th></tr>"]
+    rows = ["<div class='scroll'><table class='restarts'><tr><th>t (s)</th><th>restarts</th>"
+            "<th>ready</th><th>last termination</th><th>source</th></tr>"]
     for sample in entry.get("samples", []):
         s = Sample.from_dict(sample)
         rows.append(f"<tr><td>{s.t:.0f}</td><td>{s.restarts}</td>"
                     f"<td>{'yes' if s.ready else 'no'}</td>"
                     f"<td>{escape(s.last_reason or '')}</td><td>{escape(s.source)}</td></tr>")
-    rows.append("</table>")
+    rows.append("</table></div>")
     return "".join(rows)
 
 
@@ -294,9 +303,11 @@ def render_html(document: dict) -> str:
 
 
 def _evidence(cell: Cell, series_by_cluster: dict, logs_by_cluster: dict) -> str:
-    parts = [f"<section class='evidence {_cls(cell.outcome)}' id='{cell.anchor}'>",
+    border = "b-" + cell.outcome.replace("/", "-")
+    parts = [f"<section class='evidence {border}' id='{cell.anchor}'>",
              f"<h3>{escape(cell.profile)} · {escape(cell.scenario)} · Kubernetes "
-             f"{escape(cell.version)}: {escape(LABELS[cell.outcome])}</h3>",
+             f"{escape(cell.version)} <span class='badge {_cls(cell.outcome)}'>"
+             f"{escape(LABELS[cell.outcome])}</span></h3>",
              f"<p class='msg'>{escape(cell.message)}</p>",
              "<dl class='facts small'>"]
     for name, value in (("test", cell.nodeid), ("cluster", cell.cluster),
@@ -306,8 +317,8 @@ def _evidence(cell: Cell, series_by_cluster: dict, logs_by_cluster: dict) -> str
         if value:
             parts.append(f"<dt>{escape(name)}</dt><dd>{escape(str(value))}</dd>")
     parts.append("</dl>")
-    parts.append(f"<div><b>expected</b><pre>{_json(cell.expected)}</pre></div>")
-    parts.append(f"<div><b>observed</b><pre>{_json(cell.observed)}</pre></div>")
+    parts.append(f"<div class='pair'><div><b>expected</b><pre>{_json(cell.expected)}</pre></div>"
+                 f"<div><b>observed</b><pre>{_json(cell.observed)}</pre></div></div>")
     if cell.detail:
         parts.append(f"<div><b>log tail</b><pre>{escape(cell.detail)}</pre></div>")
     entry = series_by_cluster.get(cell.cluster or "")

@@ -31,8 +31,8 @@ OUTCOMES = (PASS, FAIL, EXPECTED_FAILURE, ERROR, NA, SKIPPED)
 PASSING = (PASS, EXPECTED_FAILURE, NA)
 
 # Observed fields that make up a cell's short message, in order.
-_MESSAGE_FIELDS = ("status", "message", "status_after", "comes_up", "exit_code", "log_message",
-                   "restart_shape")
+_MESSAGE_FIELDS = ("status", "message", "status_after", "up", "comes_up", "exit_code",
+                   "log_message", "restart_shape")
 _DETAIL_LINES = 40
 _MESSAGE_CHARS = 160
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
@@ -71,6 +71,13 @@ def _decode(value: Any) -> Any:
             return json.loads(value)
         except ValueError:
             return value
+    return value
+
+
+def _decode_observed(value: Any) -> Any:
+    """Observed values come as values, or as JSON text of an object, list or string."""
+    if isinstance(value, str) and value[:1] in ("{", "[", '"'):
+        return _decode(value)
     return value
 
 
@@ -299,7 +306,7 @@ class Collector:
             observed.update(whole)
         for key, value in test.properties:
             if key.startswith("observed."):
-                observed[key[len("observed."):]] = _jsonable(_decode(value))
+                observed[key[len("observed."):]] = _jsonable(_decode_observed(value))
         outcome, message = classify(test, expected, observed)
         return Cell(
             profile=str(profile),
@@ -324,7 +331,7 @@ def observed_message(observed: dict) -> str:
     for name in _MESSAGE_FIELDS:
         if name in observed and observed[name] not in (None, ""):
             value = observed[name]
-            if name == "comes_up":
+            if name in ("up", "comes_up"):
                 value = "comes up" if value else "does not come up"
             elif name == "status_after":
                 value = f"after binding {value}"

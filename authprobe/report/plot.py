@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 
 from ..series import Sample
+from .outcomes import version_key
 
 FILENAME = "restarts.svg"
 
@@ -48,10 +49,16 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:g}"
 
 
-def render(lines: Sequence[tuple[str, Sequence[Sample]]], title: str = "") -> str:
-    """SVG text for ``lines``: (label, samples) pairs; t in seconds, restarts on y."""
+def render(lines: Sequence[tuple], title: str = "") -> str:
+    """SVG text for ``lines``: (label, samples) or (label, samples, group, variant) tuples.
+
+    t in seconds on x, restarts on y. Lines of one group (a profile) share a colour; the
+    variant (a version) picks the dash pattern.
+    """
     title = title or "kube-apiserver restarts over time"
-    lines = [(label, list(samples)) for label, samples in lines if samples]
+    lines = [_style_key(line) for line in lines if line[1]]
+    groups = list(dict.fromkeys(line[2] for line in lines))
+    variants = list(dict.fromkeys(line[3] for line in lines))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
@@ -66,8 +73,8 @@ def render(lines: Sequence[tuple[str, Sequence[Sample]]], title: str = "") -> st
         out.append("</svg>")
         return "\n".join(out)
 
-    max_t = max(s.t for _, samples in lines for s in samples)
-    max_r = max(s.restarts for _, samples in lines for s in samples)
+    max_t = max(s.t for line in lines for s in line[1])
+    max_r = max(s.restarts for line in lines for s in line[1])
     x_ticks = ticks(max(max_t, 10.0))
     y_ticks = ticks(max(max_r, 1), integer=True)
     x_max, y_max = x_ticks[-1], y_ticks[-1]
@@ -104,9 +111,9 @@ def render(lines: Sequence[tuple[str, Sequence[Sample]]], title: str = "") -> st
 
     # one step line per series; filled markers where the apiserver was Ready
     legend_x = LEFT + plot_w + 24
-    for index, (label, samples) in enumerate(lines):
-        colour = COLOURS[index % len(COLOURS)]
-        dash = DASHES[(index // len(COLOURS)) % len(DASHES)]
+    for index, (label, samples, group, variant) in enumerate(lines):
+        colour = COLOURS[groups.index(group) % len(COLOURS)]
+        dash = DASHES[variants.index(variant) % len(DASHES)]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         # a small vertical offset keeps overlapping flat lines apart
         nudge = (index - (len(lines) - 1) / 2) * 1.5
@@ -140,14 +147,23 @@ def render(lines: Sequence[tuple[str, Sequence[Sample]]], title: str = "") -> st
     return "\n".join(out)
 
 
-def series_lines(document: dict) -> list[tuple[str, list[Sample]]]:
-    """(label, samples) per cluster of an outcomes document, labelled profile (version)."""
+def _style_key(line: tuple) -> tuple[str, list[Sample], str, str]:
+    label, samples = line[0], list(line[1])
+    group = line[2] if len(line) > 2 else label
+    variant = line[3] if len(line) > 3 else ""
+    return label, samples, group, variant
+
+
+def series_lines(document: dict) -> list[tuple[str, list[Sample], str, str]]:
+    """(label, samples, profile, version) per cluster of an outcomes document."""
     entries = sorted(document.get("restart_series", []),
-                     key=lambda e: (str(e.get("profile")), str(e.get("version"))))
+                     key=lambda e: (str(e.get("profile")), version_key(str(e.get("version")))))
     lines = []
     for entry in entries:
-        label = f"{entry.get('profile') or entry['cluster']} ({entry.get('version') or '?'})"
-        lines.append((label, [Sample.from_dict(s) for s in entry.get("samples", [])]))
+        profile = entry.get("profile") or entry["cluster"]
+        version = entry.get("version") or "?"
+        samples = [Sample.from_dict(s) for s in entry.get("samples", [])]
+        lines.append((f"{profile} ({version})", samples, profile, version))
     return lines
 
 

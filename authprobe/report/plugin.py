@@ -18,6 +18,7 @@ from .. import runlog as _runlog
 from . import STARTED_KEY, VERSIONS_KEY, has_run_dir, run_dir, update_latest
 from . import outcomes as _outcomes
 from . import summary as _summary
+from .scrub import scrub_tree
 from .writer import write_all
 
 SCENARIO_FIXTURE = "cluster"
@@ -50,12 +51,14 @@ def describe_item(item: pytest.Item) -> dict[str, str]:
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
     for key, value in params.items():
-        if key in _PROFILE_PARAMS:
+        if key in _PROFILE_PARAMS or (key == SCENARIO_FIXTURE and isinstance(value, str)
+                                      and not _VERSION_RE.match(value)):
             found["profile"] = _text(value) or ""
         elif key in _VERSION_PARAMS:
             found["version"] = _version_text(value) or ""
         else:
-            for attr, slot in (("profile", "profile"), ("version", "version")):
+            for attr, slot in (("profile", "profile"), ("version", "version"),
+                               ("minor", "version")):
                 inner = getattr(value, attr, None)
                 if inner is not None and slot not in found:
                     found[slot] = _text(inner) if slot == "profile" else _version_text(inner)
@@ -109,8 +112,15 @@ class Reporter:
         if self.active:
             self.collector.add(report)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
+        # after every other plugin's sessionfinish: the harness deletes its clusters and
+        # exports their logs there; and before the terminal summary, which reads the result
+        result = yield
+        self.write(exitstatus)
+        return result
+
+    def write(self, exitstatus: int) -> None:
         config = self.config
         if not (self.active or has_run_dir(config)):
             return
@@ -129,6 +139,7 @@ class Reporter:
             "exit_status": int(exitstatus),
             "pytest_args": [str(a) for a in config.invocation_params.args],
         }
+        scrub_tree(folder / "logs")
         document = _outcomes.build(run, cells, self.collector.tests(),
                                    _runlog.runlog(config), folder)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -98,3 +99,22 @@ def scrub(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [scrub(item) for item in value]
     return value
+
+
+def scrub_tree(root: Path, max_bytes: int = 64 * 1024 * 1024) -> int:
+    """Scrub every UTF-8 text file under ``root`` in place; returns how many changed."""
+    changed = 0
+    if not root.is_dir():
+        return 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        try:
+            if path.stat().st_size > max_bytes:
+                continue
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        clean = scrub_text(text)
+        if clean != text:
+            path.write_text(clean, encoding="utf-8")
+            changed += 1
+    return changed
