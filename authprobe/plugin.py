@@ -8,9 +8,9 @@ cell, and removed when done (or on Ctrl-C / SIGTERM).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
-import queue
 import signal
 import threading
 from pathlib import Path
@@ -153,8 +153,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _install_progress_sink(config: pytest.Config) -> None:
-    """Progress lines go to the terminal past output capture; other threads queue them."""
-    pending: queue.Queue[str] = queue.Queue()
+    """Progress lines go to the terminal past output capture; other threads queue them.
+
+    The queue is a lock-free deque so a signal handler may write progress lines too.
+    """
+    pending: collections.deque[str] = collections.deque()
     main = threading.main_thread()
 
     def write(line: str) -> None:
@@ -173,13 +176,13 @@ def _install_progress_sink(config: pytest.Config) -> None:
             return
         while True:
             try:
-                line = pending.get_nowait()
-            except queue.Empty:
+                line = pending.popleft()
+            except IndexError:
                 return
             write(line)
 
     def sink(line: str) -> None:
-        pending.put(line)
+        pending.append(line)
         pump()
 
     config.stash[PUMP_KEY] = pump

@@ -325,6 +325,8 @@ class ClusterPool:
 
     def _failed(self, shared: SharedCluster, reason: str, phase: str, seconds: float) -> None:
         """Collect the evidence of a control plane that is not up, export logs, clean up."""
+        if self.aborting.is_set():
+            raise AuthprobeError("run interrupted")
         if prov.containers_of(shared.name):
             shared.start_failure = start_failure(shared.node, reason)
             sampler = RestartSampler(shared.name, shared.node, None, self.s.observe_window,
@@ -367,6 +369,8 @@ class ClusterPool:
 
     def _connect(self, shared: SharedCluster, rendered: Rendered, token_path: Path,
                  ) -> SharedCluster:
+        if self.aborting.is_set():
+            raise AuthprobeError("run interrupted")
         provider = shared.provider
         token = token_path.read_text().split(",", 1)[0]
         self.s.register_secret(token)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _sink: Callable[[str], None] | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a signal handler may print while a line is written
 
 
 def set_sink(sink: Callable[[str], None] | None) -> None:

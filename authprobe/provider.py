@@ -50,12 +50,12 @@ class _Children:
         self._procs: set[subprocess.Popen] = set()
         self.closed = False
 
-    def add(self, proc: subprocess.Popen) -> None:
-        """Track ``proc``; after ``stop_all`` a late starter is stopped at once."""
+    def add(self, proc: subprocess.Popen, interruptible: bool = True) -> None:
+        """Track ``proc``; after ``stop_all`` an interruptible late starter is stopped at once."""
         with self._lock:
             self._procs.add(proc)
             closed = self.closed
-        if closed:
+        if closed and interruptible:
             _signal_group(proc, signal.SIGKILL)
 
     def discard(self, proc: subprocess.Popen) -> None:
@@ -89,16 +89,17 @@ CHILDREN = _Children()
 
 def run_kind(argv: list[str], log: Path | None = None, timeout: float = 300.0,
              should_stop: Callable[[], bool] | None = None, poll: float = 10.0,
-             ) -> subprocess.CompletedProcess:
+             interruptible: bool = False) -> subprocess.CompletedProcess:
     """Run one kind command in its own process group; output to ``log`` or captured.
 
     With ``log``, ``should_stop`` is asked every ``poll`` seconds; when it answers True the
-    command is stopped and the result has return code -15.
+    command is stopped and the result has return code -15. An ``interruptible`` command
+    (cluster creation) is stopped when the run is interrupted, even if it starts after.
     """
     if log is None:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-        CHILDREN.add(proc)
+        CHILDREN.add(proc, interruptible)
         try:
             stdout, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -111,7 +112,7 @@ def run_kind(argv: list[str], log: Path | None = None, timeout: float = 300.0,
     with log.open("a") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        CHILDREN.add(proc)
+        CHILDREN.add(proc, interruptible)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -231,7 +232,8 @@ class KindProvider(KindCluster):
             argv += ["--config", str(config_file)]
         if not self.kubeconfig_path.exists():
             write_private(self.kubeconfig_path, "")
-        return run_kind(argv, log=self.create_log, timeout=timeout, should_stop=should_stop)
+        return run_kind(argv, log=self.create_log, timeout=timeout, should_stop=should_stop,
+                        interruptible=True)
 
     def write_kubeconfig(self) -> Path:
         """(Re)write the host kubeconfig, 0600, from the running node."""
