@@ -320,8 +320,24 @@ class ClusterPool:
                   else f"`kind create cluster` failed: {_last_error(provider.create_log)}")
         say(f"{label}: failed after {fmt_seconds(seconds)}"
             + (" (expected for this profile)" if shared.expected_down else ""))
+        if shared.expected_down and not self._verify(shared, rendered):
+            shared.expected_down = False  # not the profile's failure: an error, not a pass
         self._failed(shared, reason, "create", seconds)
         return False
+
+    def _verify(self, shared: SharedCluster, rendered: Rendered) -> bool:
+        """Compare the node's kube-apiserver manifest with the profile; record the phase."""
+        start = time.monotonic()
+        try:
+            verify(shared.node, shared.name, shared.profile.id, rendered.expected,
+                   self._other_flags(shared.profile))
+        except AuthprobeError as err:
+            self._phase(shared, "verify", time.monotonic() - start, "failed", err.one_line())
+            shared.error = err.one_line()
+            return False
+        self._phase(shared, "verify", time.monotonic() - start, "passed",
+                    "apiserver flags and probes match the profile")
+        return True
 
     def _failed(self, shared: SharedCluster, reason: str, phase: str, seconds: float) -> None:
         """Collect the evidence of a control plane that is not up, export logs, clean up."""
@@ -329,13 +345,14 @@ class ClusterPool:
             raise AuthprobeError("run interrupted")
         if prov.containers_of(shared.name):
             shared.start_failure = start_failure(shared.node, reason)
-            sampler = RestartSampler(shared.name, shared.node, None, self.s.observe_window,
-                                     on_sample=lambda s: self.runlog.set_series(shared.name, s))
-            try:
-                sampler.sample_once()
-            except AuthprobeError:
-                pass
-            shared.restarts = sampler
+            if shared.restarts is None:
+                shared.restarts = RestartSampler(
+                    shared.name, shared.node, None, self.s.observe_window,
+                    on_sample=lambda s: self.runlog.set_series(shared.name, s))
+                try:
+                    shared.restarts.sample_once()
+                except AuthprobeError:
+                    pass
         else:
             shared.start_failure = StartFailure(reason=f"{reason}; no node container exists")
         shared.up = False
@@ -347,9 +364,10 @@ class ClusterPool:
         if shared.expected_down:
             self._phase(shared, phase, seconds, "expected-failure", str(shared.start_failure))
         else:
-            shared.error = (f"cluster {shared.name} ({shared.profile.id}, Kubernetes "
-                            f"{shared.version}) did not come up: {shared.start_failure}"
-                            + (f" (logs: {shared.logs_dir})" if shared.logs_dir else ""))
+            logs = f" (logs: {shared.logs_dir})" if shared.logs_dir else ""
+            shared.error = (shared.error or f"cluster {shared.name} ({shared.profile.id}, "
+                            f"Kubernetes {shared.version}) did not come up: "
+                            f"{shared.start_failure}") + logs
             self._phase(shared, phase, seconds, "failed", shared.error)
         if not self.s.keep and not shared.reused:
             self._delete(shared)
@@ -374,19 +392,11 @@ class ClusterPool:
         provider = shared.provider
         token = token_path.read_text().split(",", 1)[0]
         self.s.register_secret(token)
-        start = time.monotonic()
-        try:
-            verify(shared.node, shared.name, shared.profile.id, rendered.expected,
-                   self._other_flags(shared.profile))
-        except AuthprobeError as err:
-            self._phase(shared, "verify", time.monotonic() - start, "failed", err.one_line())
-            shared.error = err.one_line()
+        if not self._verify(shared, rendered):
             if not shared.reused and not self.s.keep:
                 self._export_logs(shared)
                 self._delete(shared)
             return shared
-        self._phase(shared, "verify", time.monotonic() - start, "passed",
-                    "apiserver flags and probes match the profile")
         provider.write_kubeconfig()
         endpoint: Endpoint = endpoint_from_kubeconfig(provider.kubeconfig_path,
                                                       provider.path / "ca.crt")
