@@ -88,7 +88,7 @@ class Reporter:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         scenarios = [i for i in items if SCENARIO_FIXTURE in getattr(i, "fixturenames", ())]
-        if not scenarios:
+        if not scenarios or self.config.option.collectonly:
             return
         self.active = True
         versions = set()

@@ -1,0 +1,92 @@
+"""Credentials never reach a report: scrubbing of text, JSON-like data and log folders."""
+
+from __future__ import annotations
+
+import pytest
+
+from authprobe.report import scrub
+
+KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx1\nabcdEFGH\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlX2hlcmU"
+
+
+@pytest.mark.parametrize("text,secret", [
+    ("Authorization: Bearer abc.def-123", "abc.def-123"),
+    ("{'Authorization': 'Basic YWRtaW46cGFzcw=='}", "YWRtaW46cGFzcw=="),
+    ("headers: authorization=Bearer s3cr3t-t0ken", "s3cr3t-t0ken"),
+    ("sent Bearer q1w2e3r4t5y6 to the server", "q1w2e3r4t5y6"),
+    (f"key follows\n{KEY}\nafter", "MIIEowIBAAKCAQEAx1"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg (cut by a log tail)", "MIIEvQIBADANBg"),
+    ("    client-key-data: LS0tLS1CRUdJTiBSU0E=", "LS0tLS1CRUdJTiBSU0E="),
+    ("users:\n- name: admin\n  user:\n    token: 0123456789abcdef", "0123456789abcdef"),
+    ('{"token": "t0k3nvalu3"}', "t0k3nvalu3"),
+    ("kubectl --token=abcdef123456 get pods", "abcdef123456"),
+    (f"service account token {JWT} used", JWT),
+    ("3f9c2a7be81d4c55a0e6b1f2c9d8e7a6,admin,1000", "3f9c2a7be81d4c55a0e6b1f2c9d8e7a6"),
+    ("password: hunter2", "hunter2"),
+])
+def test_secrets_in_text_are_replaced(text, secret):
+    clean = scrub.scrub_text(text)
+    assert secret not in clean
+    assert scrub.REDACTED in clean
+
+
+@pytest.mark.parametrize("text", [
+    'forbidden: User "system:anonymous" cannot get path "/"',
+    "Unauthorized",
+    'pods is forbidden: User "admin" cannot list resource "pods" in API group "" in the '
+    'namespace "kube-system"',
+    '{"tokenPresent": false, "headerPresent": false, "httpsMode": true}',
+    "--token-auth-file=/etc/kubernetes/tokens.csv",
+    "Error: unknown flag: --insecure-port",
+    "40 samples over 390s; restarts 0->4; ever ready: no",
+    "no WWW-Authenticate header",
+])
+def test_ordinary_evidence_is_kept(text):
+    assert scrub.scrub_text(text) == text
+
+
+def test_registered_secrets_are_replaced_anywhere():
+    scrub.register_secret("Zq8-not-a-pattern-Wv")
+    assert scrub.scrub_text("a Zq8-not-a-pattern-Wv b") == f"a {scrub.REDACTED} b"
+
+
+def test_data_is_scrubbed_by_key_and_by_value():
+    data = {
+        "observed": {
+            "status": 403,
+            "headers": {"Authorization": "Bearer x", "Content-Type": "application/json"},
+            "token": "abc",
+            "tokenPresent": False,
+            "kubeconfig": "apiVersion: v1\nusers: []",
+            "message": "Bearer leaked1234",
+        },
+        "list": ["ok", "Authorization: Bearer abc123"],
+    }
+    clean = scrub.scrub(data)
+    assert clean["observed"]["status"] == 403
+    assert clean["observed"]["headers"] == {"Authorization": scrub.REDACTED,
+                                            "Content-Type": "application/json"}
+    assert clean["observed"]["token"] == scrub.REDACTED
+    assert clean["observed"]["tokenPresent"] is False
+    assert clean["observed"]["kubeconfig"] == scrub.REDACTED
+    assert "leaked1234" not in clean["observed"]["message"]
+    assert "abc123" not in clean["list"][1]
+    assert data["observed"]["token"] == "abc"  # the input is left alone
+
+
+def test_log_folders_are_scrubbed_in_place(tmp_path):
+    logs = tmp_path / "logs" / "cluster-a"
+    logs.mkdir(parents=True)
+    (logs / "kubeconfig.log").write_text(f"client-key-data: AAAA\n{KEY}\n")
+    (logs / "plain.log").write_text("nothing secret\n")
+    (logs / "binary.bin").write_bytes(b"\xff\xfe Bearer zzz")
+    changed = scrub.scrub_tree(tmp_path / "logs")
+    assert changed == 1
+    text = (logs / "kubeconfig.log").read_text()
+    assert "AAAA" not in text and "MIIE" not in text
+    assert (logs / "plain.log").read_text() == "nothing secret\n"
+    assert scrub.scrub_tree(tmp_path / "missing") == 0
