@@ -11,7 +11,10 @@ PROFILES = load_all()
 ALL_FLAGS = {flag for p in PROFILES.values() for flag in p.extra_args}
 
 
-def expected(profile: str, version=KubeVersion(1, 34, 12)) -> dict:
+V134 = KubeVersion(1, 34, 12)
+
+
+def expected(profile: str, version=V134) -> dict:
     inp = RenderInput(PROFILES[profile], version, "img", "v0.32.0", HostFacts(2))
     return render(inp, Path("/p")).expected
 
