@@ -8,6 +8,7 @@ scenarios of a cluster are done, at the end of the session, and on SIGINT/SIGTER
 from __future__ import annotations
 
 import secrets
+import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -452,6 +453,7 @@ class ClusterPool:
         start = time.monotonic()
         say(f"deleting cluster {shared.name} ...")
         shared.provider.delete()
+        shutil.rmtree(shared.provider.path, ignore_errors=True)  # token and kubeconfig too
         with self._lock:
             self._created.discard(shared.name)
         self._phase(shared, "teardown", time.monotonic() - start, "passed", "deleted")
@@ -497,6 +499,7 @@ class ClusterPool:
         for name in names:
             say(f"interrupted: deleting cluster {name} ...")
             providers[name].delete()
+            shutil.rmtree(providers[name].path, ignore_errors=True)
             with self._lock:
                 self._created.discard(name)
         return names
