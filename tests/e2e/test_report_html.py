@@ -1,0 +1,87 @@
+"""matrix.html renders in a real browser: headless Chromium screenshot and DOM.
+
+The report is built from the recorded outcome files of both Kubernetes versions
+(tests/unit/data), merged into one matrix. The screenshot and the report are kept under
+tests/artifacts/report-html/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from authprobe.report import merge, outcomes
+from authprobe.report.writer import write_all
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "unit" / "data"
+ARTIFACTS = ROOT / "tests" / "artifacts" / "report-html"
+WIDTH, HEIGHT = 1400, 2000
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is not installed: run `apt-get install -y chromium` "
+                    "(.ci/run installs it); this test needs a real browser", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def report() -> Path:
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    runs = [outcomes.load(p) for p in sorted(DATA.glob("outcomes-*.json"))]
+    document = merge.merge(runs, ARTIFACTS)
+    write_all(document, ARTIFACTS)
+    return ARTIFACTS / "matrix.html"
+
+
+def run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    return subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=180,
+    )
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_matrix_html_screenshot(chromium, report, tmp_path):
+    shot = ARTIFACTS / "matrix.png"
+    result = run_chromium(chromium, tmp_path, f"--screenshot={shot}",
+                          f"--window-size={WIDTH},{HEIGHT}", report.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert shot.exists(), f"no screenshot written: {result.stderr[-2000:]}"
+    assert png_size(shot) == (WIDTH, HEIGHT)
+    # a blank page of this size compresses to a few kilobytes; the matrix and plot do not
+    assert shot.stat().st_size > 60_000, f"screenshot looks empty: {shot.stat().st_size} bytes"
+
+
+def test_matrix_html_dom_has_the_matrix_and_the_plot(chromium, report, tmp_path):
+    result = run_chromium(chromium, tmp_path, "--dump-dom", report.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    (ARTIFACTS / "matrix.dom.html").write_text(dom)
+    assert 'id="outcome-matrix"' in dom
+    assert "<svg" in dom and "<polyline" in dom
+    runs = [outcomes.load(p) for p in sorted(DATA.glob("outcomes-*.json"))]
+    cells = sum(len(r.cells) for r in runs)
+    assert dom.count('class="cell ') == len({(c.profile, c.scenario) for r in runs
+                                              for c in r.cells}) * len(
+        {c.version for r in runs for c in r.cells})
+    assert dom.count('<section class="evidence') == cells
