@@ -100,8 +100,11 @@ def render_md(document: dict) -> str:
     out = [f"# authprobe run {run.get('id', '')}", ""]
     out += [f"- **{name}**: {_md(value)}" for name, value in _run_facts(document)]
     out += [f"- **outcomes**: {counts_line(cells)}", ""]
-    out += ["| profile | scenario | " + " | ".join(versions) + " |",
-            "|---|---|" + "---|" * len(versions)]
+    if not rows:
+        out += ["No scenario reached a result in this run.", ""]
+    else:
+        out += ["| profile | scenario | " + " | ".join(versions) + " |",
+                "|---|---|" + "---|" * len(versions)]
     for profile, scenario in rows:
         line = [profile, scenario]
         for version in versions:
