@@ -74,6 +74,9 @@ def _test_case(test: dict, cell: dict | None) -> ET.Element:
                       time=f"{float(test.get('duration', 0.0)):.3f}")
     properties = [tuple(p) for p in test.get("properties", [])]
     if cell is not None:
+        if cell.get("restart_summary") and not any(p[0] == "restart_summary"
+                                                   for p in properties):
+            properties.append(("restart_summary", cell["restart_summary"]))
         properties.append(("outcome", cell["outcome"]))
     _add_properties(case, properties)
     message = clean(test.get("message", ""))

@@ -140,7 +140,8 @@ def render_md(document: dict) -> str:
     logs = document.get("logs", [])
     if logs:
         out += ["## Exported cluster logs", ""]
-        out += [f"- [{entry['path']}]({entry['path']}) ({entry['bytes']} bytes)" for entry in logs]
+        out += [f"- [{entry['path']}]({entry['path']}) ({_size(int(entry['bytes']))})"
+                for entry in logs]
         out.append("")
     return "\n".join(out)
 
@@ -208,6 +209,22 @@ def _restart_table(entry: dict) -> str:
                     f"<td>{escape(s.last_reason or '')}</td><td>{escape(s.source)}</td></tr>")
     rows.append("</table></div>")
     return "".join(rows)
+
+
+KEY_LOG = "kube-apiserver"
+MAX_KEY_LOGS = 4
+
+
+def _logs_anchor(cluster: str) -> str:
+    return "logs-" + "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in cluster)
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KiB", "MiB"):
+        if count < 1024 or unit == "MiB":
+            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)
 
 
 def _series_anchor(cluster: str) -> str:
@@ -289,13 +306,17 @@ def render_html(document: dict) -> str:
         out.append("</table>")
 
     # logs
-    logs = document.get("logs", [])
-    if logs:
-        out.append("<h2 id='logs'>Exported cluster logs</h2><ul>")
-        for entry in logs:
-            out.append(f"<li><a href='{escape(entry['path'])}'>{escape(entry['path'])}</a> "
-                       f"<span class='small'>({entry['bytes']} bytes)</span></li>")
-        out.append("</ul>")
+    if logs_by_cluster:
+        out.append("<h2 id='logs'>Exported cluster logs</h2>")
+        for cluster, entries in sorted(logs_by_cluster.items()):
+            size = sum(int(e.get("bytes", 0)) for e in entries)
+            out.append(f"<details id='{_logs_anchor(cluster)}'><summary>{escape(cluster)}: "
+                       f"{len(entries)} file(s), {_size(size)}</summary><ul>")
+            for entry in entries:
+                out.append(f"<li><a href='{escape(entry['path'])}'>{escape(entry['path'])}</a> "
+                           f"<span class='small'>({_size(int(entry.get('bytes', 0)))})</span>"
+                           "</li>")
+            out.append("</ul></details>")
 
     # evidence
     out.append("<h2 id='evidence'>Evidence per cell</h2>")
@@ -336,8 +357,11 @@ def _evidence(cell: Cell, series_by_cluster: dict, logs_by_cluster: dict) -> str
                          "</a></p>")
     logs = logs_by_cluster.get(cell.cluster or "", [])
     if logs:
-        parts.append("<p class='small'>Logs: " + ", ".join(
-            f"<a href='{escape(e['path'])}'>{escape(e['path'])}</a>" for e in logs) + "</p>")
+        key = [e for e in logs if KEY_LOG in e["path"]][:MAX_KEY_LOGS]
+        parts.append(f"<p class='small'>Exported logs of this cluster: <a href='#"
+                     f"{_logs_anchor(cell.cluster or '')}'>{len(logs)} file(s)</a>"
+                     + "".join(f", <a href='{escape(e['path'])}'>{escape(e['path'])}</a>"
+                               for e in key) + "</p>")
     parts.append("<p class='small'><a href='#matrix'>back to the matrix</a></p></section>")
     return "\n".join(parts)
 

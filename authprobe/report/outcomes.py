@@ -321,7 +321,7 @@ class Collector:
             cluster=test.prop("cluster"),
             duration=test.duration,
             nodeid=test.nodeid,
-            restart_summary=test.prop("restart_summary"),
+            restart_summary=test.prop("restart_summary") or observed.get("restart_summary"),
             detail=self._detail(test),
         )
 
@@ -465,9 +465,23 @@ def fill_from_clusters(cells: Iterable[Cell], clusters: list[dict]) -> None:
 def build(run: dict, cells: list[Cell], tests: list[dict], runlog: Any,
           run_dir: Path | None) -> dict:
     """The outcomes document of a run, from its pytest results and its run log."""
-    return assemble(run, [c.to_dict() for c in cells], tests, phase_entries(runlog),
+    phases = phase_entries(runlog)
+    if run_dir is not None:
+        for phase in phases:
+            phase["logs_dir"] = _relative(phase["logs_dir"], run_dir)
+    return assemble(run, [c.to_dict() for c in cells], tests, phases,
                     cluster_entries(runlog), series_entries(runlog),
                     log_entries(run_dir) if run_dir else [])
+
+
+def _relative(path: str | None, run_dir: Path) -> str | None:
+    """A path inside the run folder, relative to it (reports move as a folder)."""
+    if not path:
+        return path
+    try:
+        return Path(path).resolve().relative_to(run_dir.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict],
@@ -475,6 +489,9 @@ def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict]
     """The outcomes document, with run facts derived from its parts, scrubbed of credentials."""
     loaded = [Cell.from_dict(c) for c in cells]
     fill_from_clusters(loaded, clusters)
+    summaries = {entry["cluster"]: entry.get("summary") for entry in series}
+    for cell in loaded:
+        cell.restart_summary = cell.restart_summary or summaries.get(cell.cluster or "")
     versions = sorted({c.version for c in loaded}, key=version_key)
     node_images: dict[str, str] = {}
     for item in [*clusters, *(c.to_dict() for c in loaded)]:
