@@ -217,6 +217,9 @@ class Collector:
         test = self._tests.setdefault(nodeid, _Test(nodeid))
         test.fallback.update({k: v for k, v in values.items() if v})
 
+    def has_results(self) -> bool:
+        return any(test.phases for test in self._tests.values())
+
     def add(self, report: Any) -> None:
         test = self._tests.setdefault(report.nodeid, _Test(report.nodeid))
         test.location = getattr(report, "location", None)

@@ -122,8 +122,9 @@ class Reporter:
 
     def write(self, exitstatus: int) -> None:
         config = self.config
-        if not (self.active or has_run_dir(config)):
-            return
+        ran = self.active and self.collector.has_results()
+        if not (ran or has_run_dir(config)):
+            return  # no scenario ran (collection only, bad options): nothing to report
         cells = self.collector.cells()
         if not has_run_dir(config):
             config.stash[VERSIONS_KEY] = sorted({c.version for c in cells},

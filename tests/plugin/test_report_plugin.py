@@ -162,3 +162,13 @@ def test_a_run_without_cluster_scenarios_writes_nothing(pytester, monkeypatch, t
     result.assert_outcomes(passed=1)
     assert not reports.exists()
     assert "authprobe outcome matrix" not in result.stdout.str()
+
+
+def test_a_run_stopped_before_any_scenario_writes_nothing(sim):
+    sim.makeconftest(CONFTEST + '''
+def pytest_collection_finish(session):
+    raise pytest.UsageError("no Docker engine answers")
+''')
+    result = run(sim)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not sim.reports.exists()
