@@ -336,7 +336,7 @@ def _evidence(cell: Cell, series_by_cluster: dict, logs_by_cluster: dict) -> str
              "<dl class='facts small'>"]
     for name, value in (("test", cell.nodeid), ("cluster", cell.cluster),
                         ("node image", cell.node_image), ("kind", cell.kind_version),
-                        ("duration", f"{cell.duration:.1f}s"),
+                        ("scenario time", f"{cell.duration:.1f}s"),
                         ("restarts", cell.restart_summary)):
         if value:
             parts.append(f"<dt>{escape(name)}</dt><dd>{escape(str(value))}</dd>")

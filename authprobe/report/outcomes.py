@@ -169,6 +169,7 @@ class _Test:
     assertion: dict[str, bool] = field(default_factory=dict)
     sections: list[tuple[str, str]] = field(default_factory=list)
     duration: float = 0.0
+    durations: dict[str, float] = field(default_factory=dict)
     xfail: str | None = None
     fallback: dict[str, str] = field(default_factory=dict)
 
@@ -228,7 +229,9 @@ class Collector:
             test.properties = props
         when = report.when
         test.phases[when] = report.outcome
-        test.duration += float(getattr(report, "duration", 0.0) or 0.0)
+        seconds = float(getattr(report, "duration", 0.0) or 0.0)
+        test.duration += seconds
+        test.durations[when] = seconds
         if hasattr(report, "wasxfail"):
             test.xfail = str(report.wasxfail or "xfail")
         if report.outcome in ("failed", "skipped"):
@@ -290,6 +293,7 @@ class Collector:
             cell = self._cell(test)
             if cell is not None:
                 cells.append(cell)
+        _align_versions(cells)
         return cells
 
     def _cell(self, test: _Test) -> Cell | None:
@@ -322,11 +326,24 @@ class Collector:
             node_image=test.prop("node_image"),
             kind_version=test.prop("kind_version"),
             cluster=test.prop("cluster"),
-            duration=test.duration,
+            duration=test.durations.get("call", 0.0),
             nodeid=test.nodeid,
             restart_summary=test.prop("restart_summary") or observed.get("restart_summary"),
             detail=self._detail(test),
         )
+
+
+def _align_versions(cells: list[Cell]) -> None:
+    """A cell known only by its minor (its test failed before recording the patch) joins
+    the column of that minor's patch version when the run has exactly one."""
+    patches: dict[str, set[str]] = {}
+    for cell in cells:
+        if minor_of(cell.version) != cell.version:
+            patches.setdefault(minor_of(cell.version), set()).add(cell.version)
+    for cell in cells:
+        found = patches.get(cell.version, set())
+        if len(found) == 1:
+            cell.version = next(iter(found))
 
 
 def observed_message(observed: dict) -> str:

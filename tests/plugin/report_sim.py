@@ -4,7 +4,8 @@ It provides the fixtures the scenarios use (``cluster``, ``expected``, ``observe
 fills the run log the way the real harness does, without starting any cluster: the
 observed values are the ones the SPEC describes, so the reports have realistic content.
 ``AUTHPROBE_SIM_VERSION`` picks the Kubernetes version; ``AUTHPROBE_SIM_BREAK`` names
-cells (``profile/scenario``) that observe something else, to produce failures.
+cells (``profile/scenario``) that observe something else, to produce failures;
+``AUTHPROBE_SIM_DOWN`` names profiles whose cluster fails to come up.
 """
 
 CONFTEST = r'''
@@ -51,10 +52,13 @@ def series_for(profile):
     return [Sample(float(t), 0, t >= 20, None, "api") for t in range(0, 340, 10)]
 
 
-@pytest.fixture(scope="session", params=PROFILES)
+@pytest.fixture(scope="session", params=PROFILES,
+                ids=lambda p: f"{p}-{'.'.join(VERSION.split('.')[:2])}")
 def cluster(request):
     profile = request.param
     name = cluster_name(profile)
+    if profile in os.environ.get("AUTHPROBE_SIM_DOWN", "").split(","):
+        pytest.fail(f"cluster {name} did not come up: kubelet never started", pytrace=False)
     up = profile != "anon-off-probe-8080"
     log = runlog(request.config)
     log.add_cluster(ClusterInfo(name, profile, VERSION, IMAGE, KIND, up,

@@ -172,3 +172,14 @@ def pytest_collection_finish(session):
     result = run(sim)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert not sim.reports.exists()
+
+
+def test_a_cluster_that_fails_before_any_property_is_an_error_in_its_column(sim, monkeypatch):
+    monkeypatch.setenv("AUTHPROBE_SIM_DOWN", "anon-health-only")
+    run(sim)
+    data = json.loads((sim.reports / "latest" / "outcomes.json").read_text())
+    assert data["run"]["versions"] == ["1.34.12"]
+    cells = {(c["profile"], c["scenario"]): c for c in data["cells"]}
+    cell = cells[("anon-health-only", "anonymous_get_root")]
+    assert cell["outcome"] == "error"
+    assert "did not come up" in cell["message"]
