@@ -1,31 +1,54 @@
-"""The matrix in a few console lines, printed at the end of a run."""
+"""The matrix in a few console lines, printed at the end of a run.
+
+One line per profile with one mark per scenario for each Kubernetes version, then the
+cells that failed or errored with their message, the counts and the report's path.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from .matrix import LABELS, counts_line, grid
-from .outcomes import Cell
+from .outcomes import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, Cell, one_line
+
+MARKS = {PASS: ".", EXPECTED_FAILURE: "x", FAIL: "F", ERROR: "E", NA: "-", SKIPPED: "s"}
+NOT_RUN = " "
+MAX_LISTED = 15
 
 
 def lines(document: dict, run_dir: Path) -> list[str]:
     cells = [Cell.from_dict(c) for c in document.get("cells", [])]
     rows, versions, lookup = grid(cells)
+    profiles = list(dict.fromkeys(p for p, _ in rows))
+    scenarios = list(dict.fromkeys(s for _, s in rows))
     out = []
     if rows:
-        first = max(len(f"{p} {s}") for p, s in rows)
-        width = max([len(LABELS[c.outcome]) for c in cells] + [len(v) for v in versions])
-        out.append(" " * (first + 2) + "  ".join(v.ljust(width) for v in versions).rstrip())
-        for profile, scenario in rows:
+        out.append("marks: " + "  ".join(f"{MARKS[k]} {LABELS[k]}" for k in MARKS))
+        out.extend(textwrap.wrap("one mark per scenario, in this order: "
+                                 + ", ".join(scenarios), width=100,
+                                 subsequent_indent="  "))
+        first = max(len(p) for p in profiles) + 2
+        width = max(len(scenarios), *(len(v) for v in versions))
+        out.append(" " * first + "  ".join(v.ljust(width) for v in versions).rstrip())
+        for profile in profiles:
             marks = []
             for version in versions:
-                cell = lookup.get((profile, scenario, version))
-                marks.append((LABELS[cell.outcome] if cell else "-").ljust(width))
-            out.append(f"{profile} {scenario}".ljust(first + 2) + "  ".join(marks).rstrip())
+                row = "".join(
+                    MARKS[cell.outcome] if (cell := lookup.get((profile, s, version)))
+                    else NOT_RUN for s in scenarios)
+                marks.append(row.ljust(width))
+            out.append(profile.ljust(first) + "  ".join(marks).rstrip())
+    bad = [c for c in cells if c.outcome in (FAIL, ERROR)]
+    for cell in bad[:MAX_LISTED]:
+        out.append(f"{LABELS[cell.outcome]}: {cell.profile} {cell.scenario} {cell.version}: "
+                   f"{one_line(cell.message, 110)}")
+    if len(bad) > MAX_LISTED:
+        out.append(f"... and {len(bad) - MAX_LISTED} more failed or errored cells")
     out.append(f"outcomes: {counts_line(cells)}")
     for phase in document.get("phases", []):
         if phase.get("outcome") == "failed":
             out.append(f"cluster {phase['cluster']}: {phase['phase']} failed: "
-                       f"{phase.get('message', '')}".rstrip(": "))
+                       f"{one_line(phase.get('message', ''), 110)}".rstrip(": "))
     out.append(f"report: {run_dir / 'matrix.html'}")
     return out

@@ -144,12 +144,23 @@ def test_ticks_are_round(upper, integer, expected):
     assert plot.ticks(upper, integer=integer) == expected
 
 
-def test_console_summary_names_every_row_and_the_folder(recorded, tmp_path):
+def test_console_summary_has_a_line_per_profile_and_lists_failures(recorded, tmp_path):
     lines = summary.lines(recorded.data, tmp_path)
-    rows = {(c.profile, c.scenario) for c in recorded.cells}
-    assert len(lines) >= len(rows) + 2
+    profiles = list(dict.fromkeys(c.profile for c in recorded.cells))
+    scenarios = list(dict.fromkeys(c.scenario for c in recorded.cells))
+    for profile in profiles:
+        row = next(line for line in lines if line.split(" ")[0] == profile)
+        for version, marks in zip(recorded.versions, row[len(profile):].split(), strict=True):
+            for scenario, mark in zip(scenarios, marks, strict=False):
+                cell = next((c for c in recorded.cells
+                             if c.key == (profile, scenario, version)), None)
+                assert mark == (summary.MARKS[cell.outcome] if cell else summary.NOT_RUN)
+    bad = [c for c in recorded.cells if c.outcome in ("fail", "error")]
+    listed = [line for line in lines if line.startswith(("fail: ", "error: "))]
+    assert len(listed) == min(len(bad), summary.MAX_LISTED)
     assert lines[-1] == f"report: {tmp_path / 'matrix.html'}"
     assert any(line.startswith("outcomes: ") for line in lines)
+    assert len(lines) < 10 + len(profiles) + summary.MAX_LISTED
 
 
 def test_write_all_reproduces_a_report_folder(recorded, tmp_path):
