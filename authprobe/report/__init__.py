@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ RUN_DIR_KEY = pytest.StashKey[Path]()
 VERSIONS_KEY = pytest.StashKey[list]()
 STARTED_KEY = pytest.StashKey[_dt.datetime]()
 LATEST = "latest"
+_RUN_DIR_LOCK = threading.Lock()
 
 
 def reports_root(config: pytest.Config) -> Path:
@@ -52,7 +54,12 @@ def asked_versions(config: pytest.Config) -> list[str]:
 
 
 def run_dir(config: pytest.Config) -> Path:
-    """This run's report folder, created on first use."""
+    """This run's report folder, created on first use (safe to call from any thread)."""
+    with _RUN_DIR_LOCK:
+        return _run_dir(config)
+
+
+def _run_dir(config: pytest.Config) -> Path:
     if RUN_DIR_KEY in config.stash:
         return config.stash[RUN_DIR_KEY]
     started = config.stash.get(STARTED_KEY, None) or _dt.datetime.now(_dt.timezone.utc)

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from .. import runlog as _runlog
-from . import STARTED_KEY, VERSIONS_KEY, has_run_dir, run_dir, update_latest
+from . import STARTED_KEY, VERSIONS_KEY, has_run_dir, reports_root, run_dir, update_latest
 from . import outcomes as _outcomes
 from . import summary as _summary
 from .scrub import scrub_tree
@@ -129,7 +129,12 @@ class Reporter:
         if not has_run_dir(config):
             config.stash[VERSIONS_KEY] = sorted({c.version for c in cells},
                                                 key=_outcomes.version_key)
-        folder = run_dir(config)
+        try:
+            folder = run_dir(config)
+        except OSError as err:
+            print(f"authprobe: cannot create a report folder under {reports_root(config)}: "
+                  f"{err.strerror or err}", file=sys.stderr)
+            return
         finished = _dt.datetime.now(_dt.timezone.utc)
         started = config.stash[STARTED_KEY]
         run = {

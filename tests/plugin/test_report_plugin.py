@@ -185,3 +185,12 @@ def test_a_cluster_that_fails_before_any_property_is_an_error_in_its_column(sim,
     cell = cells[("anon-health-only", "anonymous_get_root")]
     assert cell["outcome"] == "error"
     assert "did not come up" in cell["message"]
+
+
+def test_an_unwritable_reports_dir_is_one_line(sim, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run(sim, f"--reports-dir={blocker / 'reports'}")
+    errors = [line for line in result.errlines if "report folder" in line]
+    assert errors and errors[0].startswith("authprobe: cannot create a report folder under ")
+    assert "Traceback" not in "\n".join(result.errlines)
