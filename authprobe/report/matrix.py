@@ -79,6 +79,12 @@ def _run_facts(document: dict) -> list[tuple[str, str]]:
         ("started", run.get("started", "")),
         ("finished", run.get("finished", "")),
     ]
+    if run.get("merged_from"):
+        facts.append(("merged from", ", ".join(run["merged_from"])))
+    if run.get("pytest_args") is not None:
+        facts.append(("pytest", " ".join(run["pytest_args"]) or "(no arguments)"))
+    if run.get("exit_status") is not None:
+        facts.append(("exit status", str(run["exit_status"])))
     images = run.get("node_images") or {}
     if images:
         facts.append(("node images", ", ".join(f"{v}: {i}" for v, i in sorted(
