@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ NODE_CHANGES = (
     "ENV container=docker",
     "STOPSIGNAL SIGRTMIN+3",
 )
+# `docker import` and `docker commit` accept no STOPSIGNAL; a metadata-only build sets it.
+IMPORT_CHANGES = [change for change in NODE_CHANGES if not change.startswith("STOPSIGNAL")]
+STOP_SIGNAL = "SIGRTMIN+3"
 CONTAINERD_WAIT = 60.0
 
 
@@ -32,7 +36,7 @@ def docker(args: list[str], log: Path, what: str, timeout: float = 1800,
 
 
 def node_changes(labels: dict[str, str]) -> list[str]:
-    changes = list(NODE_CHANGES)
+    changes = list(IMPORT_CHANGES)
     changes += [f'LABEL {key}="{value}"' for key, value in sorted(labels.items())]
     return changes
 
@@ -81,6 +85,25 @@ def preload_and_commit(assembly: str, tag: str, images_tar: Path, refs: list[str
         args = ["commit"]
         for change in node_changes(labels):
             args += ["--change", change]
-        docker(args + [container, tag], log, "docker commit of the node image")
+        committed = f"{tag}-commit"
+        docker(args + [container, committed], log, "docker commit of the node image")
+        set_stop_signal(committed, tag, log)
+        docker(["rmi", committed], log, "untagging the committed image", check=False)
     finally:
         docker(["rm", "-f", container], log, "removing the build container", check=False)
+
+
+def set_stop_signal(source: str, tag: str, log: Path) -> None:
+    """``tag``: ``source`` with systemd's stop signal (a build that adds no layer)."""
+    env = dict(os.environ)
+    if subprocess.run(["docker", "buildx", "version"], capture_output=True).returncode:
+        env["DOCKER_BUILDKIT"] = "0"
+    dockerfile = f"FROM {source}\nSTOPSIGNAL {STOP_SIGNAL}\n"
+    with log.open("a") as out:
+        out.write(f"$ docker build -t {tag} - <<< {dockerfile!r}\n")
+        out.flush()
+        result = subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=dockerfile,
+                                text=True, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                timeout=600)
+    if result.returncode:
+        raise AuthprobeError("setting the node image's stop signal failed", log_path=str(log))

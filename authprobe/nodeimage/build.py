@@ -133,11 +133,13 @@ def ensure_node_image(supported: SupportedVersion, force: bool = False) -> str:
     """The node image tag for ``supported``, built only if no image has these inputs."""
     require_engine()
     the_plan = plan(supported)
-    if not force and _image_label(the_plan.tag, INPUTS_LABEL) == the_plan.inputs_hash:
-        _tag_alias(the_plan.tag, the_plan.alias)
-        say(f"node image {the_plan.tag} is up to date")
-        return the_plan.tag
     workspace = Workspace(cache_dir() / "nodeimage")
+    if not force and _image_label(the_plan.tag, INPUTS_LABEL) == the_plan.inputs_hash:
+        if _image_label(the_plan.tag, DASHBOARD_LABEL) or dashboard_image(workspace) is None:
+            _tag_alias(the_plan.tag, the_plan.alias)
+            say(f"node image {the_plan.tag} is up to date")
+            return the_plan.tag
+        say(f"node image {the_plan.tag} lacks the Dashboard, which now builds: rebuilding")
     cold = not (workspace.root / "steps").exists()
     check_free_space(
         [workspace.root, docker_root()], COLD_BUILD_BYTES if cold else WARM_BUILD_BYTES,
@@ -147,6 +149,15 @@ def ensure_node_image(supported: SupportedVersion, force: bool = False) -> str:
         build(the_plan, workspace)
     _tag_alias(the_plan.tag, the_plan.alias)
     return the_plan.tag
+
+
+def dashboard_image(ws: Workspace) -> str | None:
+    """The Dashboard image to preload, or None (with a warning) when it cannot be built."""
+    try:
+        return dashboard.build_dashboard_image(ws.root / "work", ws.logs)
+    except AuthprobeError as err:
+        say(f"warning: node image without the Dashboard: {err.one_line()}")
+        return None
 
 
 def build(the_plan: Plan, ws: Workspace) -> None:
@@ -222,7 +233,7 @@ def build(the_plan: Plan, ws: Workspace) -> None:
             parts["debian_suite"], parts["debian_packages"], out / "tree", log),
         expect=120,
     ) / "tree"
-    dashboard_ref = dashboard.build_dashboard_image(ws.root / "work", ws.logs)
+    dashboard_ref = dashboard_image(ws)
 
     log = ws.log(f"node-{version.tag}-{the_plan.inputs_hash}")
     log.write_text("")
@@ -232,24 +243,24 @@ def build(the_plan: Plan, ws: Workspace) -> None:
         with step("building component images", expect=60):
             built = images.build_component_images(
                 refs, kube_bin, etcd_bin, coredns_bin, pause_bin, debian, work / "images", log)
-        preload = built + [dashboard_ref]
+        preload = built + ([dashboard_ref] if dashboard_ref else [])
         images_tar = work / "images.tar"
         with step("saving component images", expect=30):
             images.save_images(preload, images_tar, log)
         assembly = f"authprobe/node-assembly:{the_plan.inputs_hash}"
         with step("assembling the node root file system", expect=90):
             tree = work / "rootfs"
-            shutil.copytree(debian, tree, symlinks=True)
+            rootfs.copy_tree(debian, tree)
             nodefs.lay_node(
                 tree, kind_module, kube_bin, containerd_bin, crictl_bin, cni_bin,
                 version.tag, refs["pause"], parts["pod_subnet"], log,
             )
-            rootfs.tar_import(tree, assembly, list(assemble.NODE_CHANGES), log, "the node rootfs")
+            rootfs.tar_import(tree, assembly, assemble.IMPORT_CHANGES, log, "the node rootfs")
             shutil.rmtree(tree, ignore_errors=True)
         with step("preloading images into the node's containerd and committing", expect=90):
             assemble.preload_and_commit(
                 assembly, the_plan.tag, images_tar, preload,
-                {DASHBOARD_LABEL: dashboard_ref, INPUTS_LABEL: the_plan.inputs_hash,
+                {DASHBOARD_LABEL: dashboard_ref or "", INPUTS_LABEL: the_plan.inputs_hash,
                  "io.authprobe.kubernetes-version": version.tag},
                 f"authprobe-imgbuild-{the_plan.inputs_hash}", log,
             )

@@ -69,7 +69,7 @@ def build_kube_proxy_image(tag: str, binary: Path, debian_tree: Path, work: Path
     """kube-proxy on the node's own Debian userland, so its iptables backend matches the node's."""
     tree = work / "kube-proxy"
     shutil.rmtree(tree, ignore_errors=True)
-    shutil.copytree(debian_tree, tree, symlinks=True)
+    rootfs.copy_tree(debian_tree, tree)
     for unneeded in ("usr/share/zoneinfo", "usr/lib/systemd", "var/cache", "usr/share/i18n"):
         shutil.rmtree(tree / unneeded, ignore_errors=True)
     destination = tree / "usr/local/bin/kube-proxy"

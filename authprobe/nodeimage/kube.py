@@ -87,9 +87,9 @@ def build_commands(version: KubeVersion, workdir: Path, outdir: Path, log: Path)
 
 
 def reported_version(binary: Path) -> str:
-    out = subprocess.run(
-        [str(binary), "version", "-o", "short"], capture_output=True, text=True, timeout=30
-    ).stdout
+    """The version a built command prints (kubeadm: `version -o short`, others: --version)."""
+    args = ["version", "-o", "short"] if binary.name == "kubeadm" else ["--version"]
+    out = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=30).stdout
     return out.strip().rsplit(" ", 1)[-1] if out.strip() else ""
 
 

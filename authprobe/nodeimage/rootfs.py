@@ -65,6 +65,16 @@ def trim_systemd(tree: Path) -> None:
     init.symlink_to("/usr/lib/systemd/systemd")
 
 
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy a root file system, device nodes, owners and links included."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["cp", "-a", str(source), str(target)], capture_output=True, text=True)
+    if result.returncode:
+        raise AuthprobeError(f"copying {source} failed: {result.stderr.strip()}")
+
+
 def chroot(tree: Path, args: list[str], log: Path, what: str) -> None:
     gomod.run_logged(["chroot", str(tree)] + args, log, what, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
 

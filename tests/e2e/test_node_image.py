@@ -1,0 +1,173 @@
+"""The offline node image makes a working kind cluster.
+
+The Kubernetes minor comes from AUTHPROBE_IMAGE_TEST_VERSION (default: the suite's default).
+The image is built if needed, a one-node cluster is created from it with the pinned kind, and
+the cluster is checked through the API port kind publishes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, config, utils
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from authprobe.engine import require_engine
+from authprobe.nodeimage import dashboard, dashboard_image_of, ensure_node_image
+from authprobe.progress import say
+from authprobe.tools import ensure_kind
+from authprobe.versions import KubeVersion, default_version, resolve
+
+pytestmark = pytest.mark.e2e
+
+CLUSTER_PREFIX = "authprobe-img-"
+CONTROL_PLANE_PODS = {
+    "kube-apiserver": "component=kube-apiserver",
+    "etcd": "component=etcd",
+    "kube-controller-manager": "component=kube-controller-manager",
+    "kube-scheduler": "component=kube-scheduler",
+    "coredns": "k8s-app=kube-dns",
+    "kube-proxy": "k8s-app=kube-proxy",
+}
+
+
+class NotYet(Exception):
+    """The cluster has not reached the awaited state yet."""
+
+
+def until(deadline: float):
+    return retry(
+        retry=retry_if_exception_type((NotYet, client.ApiException, OSError)),
+        stop=stop_after_delay(deadline), wait=wait_fixed(2), reraise=True,
+    )
+
+
+def kind_config(image: str, version: KubeVersion) -> dict:
+    cfg = {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "networking": {"apiServerAddress": "127.0.0.1"},
+        "nodes": [{"role": "control-plane", "image": image}],
+    }
+    if version >= KubeVersion(1, 35, 0):
+        # The kubelet refuses cgroup v1 hosts from 1.35 unless told otherwise.
+        cfg["kubeadmConfigPatches"] = ["kind: KubeletConfiguration\nfailCgroupV1: false\n"]
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def supported():
+    return resolve(os.environ.get("AUTHPROBE_IMAGE_TEST_VERSION", default_version()))
+
+
+@pytest.fixture(scope="module")
+def node_image(supported):
+    require_engine()
+    return ensure_node_image(supported)
+
+
+@pytest.fixture(scope="module")
+def cluster(node_image, supported, tmp_path_factory):
+    kind = ensure_kind()
+    name = f"{CLUSTER_PREFIX}{supported.version.minor}-{secrets.token_hex(3)}"
+    workdir = tmp_path_factory.mktemp("kind")
+    config_file = workdir / "kind.yaml"
+    config_file.write_text(yaml.safe_dump(kind_config(node_image, supported.version)))
+    kubeconfig = workdir / "kubeconfig"
+    kubeconfig.touch(mode=0o600)
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            [str(kind), "create", "cluster", "--name", name, "--config", str(config_file),
+             "--kubeconfig", str(kubeconfig), "--retain"],
+            capture_output=True, text=True, timeout=900,
+        )
+        assert result.returncode == 0, f"kind create cluster failed:\n{result.stderr[-4000:]}"
+        kubeconfig.chmod(0o600)
+        yield {"name": name, "kubeconfig": kubeconfig, "started": started, "kind": kind}
+    finally:
+        subprocess.run([str(kind), "delete", "cluster", "--name", name], capture_output=True,
+                       timeout=300)
+        left = subprocess.run(
+            ["docker", "ps", "-a", "-q", "--filter", f"label=io.x-k8s.kind.cluster={name}"],
+            capture_output=True, text=True, timeout=60,
+        ).stdout.split()
+        assert not left, f"containers of cluster {name} remain after kind delete: {left}"
+
+
+@pytest.fixture(scope="module")
+def api(cluster):
+    loaded = config.new_client_from_config(config_file=str(cluster["kubeconfig"]))
+    host = loaded.configuration.host
+    assert host.startswith("https://127.0.0.1:"), f"API server not on 127.0.0.1: {host}"
+    return loaded
+
+
+def test_server_reports_the_pinned_patch(api, supported):
+    info = client.VersionApi(api).get_code()
+    assert info.git_version == supported.version.tag
+
+
+def test_node_becomes_ready(api, cluster):
+    @until(300)
+    def ready_node():
+        nodes = client.CoreV1Api(api).list_node().items
+        if not nodes:
+            raise NotYet("no node registered")
+        for node in nodes:
+            conditions = {c.type: c.status for c in node.status.conditions or []}
+            if conditions.get("Ready") != "True":
+                raise NotYet(f"{node.metadata.name} not Ready: {conditions}")
+        return nodes
+
+    nodes = ready_node()
+    say(f"node Ready {time.monotonic() - cluster['started']:.0f}s after kind create cluster began")
+    assert len(nodes) == 1
+
+
+@pytest.mark.parametrize("component", sorted(CONTROL_PLANE_PODS))
+def test_system_pod_running(api, component):
+    core = client.CoreV1Api(api)
+
+    @until(300)
+    def running():
+        pods = core.list_namespaced_pod(
+            "kube-system", label_selector=CONTROL_PLANE_PODS[component]).items
+        if not pods:
+            raise NotYet(f"no {component} pod yet")
+        for pod in pods:
+            ready = all(s.ready for s in pod.status.container_statuses or [])
+            if pod.status.phase != "Running" or not ready:
+                raise NotYet(f"{pod.metadata.name}: {pod.status.phase}, ready={ready}")
+        return pods
+
+    assert running()
+
+
+def test_dashboard_runs_from_the_preloaded_image(api, node_image):
+    image = dashboard_image_of(node_image)
+    if not image or not Path(dashboard.MANIFEST).exists():
+        pytest.skip("this node image carries no Dashboard image, or clusters/dashboard.yaml is absent")
+    documents = [doc for doc in yaml.safe_load_all(dashboard.render_manifest(image)) if doc]
+    utils.create_from_yaml(api, yaml_objects=documents)
+    core = client.CoreV1Api(api)
+
+    @until(300)
+    def running():
+        pods = core.list_namespaced_pod(dashboard.NAMESPACE).items
+        dash = [p for p in pods if any(c.image == image for c in p.spec.containers)]
+        if not dash:
+            raise NotYet("no Dashboard pod yet")
+        for pod in dash:
+            ready = all(s.ready for s in pod.status.container_statuses or [])
+            if pod.status.phase != "Running" or not ready:
+                raise NotYet(f"{pod.metadata.name}: {pod.status.phase}, ready={ready}")
+        return dash
+
+    assert running()
