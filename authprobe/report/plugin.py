@@ -1,6 +1,6 @@
 """pytest hooks that write the run's reports.
 
-A run that collects cluster scenarios (tests using the ``cluster`` fixture) gets a folder
+A run that collects cluster scenarios (tests using the harness's ``cluster`` fixture) gets a folder
 ``reports/<run-id>/`` with ``junit.xml``, ``outcomes.json``, ``matrix.md``,
 ``matrix.html``, ``restarts.csv`` and ``restarts.svg``, and ``reports/latest`` points to
 it. Other runs (unit tests, say) write nothing.
@@ -22,6 +22,8 @@ from .scrub import scrub_tree
 from .writer import write_all
 
 SCENARIO_FIXTURE = "cluster"
+EXPECTED_FIXTURE = "expected"
+HARNESS_MODULE = "authprobe.plugin"
 _VERSION_RE = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
 _ID_VERSION_RE = re.compile(r"(?:^|[-_\[])v?(\d+\.\d+(?:\.\d+)?)(?:$|[-_\]])")
 _PROFILE_PARAMS = ("profile", "profile_id")
@@ -71,6 +73,19 @@ def describe_item(item: pytest.Item) -> dict[str, str]:
     return {k: v for k, v in found.items() if v}
 
 
+def is_scenario(item: pytest.Item) -> bool:
+    """Whether the item runs on a harness cluster: it uses the harness's ``cluster``
+    fixture, or ``cluster`` together with ``expected`` (a scenario of the suite)."""
+    names = getattr(item, "fixturenames", ())
+    if SCENARIO_FIXTURE not in names:
+        return False
+    if EXPECTED_FIXTURE in names:
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", {}).get(SCENARIO_FIXTURE) or ()
+    return bool(defs) and getattr(defs[-1].func, "__module__", "") == HARNESS_MODULE
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Reporter(config), "authprobe-report")
 
@@ -87,7 +102,7 @@ class Reporter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        scenarios = [i for i in items if SCENARIO_FIXTURE in getattr(i, "fixturenames", ())]
+        scenarios = [i for i in items if is_scenario(i)]
         if not scenarios or self.config.option.collectonly:
             return
         self.active = True

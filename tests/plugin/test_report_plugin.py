@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from report_sim import CONFTEST, TESTS
 
+from authprobe.report.plugin import is_scenario
+
 pytest_plugins = ["pytester"]
 
 TOKEN = "3f9c2a7be81d4c55a0e6b1f2c9d8e7a6"
@@ -194,3 +196,39 @@ def test_an_unwritable_reports_dir_is_one_line(sim, tmp_path):
     errors = [line for line in result.errlines if "report folder" in line]
     assert errors and errors[0].startswith("authprobe: cannot create a report folder under ")
     assert "Traceback" not in "\n".join(result.errlines)
+
+
+def test_a_test_with_its_own_cluster_fixture_is_not_a_scenario(pytester, monkeypatch, tmp_path):
+    reports = tmp_path / "reports"
+    monkeypatch.setenv("AUTHPROBE_REPORTS_DIR", str(reports))
+    pytester.makepyfile(test_image='''
+import pytest
+
+@pytest.fixture
+def cluster():
+    return "a cluster of this module's own"
+
+def test_node(cluster):
+    assert cluster
+''')
+    result = pytester.runpytest_inprocess("-p", "authprobe.report.plugin")
+    result.assert_outcomes(passed=1)
+    assert not reports.exists()
+
+
+def test_the_harness_cluster_fixture_makes_a_scenario(pytester, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("AUTHPROBE_"):
+            monkeypatch.delenv(name)
+    pytester.makeconftest('pytest_plugins = ["authprobe.plugin"]\n')
+    items = pytester.getitems("""
+import pytest
+
+def test_uses_harness(cluster):
+    pass
+
+def test_plain():
+    pass
+""")
+    marked = {item.name.split("[")[0]: is_scenario(item) for item in items}
+    assert marked == {"test_uses_harness": True, "test_plain": False}
