@@ -32,7 +32,8 @@ def engine_answers() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        return _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20).returncode == 0
+        result = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
+        return result.returncode == 0
     except subprocess.TimeoutExpired:
         return False
 

@@ -57,7 +57,7 @@ def _wait_containerd(name: str, log: Path) -> None:
 
 def preload_and_commit(assembly: str, tag: str, images_tar: Path, refs: list[str],
                        labels: dict[str, str], container: str, log: Path) -> None:
-    """Import ``images_tar`` into containerd's k8s.io namespace in ``assembly``; commit as ``tag``."""
+    """Import ``images_tar`` into the k8s.io namespace of ``assembly``; commit as ``tag``."""
     docker(["rm", "-f", container], log, "removing an old build container", check=False)
     docker(["run", "-d", "--privileged", "--name", container, "--entrypoint", "sleep",
             assembly, "infinity"], log, "starting the node image build container")

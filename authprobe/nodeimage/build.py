@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,10 +131,31 @@ class Workspace:
         return out
 
 
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """One node image build at a time per cache directory (parallel test workers wait)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "build.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("another node image build is running: waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_node_image(supported: SupportedVersion, force: bool = False) -> str:
     """The node image tag for ``supported``, built only if no image has these inputs."""
     require_engine()
     the_plan = plan(supported)
+    with build_lock(cache_dir() / "nodeimage"):
+        return _ensure(the_plan, supported, force)
+
+
+def _ensure(the_plan: Plan, supported: SupportedVersion, force: bool) -> str:
     workspace = Workspace(cache_dir() / "nodeimage")
     if not force and _image_label(the_plan.tag, INPUTS_LABEL) == the_plan.inputs_hash:
         if _image_label(the_plan.tag, DASHBOARD_LABEL) or dashboard_image(workspace) is None:

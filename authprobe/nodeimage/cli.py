@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="rebuild even if an image with these inputs exists"
     )
     parser.add_argument(
-        "--print-tag", action="store_true", help="print only the tag that the inputs give, build nothing"
+        "--print-tag", action="store_true",
+        help="print only the tag the inputs give, build nothing",
     )
 
 

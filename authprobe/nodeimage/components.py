@@ -119,7 +119,8 @@ def _go_install(packages: list[str], outdir: Path, log: Path, what: str,
 
 def build_crictl(version: str, outdir: Path, log: Path) -> None:
     _go_install(
-        [f"{CRI_TOOLS_MODULE}/cmd/crictl@{version}"], outdir, log, f"go install of crictl {version}",
+        [f"{CRI_TOOLS_MODULE}/cmd/crictl@{version}"], outdir, log,
+        f"go install of crictl {version}",
         ldflags=f"-s -w -X {CRI_TOOLS_MODULE}/pkg/version.Version={version.lstrip('v')}",
     )
 

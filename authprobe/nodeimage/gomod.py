@@ -136,6 +136,8 @@ def run_logged(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired as err:
-            raise AuthprobeError(f"{what} timed out after {int(timeout)}s", log_path=str(log)) from err
+            raise AuthprobeError(
+                f"{what} timed out after {int(timeout)}s", log_path=str(log)
+            ) from err
     if result.returncode:
         raise AuthprobeError(f"{what} failed (exit {result.returncode})", log_path=str(log))

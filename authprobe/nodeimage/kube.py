@@ -134,5 +134,7 @@ def module_source(version: KubeVersion, log: Path) -> Path:
     """The extracted k8s.io/kubernetes module (for build/pause/linux/pause.c)."""
     info = gomod.download(KUBE_MODULE, version.tag, log)
     if info.dir is None:
-        raise AuthprobeError(f"{KUBE_MODULE}@{version.tag} has no extracted source", log_path=str(log))
+        raise AuthprobeError(
+            f"{KUBE_MODULE}@{version.tag} has no extracted source", log_path=str(log)
+        )
     return info.dir

@@ -49,14 +49,16 @@ def containerd_config(text: str, sandbox_image: str) -> str:
     )
     if count != 1:
         raise AuthprobeError("kind's containerd config has no restrict_oom_score_adj setting")
-    text, count = re.subn(r'sandbox_image\s*=\s*"[^"]*"', f'sandbox_image = "{sandbox_image}"', text)
+    text, count = re.subn(
+        r'sandbox_image\s*=\s*"[^"]*"', f'sandbox_image = "{sandbox_image}"', text
+    )
     if count != 1:
         raise AuthprobeError("kind's containerd config has no sandbox_image setting")
     return text
 
 
 def cri_base_spec(ctr: Path) -> str:
-    """containerd's default OCI spec as kind's base image shapes it (hook added, rlimits dropped)."""
+    """containerd's default OCI spec shaped as in kind's base image (hook added, no rlimits)."""
     result = subprocess.run([str(ctr), "oci", "spec"], capture_output=True, text=True, timeout=30)
     if result.returncode:
         raise AuthprobeError(f"`ctr oci spec` failed: {result.stderr.strip()}")

@@ -76,7 +76,8 @@ def copy_tree(source: Path, target: Path) -> None:
 
 
 def chroot(tree: Path, args: list[str], log: Path, what: str) -> None:
-    gomod.run_logged(["chroot", str(tree)] + args, log, what, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    gomod.run_logged(["chroot", str(tree)] + args, log, what, env=env)
 
 
 def minimal_tree(tree: Path, ca_bundle: Path | None) -> None:

@@ -153,7 +153,7 @@ def test_system_pod_running(api, component):
 def test_dashboard_runs_from_the_preloaded_image(api, node_image):
     image = dashboard_image_of(node_image)
     if not image or not Path(dashboard.MANIFEST).exists():
-        pytest.skip("this node image carries no Dashboard image, or clusters/dashboard.yaml is absent")
+        pytest.skip("the node image carries no Dashboard, or clusters/dashboard.yaml is absent")
     documents = [doc for doc in yaml.safe_load_all(dashboard.render_manifest(image)) if doc]
     utils.create_from_yaml(api, yaml_objects=documents)
     core = client.CoreV1Api(api)

@@ -76,3 +76,11 @@ def test_components_file_names_every_part():
                 "coredns_plugins", "pod_subnet"):
         assert parts[key]
     assert "systemd" in parts["debian_packages"]
+
+
+def test_free_space_check_names_what_is_needed(tmp_path):
+    from authprobe.nodeimage import build
+
+    with pytest.raises(AuthprobeError, match=r"GiB free .* GiB needed"):
+        build.check_free_space([tmp_path / "not-yet" / "made"], 2**60, "a test image")
+    build.check_free_space([tmp_path], 1, "a test image")
