@@ -65,6 +65,8 @@ def test_service_443_to_8443_selecting_the_pods():
     service = objects[("Service", "kubernetes-dashboard")]
     (port,) = service["spec"]["ports"]
     assert (port["port"], port["targetPort"], port["protocol"]) == (443, 8443, "TCP")
+    # The proxy path `https:kubernetes-dashboard:` names no port: only an unnamed one matches.
+    assert "name" not in port
     labels = objects[("Deployment", "kubernetes-dashboard")]["spec"]["template"]["metadata"]
     assert service["spec"]["selector"].items() <= labels["labels"].items()
 
