@@ -3,7 +3,7 @@
 The backend is a static Go program. It is compiled either from the Go module proxy
 (``DASHBOARD_MODULE@DASHBOARD_VERSION``) or, when ``AUTHPROBE_DASHBOARD_SOURCE`` names a
 checkout of the release tag, from that tree. The image holds the binary at ``/dashboard``
-and an empty ``/tmp``; it has no web front end, so ``/`` answers 404 while the API
+and empty ``/tmp`` and ``/certs``; it has no web front end, so ``/`` answers 404 while the API
 (``/api/v1/login/status``) answers. Users with a registry use ``PUBLISHED_IMAGE`` instead.
 """
 
