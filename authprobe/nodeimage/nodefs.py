@@ -16,7 +16,13 @@ FILES_DIR = Path(__file__).resolve().parent / "files"
 KIND_FILES = Path("images") / "base" / "files"
 EXECUTABLE_DIRS = ("usr/local/bin", "kind/bin")
 STATIC_CNI = "etc/cni/net.d/10-authprobe-static.conflist"
-SERVICES_ENABLED = ("kubelet.service", "containerd.service", "undo-mount-hacks.service")
+BLACKHOLE_UNIT = "cluster-ranges-blackhole.service"
+SERVICES_ENABLED = (
+    "kubelet.service", "containerd.service", "undo-mount-hacks.service", BLACKHOLE_UNIT
+)
+# kubeadm's default service range (kind's 10.96.0.0/16 lies inside it) and kind's pod range.
+SERVICE_RANGE = "10.96.0.0/12"
+POD_RANGE = "10.244.0.0/16"
 SERVICES_MASKED = ("systemd-binfmt.service",)
 
 
@@ -112,6 +118,9 @@ def lay_node(
     manifests.mkdir(parents=True, exist_ok=True)
     (manifests / "default-cni.yaml").write_text(render("default-cni.yaml", values))
     (manifests / "default-storage.yaml").write_text(render("default-storage.yaml", values))
+    (tree / "etc/systemd/system" / BLACKHOLE_UNIT).write_text(
+        render(BLACKHOLE_UNIT, {"SERVICE_RANGE": SERVICE_RANGE, "POD_RANGE": POD_RANGE})
+    )
     (tree / "kind/version").write_text(kube_version + "\n")
     (tree / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
     rootfs.chroot(tree, ["systemctl", "enable", *SERVICES_ENABLED], log, "systemctl enable")
