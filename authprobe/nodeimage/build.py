@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -96,6 +97,22 @@ def check_free_space(paths: list[Path], needed: int, what: str) -> None:
             )
 
 
+def check_prerequisites() -> None:
+    """What a build needs besides Go and Docker: root (debootstrap, chroot) and a C compiler."""
+    if os.geteuid() != 0:
+        raise AuthprobeError(
+            "building the node image needs root (debootstrap and chroot): run it as root, or "
+            "use the published kindest/node images where a registry is reachable"
+        )
+    for tool, package in (("debootstrap", "debootstrap"), ("gcc", "gcc"), ("tar", "tar")):
+        if shutil.which(tool) is None:
+            raise AuthprobeError(
+                f"{tool} is not installed (needed to build the node image): "
+                f"apt-get install {package}"
+            )
+    go_binary()
+
+
 def docker_root() -> Path:
     result = subprocess.run(["docker", "info", "--format", "{{.DockerRootDir}}"],
                             capture_output=True, text=True, timeout=60)
@@ -163,7 +180,9 @@ def _ensure(the_plan: Plan, supported: SupportedVersion, force: bool) -> str:
             say(f"node image {the_plan.tag} is up to date")
             return the_plan.tag
         say(f"node image {the_plan.tag} lacks the Dashboard, which now builds: rebuilding")
-    cold = not (workspace.root / "steps").exists()
+    check_prerequisites()
+    built_before = (workspace.root / "steps").glob(f"kubernetes-{the_plan.version.tag}-*/.complete")
+    cold = not any(built_before)
     check_free_space(
         [workspace.root, docker_root()], COLD_BUILD_BYTES if cold else WARM_BUILD_BYTES,
         f"the Kubernetes {supported.version} node image",
@@ -194,7 +213,7 @@ def build(the_plan: Plan, ws: Workspace) -> None:
         {"version": version.tag, "go": the_plan.inputs["go"], "tags": kube.BUILD_TAGS,
          "commands": kube.COMMANDS, "ldflags": kube.version_ldflags(version, "")},
         lambda out, log: kube.build_commands(version, ws.root / "work" / "kubernetes", out, log),
-        expect=1800,
+        expect=900,
     )
     for name in ("kubeadm", "kubelet", "kube-apiserver"):
         reported = kube.reported_version(kube_bin / name)
@@ -212,14 +231,14 @@ def build(the_plan: Plan, ws: Workspace) -> None:
         f"building etcd {etcd_tag}", f"etcd-{etcd_tag}",
         {"etcd": etcd_tag, "go": the_plan.inputs["go"]},
         lambda out, log: components.build_etcd(etcd_tag, ws.root / "work" / "etcd", out, log),
-        expect=300,
+        expect=60,
     )
     coredns_bin = ws.cached(
         f"building CoreDNS {coredns_tag}", f"coredns-{coredns_tag}",
         {"coredns": coredns_tag, "plugins": parts["coredns_plugins"], "go": the_plan.inputs["go"]},
         lambda out, log: components.build_coredns(
             coredns_tag, ws.root / "work" / "coredns", out, log),
-        expect=300,
+        expect=150,
     )
     kube_source = kube.module_source(version, ws.log("kubernetes-source"))
     pause_bin = ws.cached(
@@ -233,7 +252,7 @@ def build(the_plan: Plan, ws: Workspace) -> None:
         {"containerd": parts["containerd"], "go": the_plan.inputs["go"]},
         lambda out, log: components.build_containerd(
             parts["containerd"], ws.root / "work" / "containerd", out, log),
-        expect=400,
+        expect=150,
     )
     crictl_bin = ws.cached(
         f"building crictl {parts['cri_tools']}", f"crictl-{parts['cri_tools']}",
@@ -263,15 +282,15 @@ def build(the_plan: Plan, ws: Workspace) -> None:
     work = ws.root / "work" / f"node-{the_plan.inputs_hash}"
     shutil.rmtree(work, ignore_errors=True)
     try:
-        with step("building component images", expect=60):
+        with step("building component images", expect=10):
             built = images.build_component_images(
                 refs, kube_bin, etcd_bin, coredns_bin, pause_bin, debian, work / "images", log)
         preload = built + ([dashboard_ref] if dashboard_ref else [])
         images_tar = work / "images.tar"
-        with step("saving component images", expect=30):
+        with step("saving component images", expect=5):
             images.save_images(preload, images_tar, log)
         assembly = f"authprobe/node-assembly:{the_plan.inputs_hash}"
-        with step("assembling the node root file system", expect=90):
+        with step("assembling the node root file system", expect=15):
             tree = work / "rootfs"
             rootfs.copy_tree(debian, tree)
             nodefs.lay_node(
@@ -280,7 +299,7 @@ def build(the_plan: Plan, ws: Workspace) -> None:
             )
             rootfs.tar_import(tree, assembly, assemble.IMPORT_CHANGES, log, "the node rootfs")
             shutil.rmtree(tree, ignore_errors=True)
-        with step("preloading images into the node's containerd and committing", expect=90):
+        with step("preloading images into the node's containerd and committing", expect=15):
             assemble.preload_and_commit(
                 assembly, the_plan.tag, images_tar, preload,
                 {DASHBOARD_LABEL: dashboard_ref or "", INPUTS_LABEL: the_plan.inputs_hash,
