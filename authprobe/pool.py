@@ -130,7 +130,23 @@ class SharedCluster:
         except tenacity.RetryError:
             raise AuthprobeError(
                 f"Dashboard in {self.name} not available after {timeout:.0f}s: {last}"
+                f"{self._dashboard_pods()}"
             ) from None
+
+    def _dashboard_pods(self) -> str:
+        """Why the Dashboard pods are not running (e.g. ImagePullBackOff), for the error."""
+        try:
+            pods = kubernetes.client.CoreV1Api(self.api).list_namespaced_pod(
+                DASHBOARD_NAMESPACE, _request_timeout=10)
+        except Exception:
+            return ""
+        reasons = []
+        for pod in pods.items:
+            for status in pod.status.container_statuses or []:
+                waiting = status.state.waiting if status.state else None
+                if waiting is not None:
+                    reasons.append(f"{status.image}: {waiting.reason}")
+        return f"; pods: {', '.join(reasons)}" if reasons else ""
 
 
 class ClusterPool:
@@ -290,7 +306,7 @@ class ClusterPool:
         label = (f"creating cluster {shared.name} ({shared.profile.id}, Kubernetes "
                  f"{shared.version})")
         start = time.monotonic()
-        say(f"{label} (usually about 1m30s) ...")
+        say(f"{label} (usually under a minute) ...")
         early = threading.Event()
 
         def gave_up() -> bool:
