@@ -442,18 +442,25 @@ class ClusterPool:
         return shared
 
     def _apply_dashboard(self, shared: SharedCluster) -> None:
+        """Apply the suite's Dashboard manifest with the image the node image preloads."""
         start = time.monotonic()
-        label = PUBLISHED_DASHBOARD
+        preloaded = self._images[shared.version.minor_str][2].dashboard_image
+        image = preloaded or PUBLISHED_DASHBOARD
         try:
-            image = self._images[shared.version.minor_str][2].dashboard_image
-            label = image or PUBLISHED_DASHBOARD
-            manifest = _dashboard_manifest(label)
-            shared.node.kubectl("apply", "-f", "-", input=manifest, timeout=120)
+            shared.node.kubectl("apply", "-f", "-", input=_dashboard_manifest(image),
+                                timeout=120)
         except AuthprobeError as err:
             self._phase(shared, "dashboard", time.monotonic() - start, "failed", err.one_line())
             return
+        if not preloaded and self.s.image_policy != "pull":
+            message = (f"node image {shared.image} preloads no Dashboard (label "
+                       f"io.authprobe.dashboard-image is empty): applied {image}, which only a "
+                       "node with registry access can pull; rebuild the node image")
+            say(f"{shared.name}: {message}")
+            self._phase(shared, "dashboard", time.monotonic() - start, "failed", message)
+            return
         self._phase(shared, "dashboard", time.monotonic() - start, "passed",
-                    f"Dashboard manifest applied with image {label}")
+                    f"Dashboard manifest applied with image {image}")
 
     def _other_flags(self, profile: Profile) -> set[str]:
         flags: set[str] = set()
