@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .outcomes import (
     ERROR,
     FAIL,
+    NA,
     Cell,
     Outcomes,
     is_expected_failure,
@@ -92,9 +93,14 @@ def changed_fields(old: Cell, new: Cell) -> list[str]:
     return fields
 
 
+def _not_applicable(cell: Cell) -> bool:
+    """n/a by its expectation row, or skipped as n/a because its profile must not come up."""
+    return bool(cell.expected.get("na")) or cell.outcome == NA
+
+
 def _explained(name: str, old: Cell, new: Cell) -> bool:
     """Whether the recorded expectations say this field changes between the two cells."""
-    if bool(old.expected.get("na")) != bool(new.expected.get("na")):
+    if _not_applicable(old) != _not_applicable(new):
         return True  # the scenario applies on one version only: everything may change
     if name == "outcome":
         return is_expected_failure(old.expected) != is_expected_failure(new.expected)

@@ -143,11 +143,16 @@ def render_md(document: dict) -> str:
                        f"{entry.get('version') or ''} | {entry.get('shape') or ''} | "
                        f"{_md(entry.get('summary', ''))} |")
         out += ["", "All samples: [restarts.csv](restarts.csv)", ""]
-    logs = document.get("logs", [])
-    if logs:
+    by_cluster: dict[str, list[dict]] = defaultdict(list)
+    for entry in document.get("logs", []):
+        by_cluster[entry.get("cluster", "")].append(entry)
+    if by_cluster:
         out += ["## Exported cluster logs", ""]
-        out += [f"- [{entry['path']}]({entry['path']}) ({_size(int(entry['bytes']))})"
-                for entry in logs]
+        for cluster, entries in sorted(by_cluster.items()):
+            size = sum(int(e.get("bytes", 0)) for e in entries)
+            out.append(f"- `logs/{cluster}/`: {len(entries)} file(s), {_size(size)}")
+            out += [f"  - [{e['path'].rsplit('/', 1)[-1]}]({e['path']})"
+                    for e in entries if KEY_LOG in e["path"]][:MAX_KEY_LOGS]
         out.append("")
     return "\n".join(out)
 
@@ -326,8 +331,11 @@ def render_html(document: dict) -> str:
 
     # evidence
     out.append("<h2 id='evidence'>Evidence per cell</h2>")
-    for cell in sorted(cells, key=lambda c: (c.profile, c.scenario, version_key(c.version))):
-        out.append(_evidence(cell, series_by_cluster, logs_by_cluster))
+    for profile, scenario in rows:
+        for version in versions:
+            cell = lookup.get((profile, scenario, version))
+            if cell is not None:
+                out.append(_evidence(cell, series_by_cluster, logs_by_cluster))
     out.append("</body></html>")
     return "\n".join(out)
 

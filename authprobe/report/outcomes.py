@@ -32,7 +32,7 @@ PASSING = (PASS, EXPECTED_FAILURE, NA)
 
 # Observed fields that make up a cell's short message, in order.
 _MESSAGE_FIELDS = ("status", "message", "status_after", "up", "comes_up", "exit_code",
-                   "log_message", "restart_shape")
+                   "log_message", "log_tail", "restart_shape")
 _DETAIL_LINES = 40
 _MESSAGE_CHARS = 160
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
@@ -357,6 +357,11 @@ def observed_message(observed: dict) -> str:
                 value = f"after binding {value}"
             elif name == "exit_code":
                 value = f"exit {value}"
+            elif name == "log_tail":
+                lines = value if isinstance(value, list) else str(value).splitlines()
+                if not lines:
+                    continue
+                value = f"({str(lines[-1]).strip()})"
             elif name == "restart_shape":
                 value = f"restarts {value}"
             parts.append(str(value))
