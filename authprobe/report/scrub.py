@@ -9,6 +9,8 @@ replaced wherever they appear.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import threading
 from pathlib import Path
@@ -38,7 +40,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         r"\1" + REDACTED,
     ),
-    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1 " + REDACTED),
+    # Bearer tokens are long; the phrase "bearer token" is not one.
+    (re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/-]{16,}=*", re.IGNORECASE), r"\1 " + REDACTED),
     # kubeconfig / YAML / JSON fields holding credentials.
     (
         re.compile(
@@ -60,6 +63,18 @@ _known: set[str] = set()
 _lock = threading.Lock()
 
 
+_BASIC = re.compile(r"\b(Basic)\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])", re.IGNORECASE)
+
+
+def _basic(match: re.Match[str]) -> str:
+    """Basic credentials are base64 of ``user:password``; "Basic realm=..." stays."""
+    try:
+        decoded = base64.b64decode(match.group(2), validate=True)
+    except (binascii.Error, ValueError):
+        return match.group(0)
+    return f"{match.group(1)} {REDACTED}" if b":" in decoded else match.group(0)
+
+
 def register_secret(value: str) -> None:
     """Replace ``value`` wherever it appears in any report written by this process."""
     if value and len(value) >= 6:
@@ -74,7 +89,7 @@ def scrub_text(text: str) -> str:
         text = text.replace(value, REDACTED)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _BASIC.sub(_basic, text)
 
 
 def is_secret_key(key: str) -> bool:

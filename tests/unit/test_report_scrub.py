@@ -15,9 +15,11 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0
 
 @pytest.mark.parametrize("text,secret", [
     ("Authorization: Bearer abc.def-123", "abc.def-123"),
+    ("then sent Bearer 3f9c2a7be81d4c55a0e6 ok", "3f9c2a7be81d4c55a0e6"),
+    ("Basic YWRtaW46c2VjcmV0 was sent", "YWRtaW46c2VjcmV0"),
     ("{'Authorization': 'Basic YWRtaW46cGFzcw=='}", "YWRtaW46cGFzcw=="),
     ("headers: authorization=Bearer s3cr3t-t0ken", "s3cr3t-t0ken"),
-    ("sent Bearer q1w2e3r4t5y6 to the server", "q1w2e3r4t5y6"),
+    ("sent Bearer q1w2e3r4t5y6u7i8o9 to the server", "q1w2e3r4t5y6u7i8o9"),
     (f"key follows\n{KEY}\nafter", "MIIEowIBAAKCAQEAx1"),
     ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg (cut by a log tail)", "MIIEvQIBADANBg"),
     ("    client-key-data: LS0tLS1CRUdJTiBSU0E=", "LS0tLS1CRUdJTiBSU0E="),
@@ -44,6 +46,10 @@ def test_secrets_in_text_are_replaced(text, secret):
     "Error: unknown flag: --insecure-port",
     "40 samples over 390s; restarts 0->4; ever ready: no",
     "no WWW-Authenticate header",
+    'WWW-Authenticate: Basic realm="kubernetes-master"',
+    "systemd[1]: Reached target basic.target - Basic System.",
+    "Basic Authentication is not configured",
+    "Unable to authenticate the request due to an error: invalid bearer token",
 ])
 def test_ordinary_evidence_is_kept(text):
     assert scrub.scrub_text(text) == text
@@ -62,7 +68,7 @@ def test_data_is_scrubbed_by_key_and_by_value():
             "token": "abc",
             "tokenPresent": False,
             "kubeconfig": "apiVersion: v1\nusers: []",
-            "message": "Bearer leaked1234",
+            "message": "Bearer leaked1234567890abcdef",
         },
         "list": ["ok", "Authorization: Bearer abc123"],
     }
