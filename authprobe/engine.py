@@ -76,17 +76,22 @@ def _install_docker() -> None:
 
 
 def _install_wrapper() -> bool:
-    """Install the runc wrapper and make it dockerd's default runtime; True if config changed."""
+    """Install the runc wrapper and make it dockerd's default runtime.
+
+    Returns True when daemon.json changed (dockerd must restart to read it); a changed wrapper
+    script alone takes effect with the next container operation.
+    """
     real_runc = shutil.which("runc") or "/usr/sbin/runc"
     python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else shutil.which("python3")
     text = WRAPPER_SOURCE.read_text().replace("@REAL_RUNC@", real_runc)
     text = text.replace("#!/usr/bin/python3", f"#!{python}", 1)
-    changed = False
     if not WRAPPER_PATH.exists() or WRAPPER_PATH.read_text() != text:
         WRAPPER_PATH.parent.mkdir(parents=True, exist_ok=True)
-        WRAPPER_PATH.write_text(text)
-        WRAPPER_PATH.chmod(0o755)
-        changed = True
+        staged = WRAPPER_PATH.with_suffix(".new")
+        staged.write_text(text)
+        staged.chmod(0o755)
+        staged.replace(WRAPPER_PATH)
+    changed = False
     config = json.loads(DAEMON_JSON.read_text()) if DAEMON_JSON.exists() else {}
     wanted = dict(config)
     wanted.setdefault("runtimes", {})
