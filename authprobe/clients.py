@@ -71,13 +71,20 @@ class HttpClient:
         return f"HttpClient(user={self.user!r}, server={self.endpoint.server!r})"
 
 
-def cluster_admin(kubeconfig: Path) -> kubernetes.client.ApiClient:
-    """An ApiClient of its own for this cluster (never the module-wide default config)."""
+def cluster_admin(kubeconfig: Path, retries: bool | int | None = None,
+                  ) -> kubernetes.client.ApiClient:
+    """An ApiClient of its own for this cluster (never the module-wide default config).
+
+    ``retries=False`` makes a call fail at once when the apiserver is down (the sampler
+    then reads the node's runtime instead).
+    """
     configuration = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config(
         config_file=str(kubeconfig), client_configuration=configuration, persist_config=False
     )
     configuration.proxy = None
+    if retries is not None:
+        configuration.retries = retries
     return kubernetes.client.ApiClient(configuration=configuration)
 
 

@@ -23,7 +23,7 @@ from . import provider as prov
 from .clients import Endpoint, HttpClient, NodeAccess, cluster_admin, endpoint_from_kubeconfig
 from .errors import AuthprobeError
 from .paths import CLUSTERS_DIR
-from .profiles import Profile
+from .profiles import Profile, load_all
 from .progress import fmt_seconds, say
 from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
 from .render import TOKEN_FILE, HostFacts, Rendered, RenderInput, render, token_file_text
@@ -422,7 +422,8 @@ class ClusterPool:
         shared.admin = HttpClient(endpoint, token=token, user="admin")
         shared.api = cluster_admin(provider.kubeconfig_path)
         shared.restarts = RestartSampler(
-            shared.name, shared.node, shared.api, self.s.observe_window,
+            shared.name, shared.node, cluster_admin(provider.kubeconfig_path, retries=False),
+            self.s.observe_window,
             on_sample=lambda series: self.runlog.set_series(shared.name, series),
         ).start()
         start = time.monotonic()
@@ -463,8 +464,9 @@ class ClusterPool:
                     f"Dashboard manifest applied with image {image}")
 
     def _other_flags(self, profile: Profile) -> set[str]:
+        """Flags any known profile sets (selected or not) that this one leaves unset."""
         flags: set[str] = set()
-        for other in self.s.profiles.values():
+        for other in [*load_all().values(), *self.s.profiles.values()]:
             flags |= set(other.extra_args)
         return flags - set(profile.extra_args)
 
