@@ -1,6 +1,7 @@
 """The offline node image makes a working kind cluster.
 
-The Kubernetes minor comes from AUTHPROBE_IMAGE_TEST_VERSION (default: the suite's default).
+The Kubernetes minor comes from --k8s-version (the first one given), else
+AUTHPROBE_IMAGE_TEST_VERSION, else the suite's default.
 The image is built if needed, a one-node cluster is created from it with the pinned kind, and
 the cluster is checked through the API port kind publishes on 127.0.0.1.
 """
@@ -62,8 +63,10 @@ def kind_config(image: str, version: KubeVersion) -> dict:
 
 
 @pytest.fixture(scope="module")
-def supported():
-    return resolve(os.environ.get("AUTHPROBE_IMAGE_TEST_VERSION", default_version()))
+def supported(request):
+    given = request.config.getoption("k8s_version", default=None) or []
+    spec = ",".join(given).split(",")[0].strip() if given else ""
+    return resolve(spec or os.environ.get("AUTHPROBE_IMAGE_TEST_VERSION") or default_version())
 
 
 @pytest.fixture(scope="module")
