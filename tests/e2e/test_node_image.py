@@ -153,6 +153,44 @@ def test_system_pod_running(api, component):
     assert running()
 
 
+def test_pods_resolve_service_names(api, supported):
+    """Pod network, kube-proxy's service rules and CoreDNS together: a pod resolves names.
+
+    The pod runs the preloaded kube-proxy image, the one image here with a shell and getent.
+    """
+    core = client.CoreV1Api(api)
+    name = f"dns-probe-{secrets.token_hex(3)}"
+    script = (
+        "getent hosts kubernetes.default.svc.cluster.local && "
+        "getent hosts kube-dns.kube-system.svc.cluster.local"
+    )
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(restart_policy="Never", containers=[client.V1Container(
+            name="probe", image=f"registry.k8s.io/kube-proxy:{supported.version.tag}",
+            image_pull_policy="Never", command=["sh", "-c", script],
+        )]),
+    )
+
+    @until(120)
+    def created():
+        return core.create_namespaced_pod("default", pod)
+
+    created()
+
+    @until(180)
+    def finished():
+        phase = core.read_namespaced_pod(name, "default").status.phase
+        if phase not in ("Succeeded", "Failed"):
+            raise NotYet(f"{name}: {phase}")
+        return phase
+
+    phase = finished()
+    output = core.read_namespaced_pod_log(name, "default")
+    assert phase == "Succeeded", output
+    assert "10.96.0.1 " in output and "kubernetes.default.svc.cluster.local" in output
+
+
 def test_dashboard_runs_from_the_preloaded_image(api, node_image):
     image = dashboard_image_of(node_image)
     if not image or not Path(dashboard.MANIFEST).exists():
