@@ -309,3 +309,29 @@ def build(the_plan: Plan, ws: Workspace) -> None:
         subprocess.run(["docker", "rmi", assembly], capture_output=True, timeout=300)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def prune_node_images(version: KubeVersion, keep: list[str]) -> list[str]:
+    """Remove other builds of ``version`` (not ``keep``) that no container uses; returns them."""
+    listed = subprocess.run(
+        ["docker", "images", REPOSITORY, "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout.split("\n")
+    kept_ids = set()
+    for tag in keep:
+        result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+                                capture_output=True, text=True, timeout=60)
+        kept_ids.add(result.stdout.strip()[len("sha256:"):][:12])
+    removed = []
+    for line in listed:
+        if not line.strip():
+            continue
+        tag, image_id = line.split()
+        other_build = tag.startswith(f"{REPOSITORY}:{version.tag}-") and tag not in keep
+        if not other_build or image_id[:12] in kept_ids:
+            continue
+        # Without --force docker refuses images that containers (clusters) still use.
+        if subprocess.run(["docker", "rmi", tag], capture_output=True, timeout=300).returncode == 0:
+            removed.append(tag)
+    return removed
+

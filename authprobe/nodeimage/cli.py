@@ -17,6 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="rebuild even if an image with these inputs exists"
     )
     parser.add_argument(
+        "--prune", action="store_true",
+        help="afterwards remove older builds of this version that no container uses",
+    )
+    parser.add_argument(
         "--print-tag", action="store_true",
         help="print only the tag the inputs give, build nothing",
     )
@@ -33,5 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
     tag = ensure_node_image(supported, force=args.force)
     say(f"node image ready: {tag}")
+    if args.prune:
+        from .build import prune_node_images
+
+        for removed in prune_node_images(supported.version, [tag]):
+            say(f"removed unused node image {removed}")
     print(tag)
     return 0
