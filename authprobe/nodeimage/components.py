@@ -28,7 +28,7 @@ def components() -> dict:
 def _wrapper(workdir: Path, name: str, module: str, version: str, log: Path,
              extra_files: dict[str, str] | None = None) -> None:
     """A throwaway main module requiring ``module@version`` with its replace/exclude lines."""
-    info = gomod.download(module, version, log, with_source=False)
+    info = gomod.download(module, version, log)
     parsed = gomod.parse_gomod(info.gomod.read_text())
     replaces = [
         (path, f"{target} {target_version}" if target_version else target)

@@ -31,7 +31,7 @@ def go_env() -> dict[str, str]:
     return env
 
 
-def download(module: str, version: str, log: Path, with_source: bool = True) -> ModuleInfo:
+def download(module: str, version: str, log: Path) -> ModuleInfo:
     """Fetch ``module@version`` into the module cache and describe it."""
     cmd = [go_binary(), "mod", "download", "-json"]
     result = subprocess.run(

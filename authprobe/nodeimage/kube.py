@@ -66,7 +66,7 @@ def version_ldflags(version: KubeVersion, build_date: str) -> str:
 
 def build_commands(version: KubeVersion, workdir: Path, outdir: Path, log: Path) -> None:
     """Build all COMMANDS for ``version`` into ``outdir`` with one go build."""
-    info = gomod.download(KUBE_MODULE, version.tag, log, with_source=False)
+    info = gomod.download(KUBE_MODULE, version.tag, log)
     gomod_text = info.gomod.read_text()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "go.mod").write_text(wrapper_gomod(version, gomod_text))
