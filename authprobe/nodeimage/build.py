@@ -289,6 +289,8 @@ def build(the_plan: Plan, ws: Workspace) -> None:
         images_tar = work / "images.tar"
         with step("saving component images", expect=5):
             images.save_images(preload, images_tar, log)
+        # They live on inside the node image; the engine's copies would only pile up.
+        images.remove_images(built)
         assembly = f"authprobe/node-assembly:{the_plan.inputs_hash}"
         with step("assembling the node root file system", expect=15):
             tree = work / "rootfs"

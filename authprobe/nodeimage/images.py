@@ -89,3 +89,9 @@ def save_images(refs: list[str], output: Path, log: Path) -> None:
                                 stderr=subprocess.STDOUT)
     if result.returncode:
         raise AuthprobeError("docker save of the component images failed", log_path=str(log))
+
+
+def remove_images(refs: list[str]) -> None:
+    """Untag ``refs`` from the engine (best effort; an image in use stays)."""
+    subprocess.run(["docker", "rmi", *refs], capture_output=True, timeout=300)
+
