@@ -281,6 +281,8 @@ def build(the_plan: Plan, ws: Workspace) -> None:
     log.write_text("")
     work = ws.root / "work" / f"node-{the_plan.inputs_hash}"
     shutil.rmtree(work, ignore_errors=True)
+    assembly = f"authprobe/node-assembly:{the_plan.inputs_hash}"
+    built: list[str] = []
     try:
         with step("building component images", expect=10):
             built = images.build_component_images(
@@ -289,9 +291,6 @@ def build(the_plan: Plan, ws: Workspace) -> None:
         images_tar = work / "images.tar"
         with step("saving component images", expect=5):
             images.save_images(preload, images_tar, log)
-        # They live on inside the node image; the engine's copies would only pile up.
-        images.remove_images(built)
-        assembly = f"authprobe/node-assembly:{the_plan.inputs_hash}"
         with step("assembling the node root file system", expect=15):
             tree = work / "rootfs"
             rootfs.copy_tree(debian, tree)
@@ -308,8 +307,10 @@ def build(the_plan: Plan, ws: Workspace) -> None:
                  "io.authprobe.kubernetes-version": version.tag},
                 f"authprobe-imgbuild-{the_plan.inputs_hash}", log,
             )
-        subprocess.run(["docker", "rmi", assembly], capture_output=True, timeout=300)
     finally:
+        # The component images live on inside the node image; the engine's copies, like the
+        # assembly image, would only pile up.
+        images.remove_images(built + [assembly])
         shutil.rmtree(work, ignore_errors=True)
 
 
