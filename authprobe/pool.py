@@ -267,7 +267,7 @@ class ClusterPool:
         spec = self.s.versions[cell.minor]
         image, version, facts = self._image_for(spec)
         inp = RenderInput(profile, version, image, self.s.kind_version, self.s.host,
-                          default_cni=facts.default_cni)
+                          default_cni=facts.default_cni, image_id=facts.image_id)
         name = render(inp).name
         directory = prov.private_dir(name)
         rendered = render(inp, directory)

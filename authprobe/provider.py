@@ -148,6 +148,7 @@ class ImageFacts:
     default_cni: bool
     dashboard_image: str | None
     kube_version: str | None  # from /kind/version in the image
+    image_id: str = ""  # content ID: a moved tag gives a different cluster
 
 
 def image_facts(image: str) -> ImageFacts:
@@ -155,7 +156,8 @@ def image_facts(image: str) -> ImageFacts:
     inspect = docker("image", "inspect", image)
     if inspect.returncode:
         raise AuthprobeError(f"node image {image} is not in the Docker engine")
-    labels = (json.loads(inspect.stdout)[0].get("Config") or {}).get("Labels") or {}
+    details = json.loads(inspect.stdout)[0]
+    labels = (details.get("Config") or {}).get("Labels") or {}
     probe = docker(
         "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", image, "-c",
         "cat /kind/version; test -f /kind/manifests/default-cni.yaml && echo default-cni",
@@ -169,6 +171,7 @@ def image_facts(image: str) -> ImageFacts:
         default_cni="default-cni" in lines,
         dashboard_image=labels.get("io.authprobe.dashboard-image"),
         kube_version=lines[0].lstrip("v") if lines else None,
+        image_id=details.get("Id", ""),
     )
 
 

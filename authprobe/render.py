@@ -56,6 +56,7 @@ class RenderInput:
     kind_version: str
     host: HostFacts = HostFacts()
     default_cni: bool = True  # False when the node image carries its own static CNI config
+    image_id: str = ""  # the image's content ID, so a retagged image gives a new cluster
 
 
 @dataclass
@@ -167,7 +168,8 @@ def render(inp: RenderInput, private_dir: Path | None = None) -> Rendered:
     """Render the cluster for ``inp``; ``private_dir`` is where its files will live on the host.
 
     The name's hash covers the config (with file locations left out), the patch and auth
-    files, the node image and the kind version, so any change gives a new cluster.
+    files, the node image (name and content ID) and the kind version, so any change gives
+    a new cluster.
     """
     patch_files = probe_patches(inp.profile, inp.version)
     auth_files = {name: _dump(doc) for name, doc in inp.profile.auth_files.items()}
@@ -177,6 +179,7 @@ def render(inp: RenderInput, private_dir: Path | None = None) -> Rendered:
         "auth": auth_files,
         "version": str(inp.version),
         "kind": inp.kind_version,
+        "image_id": inp.image_id,
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     name = cluster_name(inp.profile.id, inp.version, digest)

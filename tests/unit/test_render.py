@@ -144,6 +144,7 @@ def test_hash_is_stable_and_tracks_inputs_not_locations():
     assert rendered(version=V136).name != base.name
     assert rendered("anon-off").config_hash != base.config_hash
     assert rendered(cgroup=1, version=V136).name != rendered(cgroup=2, version=V136).name
+    assert rendered(image_id="sha256:aa").name != rendered(image_id="sha256:bb").name
 
 
 def test_name_is_in_the_config():
