@@ -12,6 +12,7 @@ regression, 0 when not, 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass, field
 
 from .outcomes import (
@@ -141,8 +142,13 @@ def compare(old: Outcomes, new: Outcomes) -> tuple[list[Change], dict[str, str |
     return changes, pairs
 
 
-def _md(text: object) -> str:
-    return one_line(str(text), 90).replace("|", "\\|")
+def _md(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return one_line(text, 90).replace("|", "\\|")
+
+
+def _field(cell: Cell, name: str) -> str:
+    return f"`{_md(cell.observed[name])}`" if name in cell.observed else "(none)"
 
 
 def _describe(cell: Cell | None) -> str:
@@ -159,9 +165,8 @@ def _what(change: Change) -> str:
         if name == "outcome":
             parts.append(f"outcome {change.old.outcome} → {change.new.outcome}")
         else:
-            before = change.old.observed.get(name)
-            after = change.new.observed.get(name)
-            parts.append(f"{name} `{_md(before)}` → `{_md(after)}`")
+            before, after = (_field(cell, name) for cell in (change.old, change.new))
+            parts.append(f"{name} {before} → {after}")
     return "; ".join(parts)
 
 

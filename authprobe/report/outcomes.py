@@ -364,7 +364,7 @@ def observed_message(observed: dict) -> str:
                 value = f"({str(lines[-1]).strip()})"
             elif name == "restart_shape":
                 value = f"restarts {value}"
-            parts.append(str(value))
+            parts.append(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
     return " ".join(parts)
 
 
