@@ -35,8 +35,11 @@ def test_recorded_cells_are_complete(recorded):
     for cell in recorded.cells:
         assert cell.outcome in outcomes.OUTCOMES
         assert cell.profile and cell.scenario and cell.version
-        assert cell.expected.get("scenario") == cell.scenario
-        assert cell.expected.get("profile") == cell.profile
+        if cell.expected:  # none when the cluster fixture skipped before the lookup
+            assert cell.expected.get("scenario") == cell.scenario
+            assert cell.expected.get("profile") == cell.profile
+        else:
+            assert cell.outcome in ("n/a", "error", "skipped")
     keys = [c.key for c in recorded.cells]
     assert len(keys) == len(set(keys))
 
