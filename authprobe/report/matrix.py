@@ -374,8 +374,9 @@ def _evidence(cell: Cell, series_by_cluster: dict, logs_by_cluster: dict) -> str
         key = [e for e in logs if KEY_LOG in e["path"]][:MAX_KEY_LOGS]
         parts.append(f"<p class='small'>Exported logs of this cluster: <a href='#"
                      f"{_logs_anchor(cell.cluster or '')}'>{len(logs)} file(s)</a>"
-                     + "".join(f", <a href='{escape(e['path'])}'>{escape(e['path'])}</a>"
-                               for e in key) + "</p>")
+                     + "".join(f", <a href='{escape(e['path'])}' title='{escape(e['path'])}'>"
+                               f"{escape(e['path'].rsplit('/', 1)[-1])}</a>" for e in key)
+                     + "</p>")
     parts.append("<p class='small'><a href='#matrix'>back to the matrix</a></p></section>")
     return "\n".join(parts)
 
