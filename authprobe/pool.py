@@ -38,6 +38,8 @@ DASHBOARD_NAME = "kubernetes-dashboard"
 # kube-apiserver exits this many times during `kind create` before a profile whose control
 # plane must not come up is taken as failed (kubeadm would wait its full 4 minutes).
 EARLY_EXITS = 3
+# Pod waiting reasons that mean the Dashboard image cannot be had: stop waiting at once.
+UNPULLABLE = ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class SharedCluster:
     node: NodeAccess | None = None
     restarts: RestartSampler | None = None
     logs_dir: Path | None = None
+    dashboard_problem: str | None = None  # why the Dashboard cannot run, known at apply time
     provider: prov.KindProvider | None = field(default=None, repr=False)
 
     def dashboard_ready(self, timeout: float = 300.0) -> None:
@@ -115,6 +118,12 @@ class SharedCluster:
                 return False
             ready = deploy.status.available_replicas or 0
             last = f"{ready} available replica(s)"
+            if ready < 1:
+                pods = self._dashboard_pods()
+                if any(reason in pods for reason in UNPULLABLE):
+                    note = f"; {self.dashboard_problem}" if self.dashboard_problem else ""
+                    raise AuthprobeError(
+                        f"Dashboard in {self.name} cannot start{pods}{note}")
             return ready >= 1
 
         retrying = tenacity.Retrying(
@@ -451,6 +460,7 @@ class ClusterPool:
             shared.node.kubectl("apply", "-f", "-", input=_dashboard_manifest(image),
                                 timeout=120)
         except AuthprobeError as err:
+            shared.dashboard_problem = f"applying the Dashboard failed: {err.one_line()}"
             self._phase(shared, "dashboard", time.monotonic() - start, "failed", err.one_line())
             return
         if not preloaded and self.s.image_policy != "pull":
@@ -458,6 +468,7 @@ class ClusterPool:
                        f"io.authprobe.dashboard-image is empty): applied {image}, which only a "
                        "node with registry access can pull; rebuild the node image")
             say(f"{shared.name}: {message}")
+            shared.dashboard_problem = message
             self._phase(shared, "dashboard", time.monotonic() - start, "failed", message)
             return
         self._phase(shared, "dashboard", time.monotonic() - start, "passed",
