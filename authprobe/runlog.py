@@ -23,7 +23,7 @@ class PhaseRecord:
     node_image: str
     phase: str
     seconds: float
-    outcome: str  # "passed", "failed", "expected-failure"
+    outcome: str  # "passed", "failed", "expected-failure", "skipped"
     message: str = ""
     logs_dir: str | None = None
 

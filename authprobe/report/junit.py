@@ -113,6 +113,8 @@ def _phase_case(phase: dict) -> ET.Element:
     message = clean(phase.get("message") or "")
     if phase["outcome"] == "failed":
         ET.SubElement(case, "failure", message=message, type="failure").text = message
+    elif phase["outcome"] == "skipped":
+        ET.SubElement(case, "skipped", message=message)
     elif message:
         ET.SubElement(case, "system-out").text = f"{phase['outcome']}: {message}"
     return case
