@@ -143,7 +143,9 @@ def _config(inp: RenderInput, name: str, private: str, patch_files: dict[str, st
     if patch_files:
         mounts.append({"hostPath": f"{private}/patches", "containerPath": PATCHES_DIR,
                        "readOnly": True})
-    networking = {"apiServerAddress": "127.0.0.1", "apiServerPort": 0}
+    # -1: Docker picks the published port when it starts the node. With 0 kind picks one by
+    # opening and closing a listener, which races when several clusters start at once.
+    networking = {"apiServerAddress": "127.0.0.1", "apiServerPort": -1}
     if not inp.default_cni:
         networking["disableDefaultCNI"] = True
     config = {

@@ -119,6 +119,7 @@ def test_default_cni_switch():
     config, _ = patches(rendered())
     assert "disableDefaultCNI" not in config["networking"]
     assert config["networking"]["apiServerAddress"] == "127.0.0.1"
+    assert config["networking"]["apiServerPort"] == -1
 
 
 def test_name_rules_for_every_profile_and_version():
