@@ -6,11 +6,14 @@ page (inline CSS and SVG) with the evidence of every cell.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from html import escape
 from pathlib import Path
 
+from .. import expectations
+from ..errors import AuthprobeError
 from ..series import Sample
 from . import plot
 from .outcomes import (
@@ -49,15 +52,31 @@ SYMBOLS = {
 def grid(cells: list[Cell]) -> tuple[list[tuple[str, str]], list[str], dict]:
     """(rows, versions, lookup) with lookup[(p, s, v)] -> Cell.
 
-    Rows are (profile, scenario), grouped by profile; profiles and scenarios keep the
-    order in which the run met them.
+    Rows are (profile, scenario), grouped by profile, in the order of the story
+    (the expectation file's order); anything it does not name follows in run order.
     """
-    profiles = list(dict.fromkeys(c.profile for c in cells))
-    scenarios = list(dict.fromkeys(c.scenario for c in cells))
+    known_profiles, known_scenarios = story_order()
+    profiles = list(dict.fromkeys([*(p for p in known_profiles if any(c.profile == p
+                                                                      for c in cells)),
+                                   *(c.profile for c in cells)]))
+    scenarios = list(dict.fromkeys([*(s for s in known_scenarios if any(c.scenario == s
+                                                                        for c in cells)),
+                                    *(c.scenario for c in cells)]))
     rows = sorted({(c.profile, c.scenario) for c in cells},
                   key=lambda r: (profiles.index(r[0]), scenarios.index(r[1])))
     versions = sorted({c.version for c in cells}, key=version_key)
     return rows, versions, {c.key: c for c in cells}
+
+
+@functools.lru_cache(maxsize=1)
+def story_order() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Profiles and scenarios in the order the expectation file tells the story."""
+    try:
+        table = expectations.load()
+    except AuthprobeError:
+        return (), ()
+    profiles = dict.fromkeys(p for per in table.scenarios.values() for p in per)
+    return tuple(profiles), tuple(table.scenarios)
 
 
 def counts_line(cells: list[Cell]) -> str:

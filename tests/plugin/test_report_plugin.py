@@ -143,7 +143,7 @@ def test_console_summary_shows_the_matrix_and_the_folder(sim):
     result = run(sim)
     text = result.stdout.str()
     assert "authprobe outcome matrix" in text
-    assert re.search(r"\nanon-off +\.\.\.\.xE\n", text)
+    assert re.search(r"\nanon-off +\.\.\.E\.x\n", text)
     assert re.search(r"\nanon-off-probe-8080 +x-----\n", text)
     assert "error: anon-on anonymous_dashboard_proxy 1.34.12: ConnectionError" in text
     assert "outcomes: 14 pass, 2 expected failure, 3 error, 5 n/a" in text

@@ -44,6 +44,17 @@ def test_recorded_cells_are_complete(recorded):
     assert len(keys) == len(set(keys))
 
 
+def test_rows_follow_the_story_order(recorded):
+    rows, _, _ = matrix.grid(recorded.cells)
+    known_profiles, known_scenarios = matrix.story_order()
+    profiles = list(dict.fromkeys(p for p, _ in rows))
+    assert [p for p in known_profiles if p in profiles] == profiles[:len(
+        [p for p in known_profiles if p in profiles])]
+    first = [s for p, s in rows if p == profiles[0]]
+    assert first == sorted(first, key=lambda s: (known_scenarios.index(s)
+                                                 if s in known_scenarios else 99))
+
+
 def test_markdown_matrix_has_every_cell(recorded):
     text = matrix.render_md(recorded.data)
     for cell in recorded.cells:
@@ -149,8 +160,9 @@ def test_ticks_are_round(upper, integer, expected):
 
 def test_console_summary_has_a_line_per_profile_and_lists_failures(recorded, tmp_path):
     lines = summary.lines(recorded.data, tmp_path)
-    profiles = list(dict.fromkeys(c.profile for c in recorded.cells))
-    scenarios = list(dict.fromkeys(c.scenario for c in recorded.cells))
+    rows, _, _ = matrix.grid(recorded.cells)
+    profiles = list(dict.fromkeys(p for p, _ in rows))
+    scenarios = list(dict.fromkeys(s for _, s in rows))
     for profile in profiles:
         row = next(line for line in lines if line.split(" ")[0] == profile)
         for version, marks in zip(recorded.versions, row[len(profile):].split(), strict=True):
