@@ -15,6 +15,7 @@ from .outcomes import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, Cell, on
 MARKS = {PASS: ".", EXPECTED_FAILURE: "x", FAIL: "F", ERROR: "E", NA: "-", SKIPPED: "s"}
 NOT_RUN = " "
 MAX_LISTED = 15
+MAX_PHASES = 5
 
 
 def lines(document: dict, run_dir: Path) -> list[str]:
@@ -46,9 +47,11 @@ def lines(document: dict, run_dir: Path) -> list[str]:
     if len(bad) > MAX_LISTED:
         out.append(f"... and {len(bad) - MAX_LISTED} more failed or errored cells")
     out.append(f"outcomes: {counts_line(cells)}")
-    for phase in document.get("phases", []):
-        if phase.get("outcome") == "failed":
-            out.append(f"cluster {phase['cluster']}: {phase['phase']} failed: "
-                       f"{one_line(phase.get('message', ''), 110)}".rstrip(": "))
+    failed = [p for p in document.get("phases", []) if p.get("outcome") == "failed"]
+    for phase in failed[:MAX_PHASES]:
+        out.append(f"cluster {phase['cluster']}: {phase['phase']} failed: "
+                   f"{one_line(phase.get('message', ''), 110)}".rstrip(": "))
+    if len(failed) > MAX_PHASES:
+        out.append(f"... and {len(failed) - MAX_PHASES} more failed cluster phases")
     out.append(f"report: {run_dir / 'matrix.html'}")
     return out
