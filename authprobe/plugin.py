@@ -252,8 +252,14 @@ def _make_pool(config: pytest.Config):
         keep=sel.keep, reuse=sel.reuse, observe_window=sel.observe_window,
         host=HostFacts(cgroup_version=provider.host_cgroup_version()),
         logs_root=lambda: _logs_root(config), register_secret=_secret_registrar(),
-        expects_down=_expects_down,
+        expects_down=_expects_down, max_alive=provider.clusters_host_allows(),
     )
+    cells = len(sel.profiles) * len(sel.versions)
+    if settings.max_alive < cells:
+        say(f"this host allows about {settings.max_alive} running clusters at once "
+            f"(fs.inotify.max_user_instances={provider.inotify_instances()}); the "
+            f"{cells} clusters of this run take turns. To run them all at once: "
+            f"sysctl -w fs.inotify.max_user_instances={cells * provider.INOTIFY_PER_NODE * 2}")
     return ClusterPool(settings, runlog(config))
 
 

@@ -74,6 +74,7 @@ class Settings:
     register_secret: callable = lambda value: None
     expects_down: callable = lambda profile, version: False
     max_workers: int = 4
+    max_alive: int = 1000  # clusters that may run at once (host inotify instances allow)
 
 
 @dataclass
@@ -179,6 +180,9 @@ class ClusterPool:
         self._images: dict[str, tuple[str, KubeVersion, prov.ImageFacts]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self.aborting = threading.Event()
+        self.closing = threading.Event()
+        self._slots = threading.Semaphore(max(1, settings.max_alive))
+        self._holding: set[Cell] = set()
 
     # -- planning and waiting ------------------------------------------------------------
 
@@ -276,9 +280,35 @@ class ClusterPool:
         prov.write_private(config, rendered.kind_config)
         return config
 
+    def _take_slot(self, cell: Cell) -> None:
+        """Wait until fewer than ``max_alive`` clusters run (scenarios release them in order)."""
+        while not self._slots.acquire(timeout=1.0):
+            if self.aborting.is_set() or self.closing.is_set():
+                raise AuthprobeError("run ended before this cluster was needed")
+        with self._lock:
+            self._holding.add(cell)
+
+    def _give_slot(self, cell: Cell) -> None:
+        with self._lock:
+            if cell not in self._holding:
+                return
+            self._holding.discard(cell)
+        self._slots.release()
+
     def _bring_up(self, cell: Cell) -> SharedCluster:
         if self.aborting.is_set():
             raise AuthprobeError("run interrupted")
+        self._take_slot(cell)
+        try:
+            shared = self._bring_up_in_slot(cell)
+        except BaseException:
+            self._give_slot(cell)
+            raise
+        if shared.provider is not None and not prov.containers_of(shared.name):
+            self._give_slot(cell)  # already deleted (a start failure)
+        return shared
+
+    def _bring_up_in_slot(self, cell: Cell) -> SharedCluster:
         profile = self.s.profiles[cell.profile]
         spec = self.s.versions[cell.minor]
         image, version, facts = self._image_for(spec)
@@ -517,16 +547,20 @@ class ClusterPool:
             self._released.add(cell)
         if shared.restarts is not None:
             shared.restarts.stop()
-        if self.s.keep or self.s.reuse:
-            if shared.name in self._created or shared.reused:
-                say(f"keeping cluster {shared.name} (kubeconfig: "
-                    f"{shared.provider.kubeconfig_path})")
-            return
-        if prov.containers_of(shared.name):
-            self._delete(shared)
+        try:
+            if self.s.keep or self.s.reuse:
+                if shared.name in self._created or shared.reused:
+                    say(f"keeping cluster {shared.name} (kubeconfig: "
+                        f"{shared.provider.kubeconfig_path})")
+                return
+            if prov.containers_of(shared.name):
+                self._delete(shared)
+        finally:
+            self._give_slot(cell)
 
     def finish(self) -> None:
         """End of session: wait for creations still running, then release every cluster."""
+        self.closing.set()
         for cell, future in self._futures.items():
             try:
                 future.result()
