@@ -181,7 +181,9 @@ class ClusterPool:
         self._executor: ThreadPoolExecutor | None = None
         self.aborting = threading.Event()
         self.closing = threading.Event()
-        self._slots = threading.Semaphore(max(1, settings.max_alive))
+        self._slot_cond = threading.Condition()
+        self._order: dict[Cell, int] = {}  # the order scenarios will need the cells in
+        self._served: set[Cell] = set()  # cells that had their turn at a slot
         self._holding: set[Cell] = set()
 
     # -- planning and waiting ------------------------------------------------------------
@@ -198,6 +200,8 @@ class ClusterPool:
             say(f"bringing up {len(cells)} clusters in parallel: "
                 + ", ".join(c.id for c in cells))
         for cell in cells:
+            with self._slot_cond:
+                self._order.setdefault(cell, len(self._order))
             self._futures[cell] = self._executor.submit(self._bring_up, cell)
 
     def get(self, cell: Cell, pump=lambda: None) -> SharedCluster:
@@ -281,19 +285,29 @@ class ClusterPool:
         return config
 
     def _take_slot(self, cell: Cell) -> None:
-        """Wait until fewer than ``max_alive`` clusters run (scenarios release them in order)."""
-        while not self._slots.acquire(timeout=1.0):
-            if self.aborting.is_set() or self.closing.is_set():
-                raise AuthprobeError("run ended before this cluster was needed")
-        with self._lock:
+        """Wait until fewer than ``max_alive`` clusters run and every earlier cell had its turn.
+
+        Slots go out strictly in the order the scenarios need the cells, so the cell the
+        scenarios wait for is never starved by later ones holding every slot.
+        """
+        mine = self._order[cell]
+        with self._slot_cond:
+            while not (len(self._holding) < self.s.max_alive
+                       and all(c in self._served for c, i in self._order.items() if i < mine)):
+                if self.aborting.is_set() or self.closing.is_set():
+                    self._served.add(cell)
+                    self._slot_cond.notify_all()
+                    raise AuthprobeError("run ended before this cluster was needed")
+                self._slot_cond.wait(timeout=1.0)
             self._holding.add(cell)
+            self._served.add(cell)
+            self._slot_cond.notify_all()
 
     def _give_slot(self, cell: Cell) -> None:
-        with self._lock:
-            if cell not in self._holding:
-                return
-            self._holding.discard(cell)
-        self._slots.release()
+        with self._slot_cond:
+            if cell in self._holding:
+                self._holding.discard(cell)
+                self._slot_cond.notify_all()
 
     def _bring_up(self, cell: Cell) -> SharedCluster:
         if self.aborting.is_set():
