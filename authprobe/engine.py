@@ -210,7 +210,36 @@ def bootstrap() -> None:
         _start_dockerd()
     with step("checking docker run/exec --privileged", expect=5):
         check_privileged()
+    raise_inotify_limits()
     say("Docker engine ready")
+
+
+# Every kind node's systemd, kubelet and containerd take inotify instances and watches from
+# root's shared limits; kind's documentation asks for these values when running several.
+INOTIFY_MINIMUMS = {
+    "fs.inotify.max_user_instances": 512,
+    "fs.inotify.max_user_watches": 524288,
+}
+
+
+def raise_inotify_limits() -> None:
+    """Raise the host's inotify limits to what several kind clusters need, when lower."""
+    for key, minimum in INOTIFY_MINIMUMS.items():
+        path = Path("/proc/sys") / key.replace(".", "/")
+        try:
+            current = int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if current >= minimum:
+            continue
+        try:
+            path.write_text(f"{minimum}\n")
+        except OSError as err:
+            say(f"warning: {key} is {current}, which limits how many kind clusters run at "
+                f"once, and cannot be raised here ({err.strerror}): run "
+                f"`sysctl -w {key}={minimum}` as root")
+            continue
+        say(f"{key} raised from {current} to {minimum} for several kind clusters")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
