@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+import tenacity
 
 from .errors import AuthprobeError
 from .paths import cache_dir
@@ -118,13 +119,14 @@ def _start_dockerd() -> None:
                 ["dockerd"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if engine_answers():
-                return
-            if not _dockerd_pids():
-                break
-            time.sleep(0.5)
+        # Answering, or exited: either ends the wait.
+        settled = tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda up: not up and bool(_dockerd_pids())),
+            stop=tenacity.stop_after_delay(60), wait=tenacity.wait_fixed(0.5),
+            retry_error_callback=lambda state: False,
+        )
+        if settled(engine_answers):
+            return
     raise AuthprobeError("dockerd did not come up", log_path=str(log))
 
 
@@ -132,10 +134,11 @@ def _stop_dockerd() -> None:
     pids = _dockerd_pids()
     for pid in pids:
         os.kill(pid, 15)
-    deadline = time.monotonic() + 60
-    while _dockerd_pids() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if _dockerd_pids():
+    stopped = tenacity.Retrying(
+        retry=tenacity.retry_if_result(bool), stop=tenacity.stop_after_delay(60),
+        wait=tenacity.wait_fixed(0.5), retry_error_callback=lambda state: state.outcome.result(),
+    )
+    if stopped(_dockerd_pids):
         raise AuthprobeError("dockerd did not stop after SIGTERM; stop it and rerun bootstrap")
 
 

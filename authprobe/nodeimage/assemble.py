@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
+
+import tenacity
 
 from ..errors import AuthprobeError
 
@@ -42,13 +43,18 @@ def node_changes(labels: dict[str, str]) -> list[str]:
 
 
 def _wait_containerd(name: str, log: Path) -> None:
-    deadline = time.monotonic() + CONTAINERD_WAIT
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         probe = subprocess.run(["docker", "exec", name, "ctr", "version"], capture_output=True,
                                timeout=30)
-        if probe.returncode == 0:
-            return
-        time.sleep(0.5)
+        return probe.returncode == 0
+
+    waiting = tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda ok: not ok),
+        stop=tenacity.stop_after_delay(CONTAINERD_WAIT), wait=tenacity.wait_fixed(0.5),
+        retry_error_callback=lambda state: False,
+    )
+    if waiting(answers):
+        return
     docker(["exec", name, "cat", "/var/log/containerd-preload.log"], log, "reading log",
            check=False)
     raise AuthprobeError("containerd did not start inside the node image build container",
