@@ -4,9 +4,9 @@ Cells are matched by profile and scenario; versions present in both runs are com
 with themselves, a version only in NEW with the nearest lower version of OLD (an upgrade
 from 1.34 to 1.36 compares the 1.34 cells with the 1.36 cells). A change is ``expected``
 when the expectations recorded in the two outcome files say that field changes between
-the two versions, ``fixed`` when a failing cell now passes, ``still failing`` when it
-failed before and after, and a ``regression`` otherwise. Exit status: 1 when there is a
-regression, 0 when not, 2 on bad input.
+the two versions, ``fixed`` when a failing cell now passes (a skip is no fix),
+``still failing`` when it failed before and after, and a ``regression`` otherwise.
+Exit status: 1 when there is a regression, 0 when not, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .outcomes import (
     ERROR,
     FAIL,
     NA,
+    PASSING,
     Cell,
     Outcomes,
     is_expected_failure,
@@ -112,7 +113,7 @@ def _explained(name: str, old: Cell, new: Cell) -> bool:
 def classify(old: Cell, new: Cell, fields: list[str]) -> str:
     if new.outcome in FAILING:
         return STILL_FAILING if old.outcome in FAILING else REGRESSION
-    if old.outcome in FAILING:
+    if old.outcome in FAILING and new.outcome in PASSING:
         return FIXED
     if all(_explained(name, old, new) for name in fields):
         return EXPECTED
