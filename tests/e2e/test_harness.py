@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,14 @@ pytestmark = pytest.mark.e2e
 
 LABEL = "io.x-k8s.kind.cluster"
 VERSION = os.environ.get("AUTHPROBE_E2E_VERSION", "1.34")
+REPO = Path(__file__).resolve().parents[2]
+CREATING = re.compile(r"creating cluster (\S+) ")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a pytest child: this checkout's authprobe first on the path."""
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, **extra)
 
 SCENARIOS = '''
 import json, os
@@ -90,7 +99,7 @@ def run_pytest(workdir: Path, *args: str, timeout: float = 1500,
                ) -> tuple[subprocess.CompletedProcess, list[dict]]:
     out = workdir / "records.jsonl"
     out.unlink(missing_ok=True)
-    env = dict(os.environ, HARNESS_OUT=str(out))
+    env = child_env(HARNESS_OUT=str(out))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA",
          "--k8s-version", VERSION, "--reports-dir", str(workdir / "reports"), *args],
@@ -101,7 +110,6 @@ def run_pytest(workdir: Path, *args: str, timeout: float = 1500,
 
 
 def test_one_shared_cluster_then_gone(workdir):
-    before = set(kind_containers().values())
     result, records = run_pytest(workdir, "--profile", "anon-on", "-k", "not start_failure")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     names = {r["cluster"] for r in records}
@@ -114,8 +122,8 @@ def test_one_shared_cluster_then_gone(workdir):
     assert by_test["api"]["version"].startswith(f"v{VERSION}.")
     assert by_test["api"]["crictl"] is True
     assert by_test["sampler"]["samples"] >= 2 and by_test["sampler"]["restarts"] == 0
-    assert "creating cluster authprobe-anon-on-" in result.stdout
-    assert set(kind_containers().values()) - before == set()
+    created = set(CREATING.findall(result.stdout))
+    assert created == names, created
     assert names.pop() not in kind_containers().values()
 
 
@@ -134,33 +142,38 @@ def test_expected_start_failure_is_handed_over(workdir):
 
 def test_sigint_during_creation_leaves_nothing(workdir):
     out = workdir / "records.jsonl"
-    env = dict(os.environ, HARNESS_OUT=str(out))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--profile", "anon-off",
          "--k8s-version", VERSION, "--reports-dir", str(workdir / "reports"),
          "-k", "http_clients"],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=workdir, env=child_env(HARNESS_OUT=str(out)), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
     )
+    lines = []
     try:
-        deadline = time.monotonic() + 900
-        seen: set[str] = set()
-        while time.monotonic() < deadline and not seen:
-            seen = set(kind_containers("authprobe-anon-off-1").values())
-            if proc.poll() is not None:
+        name = None
+        for line in proc.stdout:
+            lines.append(line)
+            match = CREATING.search(line)
+            if match:
+                name = match.group(1)
                 break
-            time.sleep(1)
-        assert seen, "no node container appeared"
+        assert name, "".join(lines)
+        deadline = time.monotonic() + 300
+        while name not in kind_containers().values() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert name in kind_containers().values(), "no node container appeared"
         time.sleep(5)  # let kind get into `kubeadm init`
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=300)
+        rest, _ = proc.communicate(timeout=300)
+        output = "".join(lines) + rest
     finally:
         if proc.poll() is None:
             proc.kill()
     assert "SIGINT received" in output, output[-3000:]
     assert proc.returncode != 0
-    left = set(kind_containers().values()) & seen
-    assert not left, f"left behind: {left}\n{output[-3000:]}"
-    ps = subprocess.run(["pgrep", "-f", "kind create cluster --name=authprobe-anon-off-1"],
+    assert name not in kind_containers().values(), output[-3000:]
+    ps = subprocess.run(["pgrep", "-f", f"kind create cluster --name={name}"],
                         capture_output=True, text=True)
     assert ps.stdout.strip() == ""
 
@@ -183,5 +196,5 @@ def test_reused_cluster_with_other_flags_fails_clearly(workdir):
                 "profile leaves it unset") in result.stdout, result.stdout[-3000:]
     finally:
         subprocess.run([sys.executable, "-m", "authprobe.cli", "clusters", "prune", name],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=child_env())
     assert name not in kind_containers().values()
