@@ -1,6 +1,7 @@
 """The pytest plugin without clusters: options, environment, parametrization, bad input."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +16,17 @@ def test_plain():
 """
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture
 def suite(pytester, monkeypatch):
     for name in list(os.environ):
         if name.startswith("AUTHPROBE_"):
             monkeypatch.delenv(name)
+    # Child pytest processes import this checkout's authprobe, whatever is installed.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     pytester.makeconftest('pytest_plugins = ["authprobe.plugin"]\n')
     pytester.makepyfile(test_cells=CLUSTER_TEST)
     return pytester
