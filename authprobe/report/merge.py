@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import AuthprobeError
 from . import run_id
-from .outcomes import Outcomes, assemble, load, log_entries, version_key
+from .outcomes import Outcomes, assemble, load, log_entries, one_line, version_key
 from .writer import write_all
 
 
@@ -44,7 +44,11 @@ def merge(inputs: list[Outcomes], output: Path) -> dict:
         exit_status = max(exit_status, int(run.get("exit_status") or 0))
         logs = item.path.parent / "logs"
         if logs.is_dir():
-            shutil.copytree(logs, output / "logs", dirs_exist_ok=True)
+            try:
+                shutil.copytree(logs, output / "logs", dirs_exist_ok=True)
+            except (OSError, shutil.Error) as err:
+                raise AuthprobeError(f"cannot copy the logs of {item.path.parent} into "
+                                     f"{output}: {one_line(str(err), 160)}") from None
     first = min(started) if started else _dt.datetime.now(_dt.timezone.utc).isoformat()
     versions = sorted({key[2] for key in cells}, key=version_key)
     run = {

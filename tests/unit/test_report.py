@@ -232,3 +232,12 @@ def test_recorded_files_hold_no_credentials():
         assert "client-key-data: " not in text.replace("client-key-data: [redacted]", "")
         data = json.loads(text)
         assert data["schema"] == outcomes.SCHEMA
+
+
+def test_merge_of_a_missing_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    from authprobe.cli import main
+
+    status = main(["merge", "--output", str(tmp_path / "out"), str(RECORDED[0]),
+                   str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("authprobe: error: ") and err.count("\n") == 1
