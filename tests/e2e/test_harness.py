@@ -12,10 +12,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+import tenacity
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +71,15 @@ def test_start_failure(cluster):
            exit_code=failure.exit_code if failure else None,
            log=failure.log_tail[-5:] if failure else [])
 '''
+
+
+def poll(condition, seconds: float) -> bool:
+    """Whether ``condition()`` holds within ``seconds``, checked every half second."""
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda ok: not ok),
+        stop=tenacity.stop_after_delay(seconds), wait=tenacity.wait_fixed(0.5),
+        retry_error_callback=lambda state: False,
+    )(condition)
 
 
 def kind_containers(prefix: str = "authprobe-") -> dict[str, str]:
@@ -159,11 +168,12 @@ def test_sigint_during_creation_leaves_nothing(workdir):
                 name = match.group(1)
                 break
         assert name, "".join(lines)
-        deadline = time.monotonic() + 300
-        while name not in kind_containers().values() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert name in kind_containers().values(), "no node container appeared"
-        time.sleep(5)  # let kind get into `kubeadm init`
+        assert poll(lambda: name in kind_containers().values(), 300), "no node container"
+        # kind writes its kubeadm config into the node right before `kubeadm init`.
+        in_kubeadm = poll(lambda: subprocess.run(
+            ["docker", "exec", f"{name}-control-plane", "test", "-f", "/kind/kubeadm.conf"],
+            capture_output=True).returncode == 0, 300)
+        assert in_kubeadm, "kind never reached kubeadm init"
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=300)
         output = "".join(lines) + rest
