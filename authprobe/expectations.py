@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,9 +188,12 @@ def load(path: Path = EXPECTATIONS_FILE) -> ExpectationTable:
 
 @functools.lru_cache(maxsize=1)
 def _default_table() -> ExpectationTable:
-    return load()
+    return load(Path(os.environ.get("AUTHPROBE_EXPECTATIONS_FILE", EXPECTATIONS_FILE)))
 
 
 def lookup(profile: str, scenario: str, version: KubeVersion) -> Expectation:
-    """The expectation for one cell, from ``scenarios/expectations.yaml``."""
+    """The expectation for one cell, from ``scenarios/expectations.yaml``.
+
+    ``AUTHPROBE_EXPECTATIONS_FILE`` names another file.
+    """
     return _default_table().lookup(profile, scenario, version)

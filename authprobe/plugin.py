@@ -226,10 +226,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if not cells or config.option.collectonly:
         return
     try:
+        _check_expectations(config, items)
         pool = _make_pool(config)
     except AuthprobeError as err:
         raise pytest.UsageError(err.one_line()) from None
     config.stash[POOL_KEY] = (pool, cells)
+
+
+def _check_expectations(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every scenario that asks for ``expected`` has a row, before any cluster is made."""
+    from .expectations import lookup
+
+    sel: Selection = config.stash[SETTINGS_KEY]
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or SHARED_FIXTURE not in callspec.params:
+            continue
+        if "expected" not in getattr(item, "fixturenames", ()):
+            continue
+        cell = callspec.params[SHARED_FIXTURE]
+        lookup(cell.profile, _scenario_id(item), sel.versions[cell.minor].version)
 
 
 def _make_pool(config: pytest.Config):

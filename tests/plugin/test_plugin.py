@@ -133,6 +133,36 @@ def test_malformed_profile_file_is_one_line(suite, monkeypatch, tmp_path):
     assert_one_line_error(result, "broken.yaml: apiserver.extraArgs must be a mapping")
 
 
+EXPECTING_TEST = """
+def test_anonymous_get_root(cluster, expected):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("scenarios:\n  anonymous_get_root:\n    anon-on:\n      - {since: '1.18', stauts: 403}\n",
+         "unknown field(s) stauts"),
+        ("scenarios:\n  anonymous_get_root:\n    anon-off:\n      - {since: '1.18', status: 401}\n",
+         "has no expectations for profile 'anon-on'"),
+    ],
+    ids=["malformed", "missing-row"],
+)
+def test_expectation_problems_stop_the_run_before_any_cluster(suite, monkeypatch, tmp_path,
+                                                               text, fragment):
+    path = tmp_path / "expectations.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("AUTHPROBE_EXPECTATIONS_FILE", str(path))
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no docker: the check must come first
+    suite.makepyfile(test_story=EXPECTING_TEST)
+    result = suite.runpytest_subprocess("--profile", "anon-on", "test_story.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert_one_line_error(result, fragment)
+
+
 def test_missing_docker_is_one_line_and_spares_plain_tests(suite, monkeypatch, tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()
