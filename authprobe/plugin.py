@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from . import paths
 from .errors import AuthprobeError
 from .progress import say, set_sink
 from .runlog import runlog
@@ -252,6 +251,7 @@ def _make_pool(config: pytest.Config):
     from . import engine, provider, tools
     from .pool import ClusterPool, Settings
     from .render import HostFacts
+    from .report import register_secret
 
     sel: Selection = config.stash[SETTINGS_KEY]
     engine.require_engine()
@@ -267,7 +267,7 @@ def _make_pool(config: pytest.Config):
         kind_version=kind_version, image_policy=sel.image_policy, kind_image=sel.kind_image,
         keep=sel.keep, reuse=sel.reuse, observe_window=sel.observe_window,
         host=HostFacts(cgroup_version=provider.host_cgroup_version()),
-        logs_root=lambda: _logs_root(config), register_secret=_secret_registrar(),
+        logs_root=lambda: _logs_root(config), register_secret=register_secret,
         expects_down=_expects_down, max_alive=provider.clusters_host_allows(),
     )
     cells = len(sel.profiles) * len(sel.versions)
@@ -280,29 +280,15 @@ def _make_pool(config: pytest.Config):
 
 
 def _logs_root(config: pytest.Config) -> Path:
-    try:
-        from .report import run_dir
-    except ImportError:
-        given = config.getoption("reports_dir", default=None)
-        root = Path(given) if given else paths.reports_dir()
-        return root / "latest-run" / "logs"
+    from .report import run_dir
+
     return run_dir(config) / "logs"
-
-
-def _secret_registrar():
-    try:
-        from .report import register_secret
-    except ImportError:
-        return lambda value: None
-    return register_secret
 
 
 def _expects_down(profile: str, version) -> bool:
     """Whether the expectations say this profile's control plane must not come up."""
-    try:
-        from .expectations import lookup
-    except ImportError:
-        return False
+    from .expectations import lookup
+
     try:
         return lookup(profile, "control_plane_comes_up", version).comes_up is False
     except AuthprobeError:

@@ -23,7 +23,6 @@ import tenacity
 from . import provider as prov
 from .clients import Endpoint, HttpClient, NodeAccess, cluster_admin, endpoint_from_kubeconfig
 from .errors import AuthprobeError
-from .paths import CLUSTERS_DIR
 from .profiles import Profile, load_all
 from .progress import fmt_seconds, say
 from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
@@ -615,11 +614,6 @@ def _last_error(log: Path) -> str:
 
 
 def _dashboard_manifest(image: str) -> str:
-    try:
-        from .nodeimage.dashboard import render_manifest
-    except ImportError:
-        path = CLUSTERS_DIR / "dashboard.yaml"
-        if not path.exists():
-            raise AuthprobeError(f"{path} is missing") from None
-        return path.read_text().replace("${DASHBOARD_IMAGE}", image)
+    from .nodeimage.dashboard import render_manifest
+
     return render_manifest(image)

@@ -10,18 +10,18 @@ and empty ``/tmp`` and ``/certs``; it has no web front end, so ``/`` answers 404
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
+import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..paths import CLUSTERS_DIR
 from ..progress import say, step
 from ..tools import go_binary
+from .rootfs import tar_import
 
 DASHBOARD_MODULE = "github.com/kubernetes/dashboard"
 DASHBOARD_RELEASE = "v2.7.0"
@@ -205,43 +205,24 @@ def available() -> bool:
     return result.returncode == 0
 
 
-def _rootfs_tar(binary: Path) -> bytes:
-    """A tar of the image's whole file system: /dashboard and an empty /tmp."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in ("tmp", "certs"):
-            entry = tarfile.TarInfo(name)
-            entry.type = tarfile.DIRTYPE
-            entry.mode = 0o1777 if name == "tmp" else 0o755
-            tar.addfile(entry)
-        entry = tarfile.TarInfo("dashboard")
-        entry.mode = 0o755
-        entry.size = binary.stat().st_size
-        with binary.open("rb") as handle:
-            tar.addfile(entry, handle)
-    return buffer.getvalue()
+def _image_tree(binary: Path, tree: Path) -> Path:
+    """The image's whole file system: /dashboard, an empty /certs and /tmp."""
+    if tree.exists():
+        shutil.rmtree(tree)
+    for name, mode in (("certs", 0o755), ("tmp", 0o1777)):
+        (tree / name).mkdir(parents=True)
+        (tree / name).chmod(mode)
+    shutil.copyfile(binary, tree / "dashboard")
+    (tree / "dashboard").chmod(0o755)
+    return tree
 
 
-def _import(binary: Path, tag: str, log: Path) -> None:
-    changes = [
-        f"ENTRYPOINT {json.dumps(ENTRYPOINT)}",
-        "EXPOSE 8443",
-        f"LABEL io.authprobe.dashboard.module={DASHBOARD_MODULE}@{DASHBOARD_VERSION}",
-        f"LABEL io.authprobe.dashboard.release={DASHBOARD_RELEASE}",
-    ]
-    cmd = ["docker", "import"]
-    for change in changes:
-        cmd += ["--change", change]
-    cmd += ["-", tag]
-    with log.open("a") as out:
-        out.write(f"$ {' '.join(cmd)}\n")
-    result = subprocess.run(cmd, input=_rootfs_tar(binary), capture_output=True, timeout=600)
-    with log.open("a") as out:
-        output = result.stdout + result.stderr
-        out.write(output.decode(errors="replace") + "\n")
-        out.write(f"[exit {result.returncode}]\n")
-    if result.returncode:
-        raise AuthprobeError(f"docker import of {tag} failed", log_path=str(log))
+IMAGE_CHANGES = [
+    f"ENTRYPOINT {json.dumps(ENTRYPOINT)}",
+    "EXPOSE 8443",
+    f"LABEL io.authprobe.dashboard.module={DASHBOARD_MODULE}@{DASHBOARD_VERSION}",
+    f"LABEL io.authprobe.dashboard.release={DASHBOARD_RELEASE}",
+]
 
 
 def build_dashboard_image(work_dir: Path, log_dir: Path) -> str:
@@ -258,5 +239,6 @@ def build_dashboard_image(work_dir: Path, log_dir: Path) -> str:
     log.write_text("")
     binary = _compile(Path(work_dir) / "dashboard-build", log)
     with step(f"assembling image {tag}", expect=15):
-        _import(binary, tag, log)
+        tree = _image_tree(binary, Path(work_dir) / "dashboard-image")
+        tar_import(tree, tag, IMAGE_CHANGES, log, tag)
     return tag

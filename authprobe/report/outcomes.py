@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -425,35 +425,11 @@ def series_entries(runlog: Any) -> list[dict]:
 
 
 def phase_entries(runlog: Any) -> list[dict]:
-    return [
-        {
-            "cluster": p.cluster,
-            "profile": p.profile,
-            "version": p.version,
-            "node_image": p.node_image,
-            "phase": p.phase,
-            "seconds": round(float(p.seconds), 3),
-            "outcome": p.outcome,
-            "message": p.message,
-            "logs_dir": p.logs_dir,
-        }
-        for p in runlog.phases
-    ]
+    return [{**asdict(p), "seconds": round(float(p.seconds), 3)} for p in runlog.phases]
 
 
 def cluster_entries(runlog: Any) -> list[dict]:
-    return [
-        {
-            "name": c.name,
-            "profile": c.profile,
-            "version": c.version,
-            "node_image": c.node_image,
-            "kind_version": c.kind_version,
-            "came_up": c.came_up,
-            "start_failure": c.start_failure,
-        }
-        for c in runlog.clusters.values()
-    ]
+    return [asdict(c) for c in runlog.clusters.values()]
 
 
 def log_entries(run_dir: Path) -> list[dict]:

@@ -112,6 +112,17 @@ def api(cluster):
     return loaded
 
 
+def all_running(pods: list, none_yet: str) -> list:
+    """``pods`` when there are some and all are Running and Ready; NotYet otherwise."""
+    if not pods:
+        raise NotYet(none_yet)
+    for pod in pods:
+        ready = all(s.ready for s in pod.status.container_statuses or [])
+        if pod.status.phase != "Running" or not ready:
+            raise NotYet(f"{pod.metadata.name}: {pod.status.phase}, ready={ready}")
+    return pods
+
+
 def test_server_reports_the_pinned_patch(api, supported):
     info = client.VersionApi(api).get_code()
     assert info.git_version == supported.version.tag
@@ -142,13 +153,7 @@ def test_system_pod_running(api, component):
     def running():
         pods = core.list_namespaced_pod(
             "kube-system", label_selector=CONTROL_PLANE_PODS[component]).items
-        if not pods:
-            raise NotYet(f"no {component} pod yet")
-        for pod in pods:
-            ready = all(s.ready for s in pod.status.container_statuses or [])
-            if pod.status.phase != "Running" or not ready:
-                raise NotYet(f"{pod.metadata.name}: {pod.status.phase}, ready={ready}")
-        return pods
+        return all_running(pods, f"no {component} pod yet")
 
     assert running()
 
@@ -203,12 +208,6 @@ def test_dashboard_runs_from_the_preloaded_image(api, node_image):
     def running():
         pods = core.list_namespaced_pod(dashboard.NAMESPACE).items
         dash = [p for p in pods if any(c.image == image for c in p.spec.containers)]
-        if not dash:
-            raise NotYet("no Dashboard pod yet")
-        for pod in dash:
-            ready = all(s.ready for s in pod.status.container_statuses or [])
-            if pod.status.phase != "Running" or not ready:
-                raise NotYet(f"{pod.metadata.name}: {pod.status.phase}, ready={ready}")
-        return dash
+        return all_running(dash, "no Dashboard pod yet")
 
     assert running()
