@@ -1,7 +1,4 @@
-"""The ``authprobe`` command: setup and housekeeping around the pytest scenarios.
-
-Each subcommand lives in the module that does the work; this file only wires them up.
-"""
+"""The ``authprobe`` command: set-up and housekeeping around the pytest scenarios."""
 
 from __future__ import annotations
 
@@ -9,24 +6,22 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
 from .errors import AuthprobeError
 
-# subcommand -> (module, help). The module provides add_arguments(parser) and run(args) -> int.
-COMMANDS = {
-    "bootstrap": ("authprobe.engine", "find or install and start a Docker engine, and build kind"),
-    "build-image": ("authprobe.nodeimage.cli", "build a kind node image offline from Go modules"),
-    "clusters": ("authprobe.housekeeping", "list or remove clusters left by earlier runs"),
-    "diff": ("authprobe.report.diff", "compare two report folders and list changed cells"),
-    "merge": ("authprobe.report.merge", "merge report folders of several runs into one report"),
-}
+COMMANDS = ("bootstrap", "build-image", "clusters", "diff", "merge")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="authprobe", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="authprobe",
+        description="Set-up and housekeeping around authprobe's pytest scenarios (run those "
+                    "with `pytest --pyargs authprobe.scenarios` or `tox -e scenarios`).")
+    parser.add_argument("--version", action="version", version=f"authprobe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=help_text, description=help_text)
+    for name in COMMANDS:
+        module = importlib.import_module(f".commands.{name.replace('-', '_')}", __package__)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(_run=module.run)
     return parser

@@ -18,3 +18,10 @@ class AuthprobeError(Exception):
         if self.log_path:
             text += f" (full log: {self.log_path})"
         return text
+
+
+class NotRunnable(AuthprobeError):
+    """A scenario cannot run on this machine (for instance, no Dashboard image offline).
+
+    The pytest plugin turns it into a skipped cell with this line as the reason.
+    """

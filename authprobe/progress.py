@@ -1,4 +1,9 @@
-"""Progress lines for long steps: what is being waited for, and for how long."""
+"""Progress lines for long steps: what is being waited for, and for how long.
+
+Lines go to stderr, flushed at once, unless a sink is installed (the pytest plugin
+installs one that writes past output capture). ``pump()`` lets the sink deliver lines
+that other threads queued; every wait of :mod:`authprobe.wait` calls it.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+HEARTBEAT = 30.0  # seconds between "still running" lines of a long step
+
 _sink: Callable[[str], None] | None = None
+_pump: Callable[[], None] | None = None
 _lock = threading.RLock()  # re-entrant: a signal handler may print while a line is written
 
 
-def set_sink(sink: Callable[[str], None] | None) -> None:
-    """Send progress lines to ``sink`` (the pytest plugin routes them past output capture)."""
-    global _sink
-    _sink = sink
+def set_sink(sink: Callable[[str], None] | None, pump: Callable[[], None] | None = None) -> None:
+    """Send progress lines to ``sink``; ``pump`` delivers lines queued by other threads."""
+    global _sink, _pump
+    _sink, _pump = sink, pump
 
 
 def say(message: str) -> None:
@@ -27,6 +35,12 @@ def say(message: str) -> None:
             print(line, file=sys.stderr, flush=True)
 
 
+def pump() -> None:
+    """Deliver queued lines now (a no-op outside pytest)."""
+    if _pump is not None:
+        _pump()
+
+
 def fmt_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
@@ -36,8 +50,8 @@ def fmt_seconds(seconds: float) -> str:
 
 
 @contextmanager
-def step(label: str, heartbeat: float = 30.0, expect: float | None = None) -> Iterator[None]:
-    """Announce ``label``, repeat a line every ``heartbeat`` seconds while it runs, report its time.
+def step(label: str, expect: float | None = None, heartbeat: float = HEARTBEAT) -> Iterator[None]:
+    """Announce ``label``, say it is still running every ``heartbeat`` seconds, report its time.
 
     ``expect`` is the usual duration, shown so a person knows how long to wait.
     """
@@ -50,7 +64,7 @@ def step(label: str, heartbeat: float = 30.0, expect: float | None = None) -> It
         while not done.wait(heartbeat):
             say(f"{label}: still running, {fmt_seconds(time.monotonic() - start)} elapsed")
 
-    thread = threading.Thread(target=beat, daemon=True)
+    thread = threading.Thread(target=beat, name="authprobe-heartbeat", daemon=True)
     thread.start()
     try:
         yield
@@ -58,6 +72,5 @@ def step(label: str, heartbeat: float = 30.0, expect: float | None = None) -> It
         done.set()
         say(f"{label}: failed after {fmt_seconds(time.monotonic() - start)}")
         raise
-    else:
-        done.set()
-        say(f"{label}: done in {fmt_seconds(time.monotonic() - start)}")
+    done.set()
+    say(f"{label}: done in {fmt_seconds(time.monotonic() - start)}")

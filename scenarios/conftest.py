@@ -9,7 +9,7 @@ import pytest
 from kubernetes.client import RbacV1Subject, V1ClusterRoleBinding, V1ObjectMeta, V1RoleRef
 from kubernetes.client.exceptions import ApiException
 
-from authprobe.kubehttp import answered, wait_for_status
+from authprobe.scenario import answered, wait_for_status
 
 BINDING = "login-on-dashboard-with-cluster-admin"
 # A request user "admin" may make only with the binding in place.
@@ -37,19 +37,16 @@ def cluster_admin_binding(cluster):
     def bound():
         body = V1ClusterRoleBinding(
             metadata=V1ObjectMeta(name=BINDING),
-            role_ref=V1RoleRef(
-                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"
-            ),
-            subjects=[
-                RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="User", name="admin")
-            ],
+            role_ref=V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                               name="cluster-admin"),
+            subjects=[RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="User",
+                                    name="admin")],
         )
         answered(lambda: rbac.create_cluster_role_binding(body))
         try:
             allowed = wait_for_status(lambda: cluster.admin.get(ADMIN_PROBE_PATH), 200)
             assert allowed.status_code == 200, (
-                f"user admin is still denied {allowed.status_code} after the binding was made"
-            )
+                f"user admin is still denied {allowed.status_code} after the binding was made")
             yield
         finally:
             delete_binding()
@@ -57,3 +54,4 @@ def cluster_admin_binding(cluster):
             assert denied.status_code == 403, "user admin kept its access after the binding went"
 
     return bound
+

@@ -1,38 +1,37 @@
 """A browser with no credentials: the request runs as system:anonymous (or is refused
-outright when anonymous auth is off), and only the health endpoints may answer it."""
+outright when anonymous auth is off), and only the health endpoints may answer it. The
+apiserver's audit record of each request says who it took the request to be."""
 
-from authprobe.kubehttp import answered, status_message
+from authprobe.scenario import answered, check_audit, status_message
 
 
 def get_anonymously(cluster, path, observe):
     response = answered(lambda: cluster.anonymous.get(path))
-    observe(
-        path=path,
-        status=response.status_code,
-        message=status_message(response),
-        www_authenticate=response.headers.get("WWW-Authenticate"),
-    )
-    return response
+    observe(path=path, status=response.status_code, message=status_message(response),
+            www_authenticate=response.headers.get("WWW-Authenticate"))
+    return response, observe.audit(cluster.audit.record_of(response))
 
 
-def check(response, expected):
+def check(cluster, path, expected, observe):
+    response, record = get_anonymously(cluster, path, observe)
     assert response.status_code == expected.status
     assert expected.message in status_message(response)
     if expected.www_authenticate is False:
         assert "WWW-Authenticate" not in response.headers
+    check_audit(record, expected)
 
 
 def test_anonymous_get_root(cluster, expected, observe):
-    check(get_anonymously(cluster, "/", observe), expected)
+    check(cluster, "/", expected, observe)
 
 
 def test_anonymous_get_livez(cluster, expected, observe):
-    check(get_anonymously(cluster, "/livez", observe), expected)
+    check(cluster, "/livez", expected, observe)
 
 
 def test_anonymous_get_readyz(cluster, expected, observe):
-    check(get_anonymously(cluster, "/readyz", observe), expected)
+    check(cluster, "/readyz", expected, observe)
 
 
 def test_anonymous_get_healthz(cluster, expected, observe):
-    check(get_anonymously(cluster, "/healthz", observe), expected)
+    check(cluster, "/healthz", expected, observe)

@@ -1,34 +1,40 @@
 """The Dashboard through the apiserver's service proxy: nobody gets in anonymously, and
 user admin sees it only after the cluster-admin binding."""
 
-from authprobe.kubehttp import answered, status_message
+from authprobe.scenario import answered, check_audit, status_message
 
 DASHBOARD = "/api/v1/namespaces/kubernetes-dashboard/services/https:kubernetes-dashboard:/proxy/"
 # Answers with or without the Dashboard's web front end.
 LOGIN_STATUS = DASHBOARD + "api/v1/login/status"
 
 
-def observed(response, observe):
+def observed(cluster, response, observe):
     observe(status=response.status_code, message=status_message(response))
-    return response
+    return observe.audit(cluster.audit.record_of(response))
 
 
 def test_anonymous_dashboard_proxy(cluster, expected, observe):
-    response = observed(answered(lambda: cluster.anonymous.get(DASHBOARD)), observe)
+    response = answered(lambda: cluster.anonymous.get(DASHBOARD))
+    record = observed(cluster, response, observe)
     assert response.status_code == expected.status
     assert expected.message in status_message(response)
+    check_audit(record, expected)
 
 
 def test_admin_dashboard_proxy_before_binding(cluster, expected, observe):
-    response = observed(answered(lambda: cluster.admin.get(DASHBOARD)), observe)
+    response = answered(lambda: cluster.admin.get(DASHBOARD))
+    record = observed(cluster, response, observe)
     assert response.status_code == expected.status
     assert expected.message in status_message(response)
+    check_audit(record, expected)
 
 
 def test_admin_dashboard_after_binding(cluster, expected, observe, cluster_admin_binding):
     cluster.dashboard_ready(timeout=300)
     with cluster_admin_binding():
-        response = observed(answered(lambda: cluster.admin.get(LOGIN_STATUS)), observe)
+        response = answered(lambda: cluster.admin.get(LOGIN_STATUS))
+        record = observed(cluster, response, observe)
     assert response.status_code == expected.status
     assert response.headers.get("Content-Type", "").startswith("application/json")
     assert expected.message in response.text
+    check_audit(record, expected)

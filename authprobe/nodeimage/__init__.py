@@ -1,4 +1,5 @@
-"""Offline kind node images: Kubernetes and its images built from Go modules and Debian packages.
+"""Offline kind node images: Kubernetes and its images built from Go modules and Debian
+packages, for machines that cannot pull ``kindest/node``.
 
 ``ensure_node_image(supported)`` returns ``authprobe/node:v<patch>-<inputs hash>``, building
 only when no image with the same inputs exists.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..versions import SupportedVersion
+    from ..model.versions import SupportedVersion
 
 
 def ensure_node_image(supported: SupportedVersion, force: bool = False) -> str:
@@ -18,11 +19,4 @@ def ensure_node_image(supported: SupportedVersion, force: bool = False) -> str:
     return ensure(supported, force=force)
 
 
-def dashboard_image_of(node_image: str) -> str | None:
-    """The Dashboard image a node image preloads (its io.authprobe.dashboard-image label)."""
-    from .build import DASHBOARD_LABEL, _image_label
-
-    return _image_label(node_image, DASHBOARD_LABEL) or None
-
-
-__all__ = ["ensure_node_image", "dashboard_image_of"]
+__all__ = ["ensure_node_image"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
 from pathlib import Path
 
 import yaml
 
 from ..errors import AuthprobeError
+from ..host.tools import go_binary
 from . import gomod
 
 COMPONENTS_FILE = Path(__file__).resolve().parent / "components.yaml"
@@ -27,20 +29,15 @@ def components() -> dict:
 
 def _wrapper(workdir: Path, name: str, module: str, version: str, log: Path,
              extra_files: dict[str, str] | None = None) -> None:
-    """A throwaway main module requiring ``module@version`` with its replace/exclude lines."""
+    """A throwaway main module requiring ``module@version``, with its replace and exclude
+    directives (those that do not point into its own tree)."""
     info = gomod.download(module, version, log)
-    parsed = gomod.parse_gomod(info.gomod.read_text())
-    replaces = [
-        (path, f"{target} {target_version}" if target_version else target)
-        for path, target, target_version in parsed["replace"]
-        if not target.startswith(".")
-    ]
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "go.mod").write_text(gomod.render_wrapper_gomod(
-        f"authprobe.invalid/{name}", parsed["go"], parsed["godebug"], [(module, version)],
-        replaces, parsed["exclude"],
-    ))
-    (workdir / "go.sum").touch()
+    parsed = gomod.read(info.gomod)
+    shutil.rmtree(workdir, ignore_errors=True)
+    gomod.write_wrapper(workdir, f"authprobe.invalid/{name}", gomod.go_line(parsed),
+                        [f"{module}@{version}"],
+                        [r for r in gomod.replaces(parsed) if not r.local],
+                        gomod.excludes(parsed), gomod.godebug(parsed), log)
     for filename, text in (extra_files or {}).items():
         (workdir / filename).write_text(text)
 
@@ -55,7 +52,7 @@ def build_etcd(image_tag: str, workdir: Path, outdir: Path, log: Path) -> None:
     _wrapper(workdir, "etcd", ETCD_MODULE, version, log)
     outdir.mkdir(parents=True, exist_ok=True)
     gomod.run_logged(
-        [gomod.go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", "-s -w",
+        [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", "-s -w",
          "-o", str(outdir / "etcd"), ETCD_MODULE],
         log, f"go build of etcd {version}", cwd=workdir,
     )
@@ -81,7 +78,7 @@ def build_coredns(image_tag: str, workdir: Path, outdir: Path, log: Path) -> Non
              {"main.go": coredns_main(plugins)})
     outdir.mkdir(parents=True, exist_ok=True)
     gomod.run_logged(
-        [gomod.go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", "-s -w",
+        [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", "-s -w",
          "-o", str(outdir / "coredns"), "."],
         log, f"go build of CoreDNS {version}", cwd=workdir,
     )
@@ -94,7 +91,7 @@ def build_containerd(version: str, workdir: Path, outdir: Path, log: Path) -> No
         f"-s -w -X {CONTAINERD_MODULE}/version.Version={version} "
         f"-X {CONTAINERD_MODULE}/version.Package={CONTAINERD_MODULE}"
     )
-    base = [gomod.go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", stamp]
+    base = [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", stamp]
     gomod.run_logged(
         base + ["-tags", "urfave_cli_no_docs no_btrfs no_devmapper no_zfs", "-o", f"{outdir}/",
                 f"{CONTAINERD_MODULE}/cmd/containerd", f"{CONTAINERD_MODULE}/cmd/ctr"],
@@ -112,7 +109,7 @@ def _go_install(packages: list[str], outdir: Path, log: Path, what: str,
     outdir.mkdir(parents=True, exist_ok=True)
     env = dict(gomod.go_env(), GOBIN=str(outdir), GOFLAGS="-buildvcs=false")
     gomod.run_logged(
-        [gomod.go_binary(), "install", "-p", "2", "-trimpath", "-ldflags", ldflags] + packages,
+        [go_binary(), "install", "-p", "2", "-trimpath", "-ldflags", ldflags] + packages,
         log, what, env=env, cwd=Path("/"),
     )
 

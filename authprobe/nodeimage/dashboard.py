@@ -18,9 +18,12 @@ import subprocess
 from pathlib import Path
 
 from ..errors import AuthprobeError
-from ..paths import CLUSTERS_DIR
+from ..host.docker import image_exists
+from ..host.engine import require_engine
+from ..host.tools import go_binary, go_version
+from ..paths import clusters_dir
 from ..progress import say, step
-from ..tools import go_binary
+from .gomod import go_env
 from .rootfs import tar_import
 
 DASHBOARD_MODULE = "github.com/kubernetes/dashboard"
@@ -34,7 +37,6 @@ PUBLISHED_IMAGE = "kubernetesui/dashboard:v2.7.0"
 IMAGE_REPOSITORY = "authprobe/dashboard"
 SOURCE_ENV = "AUTHPROBE_DASHBOARD_SOURCE"
 
-MANIFEST = CLUSTERS_DIR / "dashboard.yaml"
 PLACEHOLDER = "${DASHBOARD_IMAGE}"
 NAMESPACE = "kubernetes-dashboard"
 PROXY_PATH = f"/api/v1/namespaces/{NAMESPACE}/services/https:kubernetes-dashboard:/proxy/"
@@ -59,28 +61,18 @@ def render_manifest(image: str) -> str:
             f"invalid Dashboard image reference {image!r}: give a reference such as "
             f"{PUBLISHED_IMAGE}"
         )
-    text = MANIFEST.read_text()
+    manifest = clusters_dir() / "dashboard.yaml"
+    text = manifest.read_text()
     if PLACEHOLDER not in text:
-        raise AuthprobeError(f"{MANIFEST} has no {PLACEHOLDER} placeholder: restore the file")
+        raise AuthprobeError(f"{manifest} has no {PLACEHOLDER} placeholder: restore the file")
     return text.replace(PLACEHOLDER, image)
 
 
 def _go_env(gobin: Path | None = None) -> dict[str, str]:
-    env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local", GOFLAGS="-mod=mod -buildvcs=false")
-    env.pop("GOBIN", None)
+    env = go_env()
     if gobin is not None:
         env["GOBIN"] = str(gobin)
     return env
-
-
-def _go_version() -> str:
-    result = subprocess.run(
-        [go_binary(), "env", "GOVERSION"], capture_output=True, text=True, timeout=60,
-        env=_go_env(),
-    )
-    if result.returncode:
-        raise AuthprobeError(f"`go env GOVERSION` failed: {result.stderr.strip()}")
-    return result.stdout.strip()
 
 
 def source_dir() -> Path | None:
@@ -119,7 +111,7 @@ def inputs() -> dict:
         "version": DASHBOARD_VERSION,
         "release": DASHBOARD_RELEASE,
         "source": _tree_digest(root) if root else "module-proxy",
-        "go": _go_version(),
+        "go": go_version(),
         "ldflags": LDFLAGS,
         "cgo": "0",
         "entrypoint": ENTRYPOINT,
@@ -135,14 +127,6 @@ def inputs_hash() -> str:
 
 def image_tag() -> str:
     return f"{IMAGE_REPOSITORY}:{DASHBOARD_RELEASE}-{inputs_hash()}"
-
-
-def _image_exists(ref: str) -> bool:
-    result = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
-        capture_output=True, text=True, timeout=60,
-    )
-    return result.returncode == 0
 
 
 def _run_logged(cmd: list[str], log: Path, **kwargs) -> int:
@@ -227,11 +211,9 @@ IMAGE_CHANGES = [
 
 def build_dashboard_image(work_dir: Path, log_dir: Path) -> str:
     """The local Dashboard image reference, built only when no image with its tag exists."""
-    from ..engine import require_engine
-
     require_engine()
     tag = image_tag()
-    if _image_exists(tag):
+    if image_exists(tag):
         say(f"Dashboard image {tag} is up to date")
         return tag
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -1,18 +1,19 @@
-"""Go toolchain helpers: module metadata from the proxy, throwaway main modules, logged builds."""
+"""Go toolchain helpers: module metadata from the proxy, throwaway main modules, logged builds.
+
+go.mod files are read and written with ``go mod edit``, never parsed by hand: versioned
+replacements keep their versions exactly.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AuthprobeError
-from ..tools import go_binary  # noqa: F401 (re-exported)
-
-_REPLACE_LINE = re.compile(r"^\s*(\S+)(?:\s+\S+)?\s+=>\s+(\S+)(?:\s+(\S+))?\s*$")
+from ..host.tools import go_binary
 
 
 @dataclass(frozen=True)
@@ -24,103 +25,91 @@ class ModuleInfo:
     gomod: Path
 
 
+@dataclass(frozen=True)
+class Replace:
+    """``old[@old_version] => new[@new_version]`` (new without a version: a local folder)."""
+
+    old: str
+    old_version: str | None
+    new: str
+    new_version: str | None
+
+    @property
+    def local(self) -> bool:
+        return self.new_version is None
+
+    def flag(self) -> str:
+        old = f"{self.old}@{self.old_version}" if self.old_version else self.old
+        new = f"{self.new}@{self.new_version}" if self.new_version else self.new
+        return f"-replace={old}={new}"
+
+
 def go_env() -> dict[str, str]:
     """Environment for every go command: local toolchain only, default caches."""
-    env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod -buildvcs=false", CGO_ENABLED="0")
+    env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod -buildvcs=false",
+               CGO_ENABLED="0")
     env.pop("GOBIN", None)
     return env
 
 
 def download(module: str, version: str, log: Path) -> ModuleInfo:
     """Fetch ``module@version`` into the module cache and describe it."""
-    cmd = [go_binary(), "mod", "download", "-json"]
-    result = subprocess.run(
-        cmd + [f"{module}@{version}"], capture_output=True, text=True, env=go_env(), timeout=1800,
-        cwd="/",
-    )
+    cmd = [go_binary(), "mod", "download", "-json", f"{module}@{version}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=go_env(), timeout=1800,
+                            cwd="/")
     with log.open("a") as out:
-        out.write(f"$ {' '.join(cmd)} {module}@{version}\n{result.stdout}{result.stderr}\n")
+        out.write(f"$ {' '.join(cmd)}\n{result.stdout}{result.stderr}\n")
     try:
         info = json.loads(result.stdout)
     except json.JSONDecodeError:
         info = {}
     if result.returncode or info.get("Error") or not info.get("GoMod"):
         reason = (info.get("Error") or result.stderr.strip() or "no module info").splitlines()[-1]
-        raise AuthprobeError(
-            f"{module}@{version} is not available from the Go module proxy: {reason}",
-            log_path=str(log),
-        )
-    return ModuleInfo(
-        path=module, version=info["Version"], time=info.get("Time", ""),
-        dir=Path(info["Dir"]) if info.get("Dir") else None, gomod=Path(info["GoMod"]),
-    )
+        raise AuthprobeError(f"{module}@{version} is not available from the Go module proxy: "
+                             f"{reason}", log_path=str(log))
+    return ModuleInfo(path=module, version=info["Version"], time=info.get("Time", ""),
+                      dir=Path(info["Dir"]) if info.get("Dir") else None,
+                      gomod=Path(info["GoMod"]))
 
 
-def parse_gomod(text: str) -> dict:
-    """The parts of a go.mod a wrapper module copies: go, godebug, replace and exclude lines."""
-    go_line = None
-    godebug: list[str] = []
-    replaces: list[tuple[str, str, str | None]] = []
-    excludes: list[str] = []
-    block = None
-    for raw in text.splitlines():
-        line = raw.split("//", 1)[0].strip()
-        if not line:
-            continue
-        if block:
-            if line == ")":
-                block = None
-                continue
-            statement = f"{block} {line}"
-        else:
-            statement = line
-            match = re.match(r"^(replace|exclude|godebug|require|retract|tool|ignore)\s*\($", line)
-            if match:
-                block = match.group(1)
-                continue
-        keyword, _, rest = statement.partition(" ")
-        rest = rest.strip()
-        if keyword == "go":
-            go_line = rest
-        elif keyword == "godebug":
-            godebug.append(rest)
-        elif keyword == "exclude":
-            excludes.append(rest)
-        elif keyword == "replace":
-            match = _REPLACE_LINE.match(rest)
-            if match:
-                replaces.append((match.group(1), match.group(2), match.group(3)))
-    return {"go": go_line, "godebug": godebug, "replace": replaces, "exclude": excludes}
+def read(gomod: Path) -> dict:
+    """``go mod edit -json`` of a go.mod file."""
+    result = subprocess.run([go_binary(), "mod", "edit", "-json", str(gomod)],
+                            capture_output=True, text=True, env=go_env(), timeout=60, cwd="/")
+    if result.returncode:
+        raise AuthprobeError(f"`go mod edit -json {gomod}` failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
 
 
-def render_wrapper_gomod(
-    name: str,
-    go_version: str | None,
-    godebug: list[str],
-    requires: list[tuple[str, str]],
-    replaces: list[tuple[str, str]],
-    excludes: list[str],
-) -> str:
-    """A go.mod for a throwaway main module that builds commands from its requirements."""
-    lines = [f"module {name}", ""]
-    if go_version:
-        lines += [f"go {go_version}", ""]
-    for setting in godebug:
-        lines.append(f"godebug {setting}")
-    if godebug:
-        lines.append("")
-    lines.append("require (")
-    lines += [f"\t{path} {version}" for path, version in requires]
-    lines += [")", ""]
-    if replaces:
-        lines.append("replace (")
-        lines += [f"\t{path} => {target}" for path, target in replaces]
-        lines += [")", ""]
-    if excludes:
-        lines.append("exclude (")
-        lines += [f"\t{entry}" for entry in excludes]
-        lines += [")", ""]
-    return "\n".join(lines)
+def replaces(gomod: dict) -> list[Replace]:
+    return [Replace(r["Old"]["Path"], r["Old"].get("Version"), r["New"]["Path"],
+                    r["New"].get("Version")) for r in gomod.get("Replace") or []]
+
+
+def excludes(gomod: dict) -> list[str]:
+    return [f"{e['Path']}@{e['Version']}" for e in gomod.get("Exclude") or []]
+
+
+def godebug(gomod: dict) -> list[str]:
+    return [f"{g['Key']}={g['Value']}" for g in gomod.get("GoDebug") or []]
+
+
+def go_line(gomod: dict) -> str | None:
+    return gomod.get("Go")
+
+
+def write_wrapper(workdir: Path, name: str, go_version: str | None, requires: list[str],
+                  replace: list[Replace], exclude: list[str], debug: list[str],
+                  log: Path) -> None:
+    """A throwaway main module in ``workdir`` that requires ``requires`` (path@version)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    gomod = workdir / "go.mod"
+    gomod.write_text(f"module {name}\n" + (f"\ngo {go_version}\n" if go_version else ""))
+    (workdir / "go.sum").touch()
+    flags = [f"-require={r}" for r in requires] + [r.flag() for r in replace]
+    flags += [f"-exclude={e}" for e in exclude] + [f"-godebug={d}" for d in debug]
+    run_logged([go_binary(), "mod", "edit", *flags, str(gomod)], log,
+               f"go mod edit of the {name} module", cwd=workdir)
 
 
 def run_logged(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
@@ -131,13 +120,10 @@ def run_logged(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
         out.write(f"$ {' '.join(cmd)}\n")
         out.flush()
         try:
-            result = subprocess.run(
-                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env or go_env(),
-                timeout=timeout,
-            )
+            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                                    env=env or go_env(), timeout=timeout)
         except subprocess.TimeoutExpired as err:
-            raise AuthprobeError(
-                f"{what} timed out after {int(timeout)}s", log_path=str(log)
-            ) from err
+            raise AuthprobeError(f"{what} timed out after {int(timeout)}s",
+                                 log_path=str(log)) from err
     if result.returncode:
         raise AuthprobeError(f"{what} failed (exit {result.returncode})", log_path=str(log))

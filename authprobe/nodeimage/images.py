@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 from ..errors import AuthprobeError
+from ..host import docker
 from . import kube, rootfs
 
 PATH_ENV = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STATIC_SERVERS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
-
-
-def image_exists(tag: str) -> bool:
-    return subprocess.run(
-        ["docker", "image", "inspect", tag], capture_output=True, timeout=60
-    ).returncode == 0
 
 
 def _binary_image(work: Path, tag: str, binary: Path, target: str, entrypoint: list[str],
@@ -82,16 +76,5 @@ def build_kube_proxy_image(tag: str, binary: Path, debian_tree: Path, work: Path
 
 def save_images(refs: list[str], output: Path, log: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as out:
-        out.write(f"$ docker save -o {output} {' '.join(refs)}\n")
-        out.flush()
-        result = subprocess.run(["docker", "save", "-o", str(output), *refs], stdout=out,
-                                stderr=subprocess.STDOUT)
-    if result.returncode:
-        raise AuthprobeError("docker save of the component images failed", log_path=str(log))
-
-
-def remove_images(refs: list[str]) -> None:
-    """Untag ``refs`` from the engine (best effort; an image in use stays)."""
-    subprocess.run(["docker", "rmi", *refs], capture_output=True, timeout=300)
-
+    docker.docker("save", "-o", str(output), *refs, log=log, timeout=1800,
+                  check="docker save of the component images")

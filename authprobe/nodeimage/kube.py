@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 from ..errors import AuthprobeError
-from ..versions import KubeVersion
+from ..host.tools import go_binary
+from ..model.versions import KubeVersion, VersionFacts
 from . import gomod
 
 KUBE_MODULE = "k8s.io/kubernetes"
@@ -19,34 +21,26 @@ COMMANDS = (
     "kube-scheduler",
     "kube-proxy",
 )
-BUILD_TAGS = "selinux,notest,grpcnotrace"
 VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 
 
-def staging_modules(gomod_text: str) -> list[str]:
-    """The k8s.io modules k/k replaces with its ./staging tree (each needs a pinned v0.X.Y)."""
-    parsed = gomod.parse_gomod(gomod_text)
-    return sorted(path for path, target, _ in parsed["replace"] if target.startswith("./staging/"))
-
-
-def wrapper_gomod(version: KubeVersion, gomod_text: str) -> str:
-    """go.mod of the throwaway main module that builds Kubernetes ``version``."""
-    parsed = gomod.parse_gomod(gomod_text)
+def wrapper(version: KubeVersion, info: gomod.ModuleInfo, facts: VersionFacts, workdir: Path,
+            log: Path) -> None:
+    """The throwaway main module that builds Kubernetes ``version``: every module k/k takes
+    from its ./staging tree pinned to v0.<minor>.<patch>, k/k's other replacements as they
+    are, plus the version's own (versions.yaml ``go_replaces``)."""
+    parsed = gomod.read(info.gomod)
     staging = f"v0.{version.minor}.{version.patch}"
-    replaces = [(path, f"{path} {staging}") for path in staging_modules(gomod_text)]
-    replaces += [
-        (path, f"{target} {target_version}" if target_version else target)
-        for path, target, target_version in parsed["replace"]
-        if not target.startswith("./")
-    ]
-    return gomod.render_wrapper_gomod(
-        "authprobe.invalid/kubernetes-commands",
-        parsed["go"],
-        parsed["godebug"],
-        [(KUBE_MODULE, version.tag)],
-        replaces,
-        parsed["exclude"],
-    )
+    replace = [gomod.Replace(r.old, None, r.old, staging) if r.new.startswith("./staging/")
+               else r for r in gomod.replaces(parsed) if not r.local or
+               r.new.startswith("./staging/")]
+    for entry in facts.go_replaces:
+        old, _, new = entry.partition("=")
+        new_path, _, new_version = new.partition("@")
+        replace.append(gomod.Replace(old, None, new_path, new_version or None))
+    gomod.write_wrapper(workdir, "authprobe.invalid/kubernetes-commands", gomod.go_line(parsed),
+                        [f"{KUBE_MODULE}@{version.tag}"], replace, gomod.excludes(parsed),
+                        gomod.godebug(parsed), log)
 
 
 def version_ldflags(version: KubeVersion, build_date: str) -> str:
@@ -64,26 +58,23 @@ def version_ldflags(version: KubeVersion, build_date: str) -> str:
     return " ".join(flags)
 
 
-def build_commands(version: KubeVersion, workdir: Path, outdir: Path, log: Path) -> None:
+def build_commands(version: KubeVersion, facts: VersionFacts, workdir: Path, outdir: Path,
+                   log: Path) -> None:
     """Build all COMMANDS for ``version`` into ``outdir`` with one go build."""
     info = gomod.download(KUBE_MODULE, version.tag, log)
-    gomod_text = info.gomod.read_text()
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "go.mod").write_text(wrapper_gomod(version, gomod_text))
-    (workdir / "go.sum").touch()
+    shutil.rmtree(workdir, ignore_errors=True)
+    wrapper(version, info, facts, workdir, log)
     outdir.mkdir(parents=True, exist_ok=True)
     cmd = [
-        gomod.go_binary(), "build", "-p", "2", "-trimpath", "-tags", BUILD_TAGS,
+        go_binary(), "build", "-p", "2", "-trimpath", "-tags", facts.build_tags,
         "-ldflags", version_ldflags(version, info.time or "1970-01-01T00:00:00Z"),
         "-o", f"{outdir}/",
     ] + [f"{KUBE_MODULE}/cmd/{name}" for name in COMMANDS]
     gomod.run_logged(cmd, log, f"go build of Kubernetes {version.tag} commands", cwd=workdir)
     missing = [name for name in COMMANDS if not (outdir / name).exists()]
     if missing:
-        raise AuthprobeError(
-            f"go build of Kubernetes {version.tag} produced no {', '.join(missing)}",
-            log_path=str(log),
-        )
+        raise AuthprobeError(f"go build of Kubernetes {version.tag} produced no "
+                             f"{', '.join(missing)}", log_path=str(log))
 
 
 def reported_version(binary: Path) -> str:

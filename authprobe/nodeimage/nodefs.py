@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import AuthprobeError
+from ..model.versions import VersionFacts
 from . import rootfs
 
 FILES_DIR = Path(__file__).resolve().parent / "files"
@@ -86,31 +87,26 @@ def install(tree: Path, source: Path, target: str, mode: int = 0o755) -> None:
     destination.chmod(mode)
 
 
-def lay_node(
-    tree: Path,
-    kind_module: Path,
-    kube_bin: Path,
-    containerd_bin: Path,
-    crictl_bin: Path,
-    cni_bin: Path,
-    kube_version: str,
-    sandbox_image: str,
-    pod_subnet: str,
-    log: Path,
-) -> None:
-    """Turn a Debian tree into a kind node rootfs (everything but the preloaded images)."""
+def lay_node(tree: Path, kind_module: Path, parts: dict, facts: VersionFacts, kube_version: str,
+             pod_subnet: str, log: Path) -> None:
+    """Turn a Debian tree into a kind node rootfs (everything but the preloaded images).
+
+    ``parts`` holds the build's binary folders: kube, containerd, crictl, cni; and refs, the
+    images kubeadm lists (the pause image becomes containerd's sandbox image).
+    """
     rootfs.trim_systemd(tree)
     install_kind_files(tree, kind_module)
     config = tree / "etc/containerd/config.toml"
-    config.write_text(containerd_config(config.read_text(), sandbox_image))
+    config.write_text(containerd_config(config.read_text(), parts["refs"]["pause"]))
     for name in ("kubeadm", "kubelet", "kubectl"):
-        install(tree, kube_bin / name, f"/usr/bin/{name}")
+        install(tree, parts["kube"] / name, f"/usr/bin/{name}")
     for name in ("containerd", "ctr", "containerd-shim-runc-v2"):
-        install(tree, containerd_bin / name, f"/usr/local/bin/{name}")
-    install(tree, crictl_bin / "crictl", "/usr/local/bin/crictl")
-    for plugin in sorted(cni_bin.iterdir()):
+        install(tree, parts["containerd"] / name, f"/usr/local/bin/{name}")
+    install(tree, parts["crictl"] / "crictl", "/usr/local/bin/crictl")
+    for plugin in sorted(parts["cni"].iterdir()):
         install(tree, plugin, f"/opt/cni/bin/{plugin.name}")
-    (tree / "etc/containerd/cri-base.json").write_text(cri_base_spec(containerd_bin / "ctr"))
+    (tree / "etc/containerd/cri-base.json").write_text(
+        cri_base_spec(parts["containerd"] / "ctr"))
     values = {"POD_SUBNET": pod_subnet}
     (tree / STATIC_CNI).parent.mkdir(parents=True, exist_ok=True)
     (tree / STATIC_CNI).write_text(render("static-cni.conflist", values))
@@ -119,8 +115,7 @@ def lay_node(
     (manifests / "default-cni.yaml").write_text(render("default-cni.yaml", values))
     (manifests / "default-storage.yaml").write_text(render("default-storage.yaml", values))
     (tree / "etc/systemd/system" / BLACKHOLE_UNIT).write_text(
-        render(BLACKHOLE_UNIT, {"SERVICE_RANGE": SERVICE_RANGE, "POD_RANGE": POD_RANGE})
-    )
+        render(BLACKHOLE_UNIT, {"SERVICE_RANGE": SERVICE_RANGE, "POD_RANGE": POD_RANGE}))
     (tree / "kind/version").write_text(kube_version + "\n")
     (tree / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
     rootfs.chroot(tree, ["systemctl", "enable", *SERVICES_ENABLED], log, "systemctl enable")

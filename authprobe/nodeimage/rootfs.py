@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import AuthprobeError
+from ..host import docker
 from . import gomod
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -99,19 +100,13 @@ def minimal_tree(tree: Path, ca_bundle: Path | None) -> None:
 
 def tar_import(tree: Path, tag: str, changes: list[str], log: Path, what: str) -> None:
     """`docker import` of a directory tree, with Dockerfile-style ``changes``."""
-    cmd = ["docker", "import"]
+    args = ["import"]
     for change in changes:
-        cmd += ["--change", change]
-    cmd += ["-", tag]
+        args += ["--change", change]
     with log.open("a") as out:
-        out.write(f"$ tar -C {tree} -c . | {' '.join(cmd)}\n")
-        out.flush()
-        tar = subprocess.Popen(
-            ["tar", "--numeric-owner", "--xattrs", "-C", str(tree), "-c", "."],
-            stdout=subprocess.PIPE, stderr=out,
-        )
-        result = subprocess.run(cmd, stdin=tar.stdout, stdout=out, stderr=subprocess.STDOUT)
-        tar.stdout.close()
-        tar_rc = tar.wait()
-    if result.returncode or tar_rc:
+        tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(tree), "-c", "."],
+                               stdout=subprocess.PIPE, stderr=out)
+    result = docker.docker(*args, "-", tag, log=log, stdin=tar.stdout, timeout=1800)
+    tar.stdout.close()
+    if result.returncode or tar.wait():
         raise AuthprobeError(f"docker import of {what} failed", log_path=str(log))

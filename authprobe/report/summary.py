@@ -1,7 +1,8 @@
 """The matrix in a few console lines, printed at the end of a run.
 
 One line per profile with one mark per scenario for each Kubernetes version, then the
-cells that failed or errored with their message, the counts and the report's path.
+cells that failed or errored with their message, the run's problems, the cluster phases
+that failed, the count per outcome kind and the report's path.
 """
 
 from __future__ import annotations
@@ -9,49 +10,69 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from .matrix import LABELS, counts_line, grid
-from .outcomes import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, Cell, one_line
+from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, LABELS, NA, PASS, SKIPPED, CellRecord
+from ..model.summary import one_line
+from .matrix import HTML_FILENAME, Lookup, cells_of, counts_line, grid, scenario_order
 
-MARKS = {PASS: ".", EXPECTED_FAILURE: "x", FAIL: "F", ERROR: "E", NA: "-", SKIPPED: "s"}
+MARKS = {PASS: ".", EXPECTED_FAILURE: "x", FAIL: "F", ERROR: "E", SKIPPED: "s", NA: "-"}
 NOT_RUN = " "
 MAX_LISTED = 15
 MAX_PHASES = 5
+WIDTH = 100
+
+
+def legend_line() -> str:
+    return "marks: " + "  ".join(f"{MARKS[kind]} {LABELS[kind]}" for kind in MARKS)
+
+
+def mark_lines(cells: list[CellRecord]) -> list[str]:
+    """The legend, the scenario order, a header of versions and one line per profile."""
+    rows, versions, lookup = grid(cells)
+    if not rows:
+        return []
+    profiles = list(dict.fromkeys(p for p, _ in rows))
+    scenarios = scenario_order(rows)
+    out = [legend_line(), *textwrap.wrap("one mark per scenario, in this order: "
+                                         + ", ".join(scenarios), width=WIDTH,
+                                         subsequent_indent="  ")]
+    first = max(len(p) for p in profiles) + 2
+    width = max(len(scenarios), *(len(v) for v in versions))
+    out.append(" " * first + "  ".join(v.ljust(width) for v in versions).rstrip())
+    for profile in profiles:
+        marks = [_marks(lookup, profile, scenarios, version).ljust(width) for version in versions]
+        out.append(profile.ljust(first) + "  ".join(marks).rstrip())
+    return out
+
+
+def _marks(lookup: Lookup, profile: str, scenarios: list[str], version: str) -> str:
+    cells = (lookup.get((profile, scenario, version)) for scenario in scenarios)
+    return "".join(MARKS[cell.outcome] if cell else NOT_RUN for cell in cells)
+
+
+def _capped(lines: list[str], cap: int, what: str) -> list[str]:
+    more = [f"... and {len(lines) - cap} more {what}"] if len(lines) > cap else []
+    return lines[:cap] + more
+
+
+def failure_lines(cells: list[CellRecord]) -> list[str]:
+    bad = [c for c in cells if c.outcome in (FAIL, ERROR)]
+    return _capped([f"{LABELS[c.outcome]}: {c.profile} {c.scenario} {c.version}: "
+                    f"{one_line(c.message, 110)}" for c in bad], MAX_LISTED,
+                   "failed or errored cells")
+
+
+def phase_lines(phases: list[dict]) -> list[str]:
+    failed = [p for p in phases if p.get("outcome") == "failed"]
+    return _capped([f"cluster {p['cluster']}: {p['phase']} failed"
+                    + (f": {one_line(p['message'], 110)}" if p.get("message") else "")
+                    for p in failed], MAX_PHASES, "failed cluster phases")
 
 
 def lines(document: dict, run_dir: Path) -> list[str]:
-    cells = [Cell.from_dict(c) for c in document.get("cells", [])]
-    rows, versions, lookup = grid(cells)
-    profiles = list(dict.fromkeys(p for p, _ in rows))
-    scenarios = list(dict.fromkeys(s for _, s in rows))
-    out = []
-    if rows:
-        out.append("marks: " + "  ".join(f"{MARKS[k]} {LABELS[k]}" for k in MARKS))
-        out.extend(textwrap.wrap("one mark per scenario, in this order: "
-                                 + ", ".join(scenarios), width=100,
-                                 subsequent_indent="  "))
-        first = max(len(p) for p in profiles) + 2
-        width = max(len(scenarios), *(len(v) for v in versions))
-        out.append(" " * first + "  ".join(v.ljust(width) for v in versions).rstrip())
-        for profile in profiles:
-            marks = []
-            for version in versions:
-                row = "".join(
-                    MARKS[cell.outcome] if (cell := lookup.get((profile, s, version)))
-                    else NOT_RUN for s in scenarios)
-                marks.append(row.ljust(width))
-            out.append(profile.ljust(first) + "  ".join(marks).rstrip())
-    bad = [c for c in cells if c.outcome in (FAIL, ERROR)]
-    for cell in bad[:MAX_LISTED]:
-        out.append(f"{LABELS[cell.outcome]}: {cell.profile} {cell.scenario} {cell.version}: "
-                   f"{one_line(cell.message, 110)}")
-    if len(bad) > MAX_LISTED:
-        out.append(f"... and {len(bad) - MAX_LISTED} more failed or errored cells")
-    out.append(f"outcomes: {counts_line(cells)}")
-    failed = [p for p in document.get("phases", []) if p.get("outcome") == "failed"]
-    for phase in failed[:MAX_PHASES]:
-        out.append(f"cluster {phase['cluster']}: {phase['phase']} failed: "
-                   f"{one_line(phase.get('message', ''), 110)}".rstrip(": "))
-    if len(failed) > MAX_PHASES:
-        out.append(f"... and {len(failed) - MAX_PHASES} more failed cluster phases")
-    out.append(f"report: {run_dir / 'matrix.html'}")
-    return out
+    """The console lines of a run's outcome document."""
+    cells = cells_of(document)
+    problems = [f"problem: {one_line(line, 140)}"
+                for line in document.get("run", {}).get("problems", [])]
+    return [*mark_lines(cells), *failure_lines(cells), *problems,
+            *phase_lines(document.get("phases", [])), f"outcomes: {counts_line(cells)}",
+            f"report: {run_dir / HTML_FILENAME}"]

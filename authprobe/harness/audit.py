@@ -1,0 +1,127 @@
+"""The apiserver's own record of a request: its audit log, read back from the node.
+
+Every cluster runs kube-apiserver with an audit policy (``render.AUDIT_POLICY``) and a log
+on a host path of the node, so it outlives apiserver restarts. A scenario's request is
+matched to its event exactly, by the ``Audit-Id`` header the apiserver sends back.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import asdict, dataclass, field
+
+import requests
+
+from ..errors import AuthprobeError
+from ..wait import until
+from .access import NodeAccess
+from .render import AUDIT_DIR
+
+DECISION = "authorization.k8s.io/decision"
+REASON = "authorization.k8s.io/reason"
+PROBE_AGENT = '"userAgent":"kube-probe/'
+# Stages that carry the response code, least final first. A request refused by authentication
+# (401) has only a ResponseStarted event; others end with ResponseComplete.
+ANSWERED = ("ResponseStarted", "ResponseComplete", "Panic")
+# The log and its rotated parts (audit-<time>.log sorts before audit.log).
+ALL_LOGS = f"{AUDIT_DIR}/*.log"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """What the apiserver recorded about one request."""
+
+    audit_id: str
+    verb: str
+    uri: str
+    user: str | None  # None: the request was not authenticated
+    groups: list[str] = field(default_factory=list)
+    code: int | None = None
+    decision: str | None = None
+    reason: str | None = None
+    user_agent: str = ""
+    stage: str = ""
+    time: str = ""
+
+    @classmethod
+    def from_event(cls, event: dict) -> AuditRecord:
+        user = event.get("user") or {}
+        annotations = event.get("annotations") or {}
+        return cls(
+            audit_id=event.get("auditID", ""), verb=event.get("verb", ""),
+            uri=event.get("requestURI", ""), user=user.get("username") or None,
+            groups=list(user.get("groups") or []),
+            code=(event.get("responseStatus") or {}).get("code"),
+            decision=annotations.get(DECISION), reason=annotations.get(REASON),
+            user_agent=event.get("userAgent", ""), stage=event.get("stage", ""),
+            time=event.get("stageTimestamp", ""),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        who = (f"user {self.user} (groups {', '.join(self.groups)})" if self.user
+               else "no authenticated user")
+        decision = f", authorization {self.decision}" if self.decision else ""
+        return f"audit: {self.verb} {self.uri} {self.code}, {who}{decision}"
+
+
+def _events(text: str) -> list[dict]:
+    events = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    return events
+
+
+class AuditLog:
+    """The audit log of one cluster's kube-apiserver."""
+
+    def __init__(self, node: NodeAccess) -> None:
+        self.node = node
+
+    def grep(self, fixed: str) -> list[dict]:
+        """Events whose JSON line contains ``fixed`` (a plain string), oldest first."""
+        script = f"cat {ALL_LOGS} 2>/dev/null | grep -F -- {shlex.quote(fixed)} || true"
+        return _events(self.node.exec("sh", "-c", script, timeout=60).stdout)
+
+    def record_of(self, response: requests.Response, timeout: float = 20.0) -> AuditRecord:
+        """The audit record of the request that got ``response``, waiting for it to be written."""
+        audit_id = response.headers.get("Audit-Id")
+        if not audit_id:
+            raise AuthprobeError(f"the apiserver sent no Audit-Id header for "
+                                 f"{response.request.method} {response.request.path_url}")
+        needle = f'"auditID":"{audit_id}"'
+
+        def complete() -> AuditRecord | None:
+            answered = [e for e in self.grep(needle) if e.get("stage") in ANSWERED]
+            answered.sort(key=lambda e: ANSWERED.index(e.get("stage")))
+            return AuditRecord.from_event(answered[-1]) if answered else None
+
+        return until(complete, timeout=timeout, interval=0.5, quiet=True,
+                     what=f"the audit event of request {audit_id}")
+
+    def probe_events(self) -> list[dict]:
+        """The kubelet's probe requests as the apiserver audited them."""
+        rows = []
+        for event in self.grep(PROBE_AGENT):
+            if event.get("stage") not in ANSWERED or not event.get("responseStatus"):
+                continue
+            if event.get("stage") == "ResponseStarted" and (event.get("user") or {}):
+                continue  # an authenticated request's final word is its ResponseComplete
+            record = AuditRecord.from_event(event)
+            rows.append({"path": record.uri.split("?", 1)[0], "code": record.code,
+                         "user": record.user, "time": record.time,
+                         "agent": record.user_agent})
+        return rows
+
+    def copy_to(self, dest) -> None:
+        """The whole log (rotated part too) into ``dest``, for the report."""
+        script = f"cat {ALL_LOGS} 2>/dev/null || true"
+        dest.write_text(self.node.exec("sh", "-c", script, timeout=120).stdout)

@@ -1,0 +1,293 @@
+"""Scheduling the clusters of a run: which step runs when, in which thread.
+
+Every cell (profile x minor) that has scenarios to run gets one cluster. Bring-ups run in
+worker threads as soon as the run starts, at most ``max_alive`` clusters at a time (the
+host's inotify limit), handed out strictly in the order the scenarios need them. Node
+images are prepared once per minor. The steps themselves live in :mod:`.steps`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from ..errors import AuthprobeError
+from ..host.processes import CHILDREN
+from ..model.profiles import ProfileAt
+from ..model.versions import SupportedVersion, version_table
+from ..progress import pump, say
+from . import images, naming, steps
+from .images import ImageChoice, ImageFacts
+from .render import RenderInput, render
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What a scenario parameter asks for: a profile on a Kubernetes minor."""
+
+    profile: str
+    minor: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.profile}-{self.minor}"
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True)
+class Target:
+    """A minor of the run: what it is, and the image its clusters run on."""
+
+    supported: SupportedVersion | None  # None for an image named with --kind-image
+    choice: ImageChoice
+
+
+class Unavailable(AuthprobeError):
+    """A cell's cluster cannot be had (its image failed, or it did not come up)."""
+
+
+class ClusterPool:
+    def __init__(self, env: steps.Env, targets: dict[str, Target],
+                 profiles: dict[str, dict[str, ProfileAt]], expects_down, run_token: str,
+                 checkout: str, reuse: bool, keep: bool, max_alive: int,
+                 max_workers: int = 4) -> None:
+        self.env = env
+        self.targets = targets
+        self.profiles = profiles  # minor -> profile id -> ProfileAt
+        self.expects_down = expects_down
+        self.run_token = run_token
+        self.checkout = checkout
+        self.reuse, self.keep = reuse, keep
+        self.max_alive, self.max_workers = max_alive, max_workers
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._futures: dict[Cell, Future] = {}
+        self._runs: dict[Cell, steps.ClusterRun] = {}
+        self._released: set[Cell] = set()
+        self._image_locks: dict[str, threading.Lock] = {}
+        self._images: dict[str, ImageFacts | AuthprobeError] = {}
+        self._image_done: dict[str, threading.Event] = {m: threading.Event() for m in targets}
+        self._slot = threading.Condition()
+        self._order: list[Cell] = []
+        self._served: set[Cell] = set()
+        self._holding: set[Cell] = set()
+        self.aborting = threading.Event()
+        self.closing = threading.Event()
+
+    # -- planning and waiting ------------------------------------------------------------
+
+    def start(self, cells: list[Cell]) -> None:
+        """Begin bringing up every cell's cluster, in this order, in worker threads."""
+        cells = [c for c in dict.fromkeys(cells) if c not in self._futures]
+        if not cells:
+            return
+        if self._executor is None:
+            workers = max(1, min(self.max_workers, len(cells)))
+            self._executor = ThreadPoolExecutor(workers, thread_name_prefix="authprobe-cluster")
+        if len(cells) > 1:
+            say(f"bringing up {len(cells)} clusters, {min(len(cells), self.max_alive)} at a "
+                "time: " + ", ".join(c.id for c in cells))
+        with self._slot:
+            self._order.extend(cells)
+        for cell in cells:
+            self._futures[cell] = self._executor.submit(self._bring_up, cell)
+
+    def _wait(self, future: Future):
+        while True:
+            try:
+                return future.result(timeout=0.5)
+            except FutureTimeout:
+                pump()
+
+    def image(self, minor: str) -> ImageFacts:
+        """The prepared image of ``minor``, waiting for it; Unavailable if it failed."""
+        done = self._image_done[minor]
+        while not done.wait(0.5):
+            pump()
+        found = self._images[minor]
+        if isinstance(found, AuthprobeError):
+            raise Unavailable(found.one_line())
+        return found
+
+    def get(self, cell: Cell) -> steps.ClusterRun:
+        """The cluster of ``cell``, waiting for it to come up (or to fail as expected)."""
+        if cell not in self._futures:
+            self.start([cell])
+        try:
+            run = self._wait(self._futures[cell])
+        except AuthprobeError as err:
+            raise Unavailable(err.one_line()) from None
+        if run.error:
+            raise Unavailable(run.error)
+        return run
+
+    # -- bringing one cluster up ---------------------------------------------------------
+
+    def _prepare_image(self, minor: str) -> ImageFacts:
+        with self._lock:
+            lock = self._image_locks.setdefault(minor, threading.Lock())
+        with lock:
+            if minor not in self._images:
+                target = self.targets[minor]
+                try:
+                    self._images[minor] = images.prepare(target.choice, target.supported)
+                except AuthprobeError as err:
+                    self._images[minor] = err
+                self._image_done[minor].set()
+        found = self._images[minor]
+        if isinstance(found, AuthprobeError):
+            raise found
+        return found
+
+    def _take_slot(self, cell: Cell) -> None:
+        """Wait until fewer than ``max_alive`` clusters run and every earlier cell had its
+        turn, so the cell the scenarios wait for is never starved by later ones."""
+        with self._slot:
+            mine = self._order.index(cell)
+            while not (len(self._holding) < self.max_alive
+                       and all(c in self._served for c in self._order[:mine])):
+                if self.aborting.is_set() or self.closing.is_set():
+                    self._served.add(cell)
+                    self._slot.notify_all()
+                    raise AuthprobeError("the run ended before this cluster was needed")
+                self._slot.wait(timeout=1.0)
+            self._holding.add(cell)
+            self._served.add(cell)
+            self._slot.notify_all()
+
+    def _give_slot(self, cell: Cell) -> None:
+        with self._slot:
+            self._holding.discard(cell)
+            self._slot.notify_all()
+
+    def _bring_up(self, cell: Cell) -> steps.ClusterRun:
+        target = self.targets[cell.minor]
+        image = self._prepare_image(cell.minor)
+        self._take_slot(cell)
+        try:
+            run = self._bring_up_in_slot(cell, target, image)
+        except BaseException:
+            self._give_slot(cell)
+            raise
+        if not run.provider.exists():
+            self._give_slot(cell)  # already deleted (a start failure)
+        return run
+
+    def _name_and_lease(self, cell: Cell, config_hash: str) -> tuple[str, naming.Lease | None]:
+        if self.reuse:
+            scope = hashlib.sha256(f"{config_hash}\0{self.checkout}".encode()).hexdigest()
+            name = naming.cluster_name(cell.profile, cell.minor, "r" + scope[:7])
+            lease = naming.take_lease(name, self.run_token, self.checkout)
+            if lease is not None:
+                return name, lease
+            say(f"{name} is in use by another run ({naming.owner_of(name).get('run', '?')}): "
+                "this run makes a cluster of its own")
+        name = naming.cluster_name(cell.profile, cell.minor, self.run_token)
+        return name, naming.take_lease(name, self.run_token, self.checkout)
+
+    def _bring_up_in_slot(self, cell: Cell, target: Target, image: ImageFacts
+                          ) -> steps.ClusterRun:
+        env = self.env
+        profile = self.profiles[cell.minor][cell.profile]
+        version = target.choice.version
+        inp = RenderInput(profile, version, version_table().facts_for(version), image.ref,
+                          env.kind_version, env.host, default_cni=image.default_cni,
+                          image_id=image.image_id)
+        config_hash = render(inp).config_hash
+        name, lease = self._name_and_lease(cell, config_hash)
+        rendered = render(inp, str(naming.private_dir(name).resolve()))
+        run = steps.new_run(env, name, profile, version, image, target.choice.source, rendered,
+                            self.expects_down(profile.id, version), lease)
+        with self._lock:
+            self._runs[cell] = run
+        token_file = run.directory / "auth" / "tokens.csv"
+        if self.reuse and run.provider.exists() and token_file.exists():
+            run.reused = True
+            say(f"{name}: reusing the running cluster ({profile.id}, Kubernetes {version})")
+        else:
+            if run.provider.exists():
+                say(f"{name}: removing a cluster of the same name left by an earlier run")
+                run.provider.destroy()
+            if not steps.create(env, run, self.aborting.is_set):
+                self._end(run)
+                return run
+        try:
+            steps.verify(env, run)
+            steps.connect(env, run)
+            steps.ready(env, run)
+            steps.deploy_dashboard(env, run)
+        except AuthprobeError as err:
+            if self.aborting.is_set():
+                raise
+            run.error = (f"cluster {name} ({profile.id}, Kubernetes {version}): "
+                         f"{err.one_line()}")
+            steps.export_logs(env, run)
+            self._end(run)
+        return run
+
+    # -- ending clusters -----------------------------------------------------------------
+
+    def _end(self, run: steps.ClusterRun) -> None:
+        """A cluster this run is done with: delete it unless asked to keep it."""
+        if self.keep or run.reused or (self.reuse and not run.error):
+            if run.handle.restarts is not None:
+                run.handle.restarts.stop()
+            say(f"keeping cluster {run.name} (kubeconfig: {run.provider.kubeconfig})")
+            if run.lease is not None:
+                run.lease.release()
+            return
+        steps.delete(self.env, run)
+
+    def release(self, cell: Cell, export_logs: bool = False) -> None:
+        """The scenarios of ``cell`` are done: collect the evidence, then end its cluster."""
+        with self._lock:
+            run = self._runs.get(cell)
+            if run is None or cell in self._released:
+                return
+            self._released.add(cell)
+        try:
+            if run.provider.exists() and run.handle.up:
+                try:
+                    steps.collect_evidence(self.env, run, export_logs)
+                except AuthprobeError as err:
+                    say(f"{run.name}: evidence could not be collected: {err.one_line()}")
+                self._end(run)
+        finally:
+            self._give_slot(cell)
+
+    def finish(self) -> None:
+        """End of session: wait for bring-ups still running, then release every cluster."""
+        self.closing.set()
+        for cell, future in self._futures.items():
+            try:
+                future.result()
+            except AuthprobeError:
+                pass
+            self.release(cell)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    def abort(self) -> list[str]:
+        """Interrupt: stop kind children and delete every cluster this run created."""
+        self.aborting.set()
+        CHILDREN.stop_all()
+        with self._lock:
+            runs = [r for r in self._runs.values() if r.created or not self.reuse]
+        deleted = []
+        for run in runs:
+            if run.handle.restarts is not None:
+                run.handle.restarts.stop(join=False)
+            if run.provider.exists() and run.created:
+                say(f"interrupted: deleting cluster {run.name} ...")
+                run.provider.destroy()
+                deleted.append(run.name)
+            if run.lease is not None:
+                run.lease.release()
+            if run.created:
+                naming.forget(run.name)
+        return deleted

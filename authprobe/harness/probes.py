@@ -1,0 +1,101 @@
+"""The kubelet's probes of kube-apiserver: how long a failing apiserver lives (the probe
+budget, which sets the observation window), and what the kubelet and the apiserver's audit
+log recorded about each probe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+# Kubernetes' defaults for probe fields left unset.
+DEFAULT_PERIOD = 10
+DEFAULT_THRESHOLD = 3
+MIN_MARGIN = 80.0
+MARGIN_SHARE = 0.25
+
+
+def budget(spec: dict) -> float | None:
+    """Seconds after the container starts at which the kubelet kills an apiserver whose
+    probes all fail: the startup probe's budget when there is one, else the liveness one's."""
+    probe = spec.get("startupProbe") or spec.get("livenessProbe")
+    if not probe:
+        return None
+    delay = float(probe.get("initialDelaySeconds") or 0)
+    period = float(probe.get("periodSeconds") or DEFAULT_PERIOD)
+    threshold = float(probe.get("failureThreshold") or DEFAULT_THRESHOLD)
+    return delay + threshold * period
+
+
+def margin(probe_budget: float) -> float:
+    """Slack after the budget: the restart itself, sampling, and a loaded machine."""
+    return max(MIN_MARGIN, MARGIN_SHARE * probe_budget)
+
+
+def window(probe_budget: float | None, default: float) -> float:
+    """The observation window: the probe budget plus its margin (``default`` without one)."""
+    if probe_budget is None:
+        return default
+    return probe_budget + margin(probe_budget)
+
+
+@dataclass(frozen=True)
+class ProbeFailure:
+    """One failed probe of kube-apiserver, as the kubelet logged it."""
+
+    t: float  # seconds since the first kube-apiserver container started
+    probe: str  # Startup, Liveness, Readiness
+    output: str  # e.g. "HTTP probe failed with statuscode: 401"
+
+    @property
+    def status(self) -> int | None:
+        match = re.search(r"statuscode: (\d+)", self.output)
+        return int(match.group(1)) if match else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "status": self.status}
+
+
+_KV = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def kubelet_failures(node, t0: float) -> list[ProbeFailure]:
+    """The kubelet's failed probes of kube-apiserver since ``t0``, from its journal in the
+    node (the kubelet runs with ``--v=1``, the level of its "Probe failed" lines)."""
+    result = node.exec("journalctl", "-u", "kubelet", "--no-pager", "-o", "short-unix",
+                       f"--since=@{int(t0) - 5}", check=False, timeout=60)
+    return parse_failures(result.stdout, t0)
+
+
+def parse_failures(journal: str, t0: float) -> list[ProbeFailure]:
+    """Failed probes of the kube-apiserver container from ``journalctl -o short-unix`` text."""
+    found = []
+    for line in journal.splitlines():
+        if '"Probe failed"' not in line or "kube-apiserver" not in line:
+            continue
+        fields = dict(_KV.findall(line))
+        if fields.get("containerName") != "kube-apiserver":
+            continue
+        try:
+            stamp = float(line.split(None, 1)[0])
+        except (ValueError, IndexError):
+            continue
+        output = fields.get("output", "").replace('\\"', '"').strip()
+        found.append(ProbeFailure(round(stamp - t0, 1), fields.get("probeType", ""), output))
+    return found
+
+
+def results_table(probe_events: list[dict]) -> list[dict]:
+    """Audited probe requests counted by path, status and user: the report's probe table."""
+    counts = Counter((e["path"], e["code"], e["user"] or "(none)") for e in probe_events)
+    return [{"path": path, "code": code, "user": user, "count": count}
+            for (path, code, user), count in sorted(counts.items())]
+
+
+def failures_table(failures: list[ProbeFailure]) -> list[dict]:
+    """Kubelet probe failures counted by probe type and status."""
+    counts = Counter((f.probe, f.status, f.output) for f in failures)
+    return [{"probe": probe, "status": status, "output": output, "count": count}
+            for (probe, status, output), count in sorted(counts.items(),
+                                                          key=lambda kv: str(kv[0]))]

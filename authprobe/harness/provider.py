@@ -1,0 +1,134 @@
+"""The provider contract, and kind as its one implementation.
+
+A provider makes one cluster and answers for it: ``create`` (nodes kept on failure, so the
+evidence can be read), ``wait_for_control_plane``, ``export_logs`` and ``destroy``. Every
+kind command runs in its own process group and is tracked, so an interrupted run stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import AuthprobeError
+from ..host import docker
+from ..host.processes import run_tracked
+from ..wait import until
+from .access import cluster_admin
+from .naming import write_private
+from .readiness import UNREACHABLE
+
+CREATE_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    ok: bool
+    stopped: bool  # ``should_stop`` ended it early
+    log: Path
+
+    def last_error(self) -> str:
+        try:
+            lines = [line.strip() for line in self.log.read_text().splitlines() if line.strip()]
+        except OSError:
+            return "no output"
+        for line in reversed(lines):
+            if line.startswith("ERROR") or "error" in line.lower():
+                return line[:300]
+        return lines[-1][:300] if lines else "no output"
+
+
+class Provider(Protocol):
+    name: str
+    kubeconfig: Path
+
+    def create(self, config: Path, should_stop: Callable[[], bool] | None = None
+               ) -> CreateResult: ...
+
+    def wait_for_control_plane(self, timeout: float) -> None: ...
+
+    def export_logs(self, dest: Path) -> str | None: ...
+
+    def destroy(self) -> None: ...
+
+    def exists(self) -> bool: ...
+
+
+class KindProvider:
+    """One kind cluster, driven by a local kind binary, its files in ``directory``."""
+
+    def __init__(self, name: str, kind_path: Path, image: str, directory: Path) -> None:
+        self.name = name
+        self.kind_path = kind_path
+        self.image = image
+        self.directory = directory
+        self.kubeconfig = directory / "kubeconfig"
+        self.create_log = directory / "kind-create.log"
+
+    @property
+    def node_container(self) -> str:
+        return f"{self.name}-control-plane"
+
+    def _kind(self, *argv: str, timeout: float = 180.0):
+        return run_tracked([str(self.kind_path), *argv], timeout=timeout)
+
+    def exists(self) -> bool:
+        return bool(docker.container_names(self.name))
+
+    def create(self, config: Path, should_stop: Callable[[], bool] | None = None
+               ) -> CreateResult:
+        """``kind create cluster --retain``: nodes stay on failure so evidence can be read."""
+        self.create_log.write_text("")
+        write_private(self.kubeconfig, "")
+        result = run_tracked(
+            [str(self.kind_path), "create", "cluster", f"--name={self.name}",
+             f"--kubeconfig={self.kubeconfig}", f"--image={self.image}", "--retain",
+             "--config", str(config)],
+            log=self.create_log, timeout=CREATE_TIMEOUT, should_stop=should_stop,
+            interruptible=True)
+        return CreateResult(ok=result.returncode == 0, stopped=result.returncode == -15,
+                            log=self.create_log)
+
+    def write_kubeconfig(self) -> None:
+        """(Re)write the kubeconfig, 0600, from the running node (for a reused cluster)."""
+        result = self._kind("get", "kubeconfig", f"--name={self.name}", timeout=60)
+        if result.returncode:
+            raise AuthprobeError(f"`kind get kubeconfig --name {self.name}` failed: "
+                                 f"{result.stdout.strip()[-300:]}")
+        write_private(self.kubeconfig, result.stdout)
+
+    def wait_for_control_plane(self, timeout: float) -> None:
+        """Poll ``/readyz`` as kind's cluster-admin until it answers 200."""
+        api = cluster_admin(self.kubeconfig, retries=False)
+        last = {"state": "no answer yet"}
+
+        def ready() -> bool:
+            try:
+                body = api.call_api("/readyz", "GET", _preload_content=False,
+                                    _request_timeout=10, auth_settings=["BearerToken"])[0]
+            except UNREACHABLE as err:
+                last["state"] = f"unreachable ({type(err).__name__})"
+                return False
+            except Exception as err:  # an HTTP error status: not ready yet
+                last["state"] = str(getattr(err, "status", "")) or type(err).__name__
+                return False
+            return body.status == 200
+
+        until(ready, timeout=timeout, interval=0.5, state=lambda: last["state"],
+              what=f"the control plane of {self.name}")
+
+    def export_logs(self, dest: Path) -> str | None:
+        """``kind export logs`` into ``dest``; the error line when it fails, else None."""
+        dest.mkdir(parents=True, exist_ok=True)
+        result = self._kind("export", "logs", str(dest), f"--name={self.name}")
+        if result.returncode:
+            return f"`kind export logs` failed: {result.stdout.strip()[-200:]}"
+        return None
+
+    def destroy(self) -> None:
+        result = self._kind("delete", "cluster", f"--name={self.name}",
+                            f"--kubeconfig={self.kubeconfig}")
+        if result.returncode or self.exists():
+            docker.remove_containers(docker.container_names(self.name))

@@ -1,0 +1,133 @@
+"""Is a cluster ready for scenarios, and if its control plane is down, why.
+
+Ready means: ``/readyz`` answers 200 to the admin user, the ``default`` ServiceAccount
+exists, and the server reports the exact version asked for. When kube-apiserver does not
+stay up, the evidence comes from the node's container runtime (``crictl``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import kubernetes
+import requests
+import urllib3
+
+from ..errors import AuthprobeError
+from ..model.versions import KubeVersion
+from ..wait import until
+from .access import HttpClient, NodeAccess
+
+LOG_TAIL = 40
+# Errors that mean "the apiserver is not listening right now", as between restarts.
+UNREACHABLE = (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError,
+               ConnectionError)
+
+
+@dataclass
+class StartFailure:
+    """Why the control plane is not up: the apiserver container's exit and last log lines."""
+
+    reason: str
+    exit_code: int | None = None
+    log_tail: list[str] = field(default_factory=list)
+    attempts: int = 0
+
+    @property
+    def last_line(self) -> str:
+        return next((line for line in reversed(self.log_tail) if line.strip()), "")
+
+    def __str__(self) -> str:
+        code = f", exit code {self.exit_code}" if self.exit_code is not None else ""
+        last = self.last_line
+        return f"{self.reason}{code}" + (f"; last log line: {last}" if last else "")
+
+
+@dataclass(frozen=True)
+class RuntimeContainer:
+    id: str
+    attempt: int
+    state: str  # CONTAINER_RUNNING, CONTAINER_EXITED, ...
+    created_ns: int
+
+
+def apiserver_containers(node: NodeAccess, timeout: float = 30.0) -> list[RuntimeContainer]:
+    """Every kube-apiserver container the runtime still knows, oldest first."""
+    result = node.exec("crictl", "ps", "-a", "--name", "^kube-apiserver$", "-o", "json",
+                       timeout=timeout)
+    data = json.loads(result.stdout or "{}")
+    found = [RuntimeContainer(id=c["id"], attempt=int(c.get("metadata", {}).get("attempt", 0)),
+                              state=c.get("state", ""), created_ns=int(c.get("createdAt", 0)))
+             for c in data.get("containers", [])]
+    return sorted(found, key=lambda c: (c.created_ns, c.attempt))
+
+
+def container_status(node: NodeAccess, container_id: str) -> dict:
+    result = node.exec("crictl", "inspect", container_id, timeout=30)
+    return json.loads(result.stdout).get("status", {})
+
+
+def container_logs(node: NodeAccess, container_id: str, tail: int = LOG_TAIL) -> list[str]:
+    result = node.exec("crictl", "logs", "--tail", str(tail), container_id, check=False,
+                       timeout=30)
+    return (result.stdout + result.stderr).splitlines()[-tail:]
+
+
+def start_failure(node: NodeAccess, reason: str) -> StartFailure:
+    """The evidence for a control plane that did not come up, from the node's runtime."""
+    try:
+        containers = apiserver_containers(node)
+    except AuthprobeError as err:
+        return StartFailure(reason=f"{reason}; node runtime unreadable: {err.one_line()}")
+    if not containers:
+        return StartFailure(reason=f"{reason}; no kube-apiserver container was ever started")
+    exited = [c for c in containers if c.state == "CONTAINER_EXITED"]
+    latest = exited[-1] if exited else containers[-1]
+    status = container_status(node, latest.id)
+    exit_code = status.get("exitCode") if latest.state == "CONTAINER_EXITED" else None
+    return StartFailure(reason=reason,
+                        exit_code=int(exit_code) if exit_code is not None else None,
+                        log_tail=container_logs(node, latest.id), attempts=len(containers))
+
+
+class NotReady(Exception):
+    pass
+
+
+def _check_once(admin: HttpClient, api: kubernetes.client.ApiClient) -> str:
+    readyz = admin.get("/readyz", timeout=10)
+    if readyz.status_code != 200:
+        raise NotReady(f"/readyz answered {readyz.status_code} to admin")
+    core = kubernetes.client.CoreV1Api(api)
+    try:
+        core.read_namespaced_service_account("default", "default", _request_timeout=10)
+    except kubernetes.client.exceptions.ApiException as err:
+        raise NotReady(f"ServiceAccount default/default: {err.status} {err.reason}") from None
+    version = admin.get("/version", timeout=10)
+    if version.status_code != 200:
+        raise NotReady(f"/version answered {version.status_code} to admin")
+    return str(version.json().get("gitVersion", ""))
+
+
+def wait_ready(admin: HttpClient, api: kubernetes.client.ApiClient, want: KubeVersion,
+               timeout: float = 240.0, what: str = "the cluster to be ready") -> None:
+    """Poll until ready. A server of another version fails at once."""
+    last = {"state": "no answer yet"}
+
+    def ready() -> str:
+        try:
+            return _check_once(admin, api)
+        except NotReady as err:
+            last["state"] = str(err)
+            raise
+        except UNREACHABLE as err:
+            last["state"] = f"apiserver unreachable ({type(err).__name__})"
+            raise
+
+    git_version = until(ready, timeout=timeout, interval=0.5, what=what,
+                        retry_on=(NotReady, *UNREACHABLE), state=lambda: last["state"])
+    if git_version.split("+")[0] != want.tag:
+        raise AuthprobeError(
+            f"server reports Kubernetes {git_version}, but {want.tag} was asked for: the node "
+            "image does not hold the version it is named for")

@@ -1,0 +1,213 @@
+"""Render a profile, at one Kubernetes version, into a kind cluster config, its kubeadm patch
+files and the files mounted into the node.
+
+The kubeadm config patches carry no apiVersion, so kind applies them to whatever kubeadm API
+the node's Kubernetes uses (versions.yaml ``kubeadm_api``); kind converts an unversioned
+``extraArgs`` mapping into v1beta4's list of ``{name, value}``. Everything rendered is
+public: the admin token lives only in the token file, which the harness writes itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+from ..model.profiles import AUTH_FILE_REF, ProfileAt
+from ..model.versions import KubeVersion, VersionFacts
+
+KIND_CONFIG_API = "kind.x-k8s.io/v1alpha4"
+# Inside the node (and, for AUTH_DIR and AUDIT_DIR, inside the kube-apiserver pod).
+AUTH_DIR = "/etc/authprobe/auth"
+PATCHES_DIR = "/etc/authprobe/patches"
+AUDIT_DIR = "/var/log/kubernetes/audit"
+AUDIT_LOG = f"{AUDIT_DIR}/audit.log"
+TOKEN_FILE = "tokens.csv"
+AUDIT_POLICY_FILE = "audit-policy.yaml"
+ADMIN_USER = "admin"
+ADMIN_UID = "authprobe-admin"
+DASHBOARD_NAMESPACE = "kubernetes-dashboard"
+# The paths and users the scenarios ask about, and the kubelet's probes; nothing else is
+# audited, so the log stays small. Failed authentication (401) has no user: the path and
+# resource rules cover it.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata",
+         "nonResourceURLs": ["/", "/livez", "/livez*", "/readyz", "/readyz*", "/healthz",
+                             "/healthz*", "/version"]},
+        {"level": "Metadata", "users": [ADMIN_USER, "system:anonymous"]},
+        {"level": "Metadata", "userGroups": ["system:unauthenticated"]},
+        {"level": "Metadata", "namespaces": [DASHBOARD_NAMESPACE],
+         "resources": [{"group": "", "resources": ["services/proxy"]}]},
+        {"level": "None"},
+    ],
+}
+AUDIT_ARGS = {
+    "audit-policy-file": f"{AUTH_DIR}/{AUDIT_POLICY_FILE}",
+    "audit-log-path": AUDIT_LOG,
+    "audit-log-maxsize": "200",
+    "audit-log-maxbackup": "1",
+}
+
+
+# The kubelet logs each failed probe ("Probe failed ... output=...") from verbosity 1 on.
+KUBELET_VERBOSITY = "1"
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the machine running the nodes needs from the config."""
+
+    cgroup_version: int = 2
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    profile: ProfileAt
+    version: KubeVersion  # the exact patch release in the node image
+    facts: VersionFacts
+    image: str
+    kind_version: str
+    host: HostFacts = HostFacts()
+    default_cni: bool = True  # False when the node image carries its own static CNI config
+    image_id: str = ""  # the image's content ID, so a retagged image gives another cluster
+    audit: bool = True
+
+
+@dataclass
+class Rendered:
+    config_hash: str  # covers everything that makes the cluster what it is
+    kind_config: str  # YAML for `kind create cluster --config`; mounts point into ``private``
+    auth_files: dict[str, str] = field(default_factory=dict)  # file name -> text
+    patch_files: dict[str, str] = field(default_factory=dict)  # file name -> text
+    expected: dict = field(default_factory=dict)  # what verify checks on the running node
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line strings (the embedded patches) as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(doc) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
+
+
+def apiserver_args(inp: RenderInput) -> dict[str, str]:
+    """The kube-apiserver flags of the cluster, with auth file references resolved."""
+    args = {"token-auth-file": f"{AUTH_DIR}/{TOKEN_FILE}"}
+    if inp.audit:
+        args.update(AUDIT_ARGS)
+    for name, value in inp.profile.extra_args.items():
+        args[name] = AUTH_FILE_REF.sub(lambda m: f"{AUTH_DIR}/{m.group(1)}", value)
+    return args
+
+
+def probe_patches(inp: RenderInput) -> dict[str, str]:
+    """kubeadm patch files for the kube-apiserver static pod (empty if probes are unchanged)."""
+    profile, files = inp.profile, {}
+    if profile.probes:
+        container = {"name": "kube-apiserver"}
+        for name, probe in profile.probes.items():
+            container[name] = {**({"httpGet": dict(probe.http_get)} if probe.http_get else {}),
+                               **dict(probe.timing)}
+        files["kube-apiserver0+strategic.yaml"] = dump({"spec": {"containers": [container]}})
+    if profile.named_port is not None and inp.facts.named_probe_port:
+        ops = [
+            {"op": "test", "path": "/spec/containers/0/name", "value": "kube-apiserver"},
+            {"op": "test", "path": "/spec/containers/0/ports/0/name", "value": "probe-port"},
+            {"op": "replace", "path": "/spec/containers/0/ports/0/containerPort",
+             "value": profile.named_port},
+        ]
+        files["kube-apiserver1+json.yaml"] = dump(ops)
+    return files
+
+
+def kubeadm_patches(inp: RenderInput, with_patch_dir: bool) -> list[str]:
+    volumes = [{"name": "authprobe-auth", "hostPath": AUTH_DIR, "mountPath": AUTH_DIR,
+                "readOnly": True, "pathType": "Directory"}]
+    if inp.audit:
+        volumes.append({"name": "authprobe-audit", "hostPath": AUDIT_DIR, "mountPath": AUDIT_DIR,
+                        "readOnly": False, "pathType": "DirectoryOrCreate"})
+    patches = [dump({"kind": "ClusterConfiguration",
+                     "apiServer": {"extraArgs": apiserver_args(inp), "extraVolumes": volumes}})]
+    init = {"kind": "InitConfiguration",
+            "nodeRegistration": {"kubeletExtraArgs": {"v": KUBELET_VERBOSITY}}}
+    if with_patch_dir:
+        init["patches"] = {"directory": PATCHES_DIR}
+    patches.append(dump(init))
+    if inp.host.cgroup_version == 1 and inp.facts.kubelet_fail_cgroup_v1:
+        patches.append(dump({"kind": "KubeletConfiguration", "failCgroupV1": False}))
+    return patches
+
+
+def _config(inp: RenderInput, private: str, patch_files: dict[str, str]) -> str:
+    mounts = [{"hostPath": f"{private}/auth", "containerPath": AUTH_DIR, "readOnly": True}]
+    if patch_files:
+        mounts.append({"hostPath": f"{private}/patches", "containerPath": PATCHES_DIR,
+                       "readOnly": True})
+    # -1: Docker picks the published port when it starts the node. With 0 kind picks one by
+    # opening and closing a listener, which races when several clusters start at once.
+    networking = {"apiServerAddress": "127.0.0.1", "apiServerPort": -1}
+    if not inp.default_cni:
+        networking["disableDefaultCNI"] = True
+    return dump({
+        "kind": "Cluster",
+        "apiVersion": KIND_CONFIG_API,
+        "networking": networking,
+        "nodes": [{"role": "control-plane", "image": inp.image, "extraMounts": mounts}],
+        "kubeadmConfigPatches": kubeadm_patches(inp, bool(patch_files)),
+    })
+
+
+def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
+    """Render the cluster for ``inp``; ``private`` is the host folder of its files.
+
+    The hash covers the config (with file locations left out), the patch and auth files, the
+    node image (name and content ID) and the kind version, so any change gives another hash.
+    """
+    if inp.profile.probes and not inp.facts.kubeadm_patches:
+        raise ValueError(f"profile {inp.profile.id} changes probes, which kubeadm patches "
+                         f"cannot do on Kubernetes {inp.version}")
+    patch_files = probe_patches(inp)
+    auth_files = {name: dump(doc) for name, doc in inp.profile.auth_files.items()}
+    if inp.audit:
+        auth_files[AUDIT_POLICY_FILE] = dump(AUDIT_POLICY)
+    identity = {
+        "config": _config(inp, "@PRIVATE_DIR@", patch_files),
+        "patches": patch_files,
+        "auth": auth_files,
+        "version": str(inp.version),
+        "kind": inp.kind_version,
+        "image_id": inp.image_id,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    expected = {
+        "args": apiserver_args(inp),
+        "probes": {name: {**dict(p.http_get), **dict(p.timing)}
+                   for name, p in inp.profile.probes.items()},
+        "named_port": inp.profile.named_port if inp.facts.named_probe_port else None,
+        "auth_files": sorted([TOKEN_FILE, *auth_files]),
+        "mounts": [AUTH_DIR] + ([AUDIT_DIR] if inp.audit else []),
+    }
+    return Rendered(config_hash=digest, kind_config=_config(inp, private, patch_files),
+                    auth_files=auth_files, patch_files=patch_files, expected=expected)
+
+
+def token_file_text(token: str) -> str:
+    """The static token file line for the admin user (CSV ``token,user,uid``)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,}", token):
+        raise ValueError("admin token must be at least 16 URL-safe characters")
+    return f"{token},{ADMIN_USER},{ADMIN_UID}\n"

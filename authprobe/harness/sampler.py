@@ -1,0 +1,145 @@
+"""The kube-apiserver restart sampler: one reading every 10 s for a cluster's lifetime.
+
+Each reading comes from the mirror pod when the API answers (source "api"), otherwise from
+the node's container runtime (source "runtime"). Time is counted from the moment the first
+kube-apiserver container started (``t0``, epoch seconds).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import kubernetes
+
+from ..errors import AuthprobeError
+from ..model.series import Sample
+from ..progress import fmt_seconds
+from ..wait import until
+from .access import NodeAccess
+from .readiness import apiserver_containers, container_status
+
+INTERVAL = 10.0
+
+
+class RestartSampler:
+    def __init__(self, cluster: str, node: NodeAccess,
+                 api: kubernetes.client.ApiClient | None, window: float,
+                 on_sample: Callable[[list[Sample]], None] | None = None,
+                 interval: float = INTERVAL) -> None:
+        self.cluster = cluster
+        self.node = node
+        self.api = api
+        self.window = window
+        self.interval = interval
+        self._on_sample = on_sample
+        self._samples: list[Sample] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.t0: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"sampler-{cluster}",
+                                        daemon=True)
+        self.errors: list[str] = []
+
+    @property
+    def series(self) -> list[Sample]:
+        with self._lock:
+            return list(self._samples)
+
+    def start(self) -> RestartSampler:
+        self._thread.start()
+        return self
+
+    def stop(self, join: bool = True) -> None:
+        self._stop.set()
+        if join and self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
+
+    def _from_api(self) -> tuple[int, bool, str | None] | None:
+        if self.api is None:
+            return None
+        core = kubernetes.client.CoreV1Api(self.api)
+        try:
+            pods = core.list_namespaced_pod("kube-system",
+                                            label_selector="component=kube-apiserver",
+                                            _request_timeout=5)
+        except Exception:  # any failure to answer means: read the runtime instead
+            return None
+        for pod in pods.items:
+            for status in pod.status.container_statuses or []:
+                if status.name == "kube-apiserver":
+                    last = status.last_state.terminated if status.last_state else None
+                    return status.restart_count, bool(status.ready), (
+                        last.reason if last else None)
+        return None
+
+    def _from_runtime(self) -> tuple[int, bool, str | None] | None:
+        containers = apiserver_containers(self.node)
+        if not containers:
+            return None
+        restarts = max(c.attempt for c in containers)
+        exited = [c for c in containers if c.state == "CONTAINER_EXITED"]
+        reason = None
+        if exited:
+            status = container_status(self.node, exited[-1].id)
+            reason = status.get("reason") or f"exit {status.get('exitCode')}"
+        return restarts, False, reason
+
+    def sample_once(self) -> Sample | None:
+        if self.t0 is None:
+            containers = apiserver_containers(self.node)
+            if not containers:
+                return None
+            self.t0 = containers[0].created_ns / 1e9
+        reading, source = self._from_api(), "api"
+        if reading is None:
+            reading, source = self._from_runtime(), "runtime"
+        if reading is None:
+            return None
+        restarts, ready, reason = reading
+        sample = Sample(t=round(time.time() - self.t0, 1), restarts=restarts, ready=ready,
+                        last_reason=reason, source=source)
+        with self._lock:
+            self._samples.append(sample)
+            series = list(self._samples)
+        if self._on_sample is not None:
+            self._on_sample(series)
+        return sample
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.sample_once()
+            except (AuthprobeError, ValueError, OSError) as err:
+                self.errors.append(str(err))
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def covered(self) -> float:
+        series = self.series
+        return series[-1].t if series else 0.0
+
+    def wait_for_window(self, seconds: float | None = None) -> list[Sample]:
+        """Block until the samples cover ``seconds`` (default: the observation window)."""
+        window = self.window if seconds is None else seconds
+
+        def covered() -> bool:
+            if self._stop.is_set() and not self._thread.is_alive():
+                raise AuthprobeError(f"restart sampler of {self.cluster} stopped at "
+                                     f"{self.covered():.0f}s of a {window:.0f}s window"
+                                     + (f": {self.errors[-1]}" if self.errors else ""))
+            return self.covered() >= window
+
+        def state() -> str:
+            series = self.series
+            if not series:
+                return "no sample yet" + (f", last error: {self.errors[-1]}" if self.errors
+                                          else "")
+            last = series[-1]
+            return (f"{fmt_seconds(last.t)} covered, restarts {last.restarts}, "
+                    f"ready {'yes' if last.ready else 'no'}")
+
+        until(covered, timeout=window + 180, interval=2.0, state=state,
+              what=f"{self.cluster}: kube-apiserver restarts over a {fmt_seconds(window)} window")
+        return self.series

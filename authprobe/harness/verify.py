@@ -1,0 +1,113 @@
+"""Check that a running cluster is the profile it claims to be, and read its probe spec.
+
+kind silently skips a kubeadm patch pinned to the wrong API version and silently reuses a
+cluster of the same name, so after every create and on every reuse the kube-apiserver
+static pod manifest is read back from the node and compared with the rendered profile.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from ..errors import AuthprobeError
+from .access import NodeAccess
+
+MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+
+
+def apiserver_container(manifest: dict) -> dict:
+    for container in (manifest.get("spec") or {}).get("containers") or []:
+        if container.get("name") == "kube-apiserver":
+            return container
+    raise AuthprobeError(f"{MANIFEST} has no kube-apiserver container")
+
+
+def flags_of(container: dict) -> dict[str, str]:
+    """``--name=value`` arguments of the container as {name: value}."""
+    flags = {}
+    for arg in [*(container.get("command") or []), *(container.get("args") or [])]:
+        if arg.startswith("--"):
+            name, _, value = arg[2:].partition("=")
+            flags[name] = value
+    return flags
+
+
+def probe_spec(container: dict) -> dict:
+    """The container's probes as plain data: {probe: {path, port, scheme, timings...}}."""
+    spec = {}
+    for probe in PROBES:
+        found = container.get(probe)
+        if found:
+            http = found.get("httpGet") or {}
+            spec[probe] = {**{k: http.get(k) for k in ("host", "port", "path", "scheme")},
+                           **{k: v for k, v in found.items() if k != "httpGet"}}
+    return spec
+
+
+def differences(manifest: dict, expected: dict, other_flags: set[str],
+                auth_files: list[str] | None = None) -> list[str]:
+    """What differs between the manifest and ``expected`` (from ``render``); empty if none.
+
+    ``other_flags`` are flags other profiles set: this one leaves them at kubeadm's defaults,
+    so they must be absent.
+    """
+    container = apiserver_container(manifest)
+    flags = flags_of(container)
+    found = []
+    for name, value in expected["args"].items():
+        if name not in flags:
+            found.append(f"--{name} is missing (profile sets {value!r})")
+        elif flags[name] != value:
+            found.append(f"--{name} is {flags[name]!r}, profile sets {value!r}")
+    for name in sorted(other_flags - set(expected["args"])):
+        if name in flags:
+            found.append(f"--{name}={flags[name]} is set, profile leaves it unset")
+    for probe in PROBES:
+        present = container.get(probe) or {}
+        http = present.get("httpGet") or {}
+        wanted = expected["probes"].get(probe)
+        if wanted:
+            for key, value in wanted.items():
+                have = http.get(key) if key in ("host", "port", "path", "scheme") else \
+                    present.get(key)
+                if str(have) != str(value):
+                    found.append(f"{probe}.{key} is {have!r}, profile sets {value!r}")
+        elif present and http.get("scheme") != "HTTPS":
+            found.append(f"{probe} is {http.get('scheme')} on port {http.get('port')}, profile "
+                         "keeps kubeadm's HTTPS probe")
+    named = expected.get("named_port")
+    if named is not None:
+        ports = {p.get("name"): p.get("containerPort") for p in container.get("ports") or []}
+        if ports.get("probe-port") != named:
+            found.append(f"port probe-port is {ports.get('probe-port')!r}, profile sets {named}")
+    mounts = {m.get("mountPath") for m in container.get("volumeMounts") or []}
+    for path in expected.get("mounts", []):
+        if path not in mounts:
+            found.append(f"{path} is not mounted into kube-apiserver")
+    if auth_files is not None:
+        missing = sorted(set(expected["auth_files"]) - set(auth_files))
+        if missing:
+            found.append(f"auth files missing in the node: {', '.join(missing)}")
+    return found
+
+
+def read_manifest(node: NodeAccess, cluster: str) -> dict:
+    try:
+        return yaml.safe_load(node.read(MANIFEST))
+    except AuthprobeError as err:
+        raise AuthprobeError(f"cannot read {MANIFEST} in {cluster}: {err.one_line()}") from None
+
+
+def verify(node: NodeAccess, cluster: str, profile_id: str, expected: dict,
+           other_flags: set[str], auth_dir: str) -> dict:
+    """Raise one AuthprobeError line naming every difference; return the probe spec."""
+    manifest = read_manifest(node, cluster)
+    listing = node.exec("ls", "-1", auth_dir, check=False)
+    auth_files = listing.stdout.split() if listing.returncode == 0 else []
+    found = differences(manifest, expected, other_flags, auth_files)
+    if found:
+        raise AuthprobeError(
+            f"cluster {cluster} does not run profile {profile_id}: " + "; ".join(found)
+            + " (delete it with `authprobe clusters prune` and run again)")
+    return probe_spec(apiserver_container(manifest))

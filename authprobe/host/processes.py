@@ -1,0 +1,113 @@
+"""Child processes that an interrupt must stop: each runs in its own process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ..wait import until
+
+
+class Children:
+    """Processes started by this run, so an interrupt can stop every one of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen] = set()
+        self.closed = False
+
+    def add(self, proc: subprocess.Popen, interruptible: bool) -> None:
+        """Track ``proc``; after ``stop_all`` an interruptible late starter is killed at once."""
+        with self._lock:
+            self._procs.add(proc)
+            closed = self.closed
+        if closed and interruptible:
+            signal_group(proc, signal.SIGKILL)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop_all(self, grace: float = 10.0) -> None:
+        with self._lock:
+            self.closed = True
+            procs = list(self._procs)
+        for proc in procs:
+            signal_group(proc, signal.SIGTERM)
+        for proc in procs:
+            if not _ended(proc, grace):
+                signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def _ended(proc: subprocess.Popen, seconds: float) -> bool:
+    return bool(until(lambda: proc.poll() is not None, timeout=seconds, interval=0.2,
+                      what=f"process {proc.pid} to end", quiet=True, give_last=True))
+
+
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+CHILDREN = Children()
+
+
+def run_tracked(argv: list[str], log: Path | None = None, timeout: float = 300.0,
+                should_stop: Callable[[], bool] | None = None, poll: float = 5.0,
+                interruptible: bool = False) -> subprocess.CompletedProcess:
+    """Run ``argv`` in its own process group, output to ``log`` (appended) or captured.
+
+    ``should_stop`` is asked every ``poll`` seconds; when it answers True the command is
+    stopped and the result has return code -15. A timeout kills it (return code -9). An
+    ``interruptible`` command is stopped when the run is interrupted, even if it starts after.
+    """
+    if should_stop is not None and log is None:
+        raise ValueError("a command that may be stopped early writes to a log")
+    out = log.open("a") if log is not None else subprocess.PIPE
+    try:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        CHILDREN.add(proc, interruptible)
+        stopped = {"code": None}
+
+        def finished() -> bool:
+            if proc.poll() is not None:
+                return True
+            if should_stop is not None and should_stop():
+                signal_group(proc, signal.SIGTERM)
+                if not _ended(proc, 20):
+                    signal_group(proc, signal.SIGKILL)
+                proc.wait()
+                stopped["code"] = -15
+                return True
+            return False
+
+        try:
+            if log is None:
+                captured, _ = proc.communicate(timeout=timeout)
+            else:
+                captured = ""
+                done = until(finished, timeout=timeout, interval=poll if should_stop else 0.5,
+                             what=f"`{' '.join(argv[:3])}`", quiet=True, give_last=True)
+                if not done:
+                    signal_group(proc, signal.SIGKILL)
+                    proc.wait()
+                    return subprocess.CompletedProcess(argv, -9, captured or "", "")
+        except subprocess.TimeoutExpired:
+            signal_group(proc, signal.SIGKILL)
+            captured, _ = proc.communicate()
+            return subprocess.CompletedProcess(argv, -9, captured or "", "")
+        finally:
+            CHILDREN.discard(proc)
+        code = stopped["code"] if stopped["code"] is not None else proc.returncode
+        return subprocess.CompletedProcess(argv, code, captured or "", "")
+    finally:
+        if log is not None:
+            out.close()

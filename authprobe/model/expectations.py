@@ -1,0 +1,183 @@
+"""Expected outcomes as data: per scenario, profile and Kubernetes version range.
+
+An expectation file maps ``scenarios`` -> scenario -> profile -> rows. Each row starts at
+a version (``since``) and holds until the next row; a version without a row of its own
+takes the nearest lower one. The shipped file is ``scenarios/expectations.yaml``; a team
+adds rows for its own scenarios and profiles in files of its own (``--expectations``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import AuthprobeError
+from .versions import KubeVersion, Ranged
+
+# Fields a row may hold, with their meaning. Anything else is a typo and is rejected.
+FIELDS = {
+    "na": "the scenario does not apply on these versions; the value says why",
+    "note": "where the row's facts come from (changelog, source, a live run)",
+    "seen": "patch releases a live run showed this row on (empty: not yet seen live)",
+    "comes_up": "whether the control plane comes up (bool)",
+    "exit_code": "exit code of the kube-apiserver container when it must not come up",
+    "log_message": "fragment of the apiserver's last log lines when it must not come up",
+    "status": "expected HTTP status code",
+    "message": "fragment expected in the Status message (or body)",
+    "www_authenticate": "whether a 401 carries a WWW-Authenticate header (bool)",
+    "status_after": "expected HTTP status after the cluster-admin binding",
+    "audit_user": "user the apiserver's audit record names for the request (null: none)",
+    "audit_group": "a group the audit record's user must belong to",
+    "restart_shape": "shape of the restart series: flat, climbs or never-up",
+    "ever_ready": "whether kube-apiserver is Ready at least once in the window (bool)",
+    "restart_cause": "why kube-apiserver restarts: none, probe-401 or exit",
+    "probe_status": "HTTP status the kubelet's probe requests get, as the audit log shows",
+    "probe_user": "user the audit log names for the kubelet's probes (null: none)",
+}
+SHAPES = ("flat", "climbs", "never-up")
+CAUSES = ("none", "probe-401", "exit")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The row that applies to one (profile, scenario, version)."""
+
+    profile: str
+    scenario: str
+    since: str
+    values: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def na(self) -> str | None:
+        return self.values.get("na")
+
+    @property
+    def expected_failure(self) -> bool:
+        """Whether passing means seeing something fail as it must (the story's failures)."""
+        return is_expected_failure(self.values)
+
+    def get(self, name: str) -> Any:
+        if name not in FIELDS:
+            raise KeyError(f"'{name}' is not an expectation field")
+        return self.values.get(name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in FIELDS:
+            return self.values.get(name)
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict:
+        return {"profile": self.profile, "scenario": self.scenario, "since": self.since,
+                **self.values}
+
+
+def is_expected_failure(values: dict) -> bool:
+    return values.get("comes_up") is False or values.get("restart_shape") in ("climbs",
+                                                                              "never-up")
+
+
+class ExpectationTable:
+    """Rows of one or more expectation files; a (scenario, profile) may appear once."""
+
+    def __init__(self) -> None:
+        self.scenarios: dict[str, dict[str, Ranged]] = {}
+        self.sources: dict[tuple[str, str], str] = {}
+
+    def add(self, data: Any, source: str) -> None:
+        def bad(where: str, what: str) -> None:
+            at = f" at {where}" if where else ""
+            raise AuthprobeError(f"malformed expectation file {source}{at}: {what}")
+
+        if not isinstance(data, dict) or set(data) != {"scenarios"}:
+            bad("", "the top level must be a mapping with only a 'scenarios' key")
+        if not isinstance(data["scenarios"], dict):
+            bad("scenarios", "must map scenario names to profiles")
+        for scenario, per_profile in data["scenarios"].items():
+            if not isinstance(per_profile, dict):
+                bad(f"scenarios.{scenario}", "must map profile names to lists of rows")
+            for profile, rows in per_profile.items():
+                where = f"scenarios.{scenario}.{profile}"
+                ranged = Ranged.parse(rows, where, bad)
+                for since, row in ranged.rows:
+                    _check_row(row, f"{where} since {since}", bad)
+                key = (str(scenario), str(profile))
+                if key in self.sources:
+                    bad(where, f"already given in {self.sources[key]}; a scenario's rows for a "
+                        "profile live in one file")
+                self.scenarios.setdefault(str(scenario), {})[str(profile)] = ranged
+                self.sources[key] = source
+
+    def lookup(self, profile: str, scenario: str, version: KubeVersion) -> Expectation:
+        per_profile = self.scenarios.get(scenario)
+        if per_profile is None:
+            raise AuthprobeError(
+                f"scenario '{scenario}' has no expectations: add it under 'scenarios' in an "
+                "expectation file")
+        ranged = per_profile.get(profile)
+        source = self.sources.get((scenario, profile), "")
+        if ranged is None:
+            raise AuthprobeError(
+                f"scenario '{scenario}' has no expectations for profile '{profile}': add rows "
+                "for it in an expectation file")
+        found = ranged.at(version)
+        if found is None:
+            raise AuthprobeError(
+                f"scenario '{scenario}', profile '{profile}' has no row for Kubernetes {version} "
+                f"(its rows start at {ranged.first}) in {source}")
+        since, row = found
+        return Expectation(profile, scenario, str(since), dict(row), source)
+
+    def pairs(self) -> list[tuple[str, str, str]]:
+        """(scenario, profile, source file) of every entry, in file order."""
+        return [(s, p, self.sources[(s, p)]) for s, per in self.scenarios.items() for p in per]
+
+
+def _check_row(row: dict, where: str, bad) -> None:
+    unknown = sorted(set(row) - set(FIELDS))
+    if unknown:
+        bad(where, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}")
+    if row.get("restart_shape") not in (None, *SHAPES):
+        bad(where, f"restart_shape must be one of {', '.join(SHAPES)}")
+    if row.get("restart_cause") not in (None, *CAUSES):
+        bad(where, f"restart_cause must be one of {', '.join(CAUSES)}")
+    seen = row.get("seen")
+    if seen is not None and (not isinstance(seen, list)
+                             or not all(isinstance(v, str) for v in seen)):
+        bad(where, "seen must be a list of patch versions such as [\"1.34.12\"]")
+    for version in seen or ():
+        try:
+            parsed = KubeVersion.parse(version)
+        except AuthprobeError as err:
+            bad(where, f"seen: {err}")
+        if parsed.patch is None:
+            bad(where, f"seen: '{version}' must be a patch release")
+    if "na" in row and not str(row["na"] or "").strip():
+        bad(where, "na needs a reason")
+
+
+def load_files(paths: list[Path]) -> ExpectationTable:
+    table = ExpectationTable()
+    for path in paths:
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise AuthprobeError(f"cannot read expectation file {path}: {err.strerror}"
+                                 ) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise AuthprobeError(f"expectation file {path} is not valid YAML{where}: "
+                                 f"{getattr(err, 'problem', err)}") from None
+        table.add(data, str(path))
+    return table
+
+
+def dumps(values: dict) -> str:
+    return json.dumps(values, sort_keys=True)

@@ -1,0 +1,37 @@
+"""authprobe's pytest plugin, registered by the ``pytest11`` entry point ``authprobe``.
+
+It stays out of the way of runs that use no ``cluster`` fixture. A test that asks for
+``cluster`` is parametrized over the selected profiles and Kubernetes minors (ids like
+``anon-on-1.34``); the clusters those tests need are brought up in parallel before the
+first test runs, shared by every test of the same cell, and deleted when done (also on
+Ctrl-C and SIGTERM). Every run that has such tests writes a report folder.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import terminal
+from .fixtures import authprobe_cluster, cluster, expected, observe
+from .options import add_options
+from .planning import ANY_STATE_MARKER
+from .session import HARNESS, Harness
+
+__all__ = ["authprobe_cluster", "cluster", "expected", "observe"]
+MARKERS = (
+    f"{ANY_STATE_MARKER}: run the scenario even when the control plane did not come up (the "
+    "cluster fixture then hands over the start failure and its evidence)",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    harness = Harness(config)
+    config.stash[HARNESS] = harness
+    config.pluginmanager.register(harness, "authprobe-harness")
+    terminal.install(config)

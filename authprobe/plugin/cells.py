@@ -1,0 +1,128 @@
+"""A scenario item's cell record, built from what the harness knows about the item: its
+cell, its expectation row, the cluster it ran on, what it observed, and how each pytest
+phase ended. Nothing here reads test ids or message text to decide an outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from ..model.expectations import Expectation
+from ..model.outcome import (
+    ERROR,
+    EXPECTED_FAILURE,
+    FAIL,
+    NA,
+    PASS,
+    SKIPPED,
+    CellRecord,
+)
+from ..model.summary import observed_summary, one_line
+
+DETAIL_LINES = 40
+
+
+@dataclass
+class ItemPlan:
+    """What collection decided for one scenario item."""
+
+    profile: str
+    minor: str
+    version: str
+    scenario: str
+    row: Expectation | None
+    na: str | None  # the expectations say the scenario does not apply: why
+
+
+@dataclass
+class ItemState:
+    """What the item gathered while it ran."""
+
+    outcome: str | None = None
+    message: str = ""
+    observed: dict = field(default_factory=dict)
+    evidence: dict = field(default_factory=dict)
+    cluster: str | None = None
+    node_image: str | None = None
+    image_source: str | None = None
+    kind_version: str | None = None
+    version: str | None = None
+    duration: float = 0.0
+    detail: list[str] = field(default_factory=list)
+
+
+def crash_line(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    return str(longrepr or "").strip().splitlines()[-1] if longrepr else ""
+
+
+def _tail(text: str) -> str:
+    lines = text.rstrip().splitlines()
+    return "\n".join(lines[-DETAIL_LINES:])
+
+
+def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
+          assertion: bool) -> None:
+    """Fold one phase's report into the item's state. ``assertion``: the phase failed on an
+    assertion (the scenario saw something else) rather than an error."""
+    state.duration += float(report.duration or 0.0)
+    if report.when == "setup":
+        if report.skipped:
+            state.outcome = NA if plan.na else SKIPPED
+            state.message = f"n/a: {plan.na}" if plan.na else crash_line(report)
+        elif report.failed:
+            state.outcome, state.message = ERROR, crash_line(report)
+            state.detail.append(f"--- setup ---\n{_tail(report.longreprtext)}")
+    elif report.when == "call":
+        if report.passed:
+            expected_failure = plan.row is not None and plan.row.expected_failure
+            state.outcome = EXPECTED_FAILURE if expected_failure else PASS
+            state.message = observed_summary(state.observed) or (
+                "failed as expected" if expected_failure else "passed")
+        elif report.skipped:
+            state.outcome, state.message = SKIPPED, crash_line(report)
+        else:
+            state.outcome = FAIL if assertion else ERROR
+            state.message = crash_line(report)
+            state.detail.append(f"--- call ---\n{_tail(report.longreprtext)}")
+    elif report.failed:
+        if state.outcome in (PASS, EXPECTED_FAILURE, None):
+            state.outcome, state.message = ERROR, "teardown: " + crash_line(report)
+        state.detail.append(f"--- teardown ---\n{_tail(report.longreprtext)}")
+    for title, content in report.sections:
+        if content.strip() and report.when != "setup" and not report.passed:
+            state.detail.append(f"--- {title} ---\n{_tail(content)}")
+
+
+def expected_of(plan: ItemPlan) -> dict:
+    """The row the cell was judged by; for a profile that does not apply, its n/a."""
+    if plan.row is not None:
+        return plan.row.to_dict()
+    return {"profile": plan.profile, "scenario": plan.scenario, "na": plan.na,
+            "from": "profile"} if plan.na else {}
+
+
+def record(plan: ItemPlan, state: ItemState, nodeid: str) -> CellRecord:
+    return CellRecord(
+        profile=plan.profile, scenario=plan.scenario, minor=plan.minor,
+        version=state.version or plan.version, outcome=state.outcome or ERROR,
+        message=one_line(state.message or "the test did not run to its end"),
+        expected=expected_of(plan), observed=state.observed, evidence=state.evidence,
+        cluster=state.cluster,
+        node_image=state.node_image, image_source=state.image_source,
+        kind_version=state.kind_version, nodeid=nodeid, duration=round(state.duration, 3),
+        detail="\n".join(state.detail))
+
+
+def not_run(plan: ItemPlan, nodeid: str, reason: str) -> CellRecord:
+    """The record of an item that could not run at all (its image or cluster failed)."""
+    return CellRecord(profile=plan.profile, scenario=plan.scenario, minor=plan.minor,
+                      version=plan.version, outcome=ERROR, message=one_line(reason),
+                      expected=expected_of(plan),
+                      nodeid=nodeid)

@@ -1,0 +1,80 @@
+"""The fixtures scenarios use: ``cluster``, ``expected`` and ``observe``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ..harness.audit import AuditRecord
+from ..harness.handle import ClusterHandle
+from ..model.expectations import Expectation
+from .planning import ANY_STATE_MARKER
+from .session import HARNESS, PLAN, STATE
+
+
+@pytest.fixture(scope="session")
+def authprobe_cluster(request: pytest.FixtureRequest):
+    """The cluster of one (profile, minor) cell, shared by every scenario of the cell."""
+    harness = request.config.stash[HARNESS]
+    cell = request.param
+    run = harness.pool.get(cell)
+    yield run
+    harness.pool.release(cell, export_logs=harness.cell_failed(cell))
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, authprobe_cluster) -> ClusterHandle:
+    """The scenario's cluster (see authprobe.harness.handle.ClusterHandle)."""
+    run = authprobe_cluster
+    state = request.node.stash[STATE]
+    state.cluster, state.node_image = run.name, run.image.ref
+    state.image_source, state.kind_version = run.image_source, run.handle.kind_version
+    state.version = str(run.version)
+    if not run.handle.up and request.node.get_closest_marker(ANY_STATE_MARKER) is None:
+        pytest.fail(f"the control plane of {run.name} is down: {run.handle.start_failure}",
+                    pytrace=False)
+    return run.handle
+
+
+@pytest.fixture
+def expected(request: pytest.FixtureRequest) -> Expectation:
+    """The expectation row of this scenario, profile and version."""
+    plan = request.node.stash.get(PLAN, None)
+    if plan is None or plan.row is None:
+        pytest.fail("`expected` is only for scenarios that use the `cluster` fixture",
+                    pytrace=False)
+    return plan.row
+
+
+class Observer:
+    """``observe(field=value, ...)`` records what the scenario saw (JSON values);
+    ``observe.audit(record)`` keeps the apiserver's audit record of a request as evidence."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+
+    def __call__(self, **fields) -> None:
+        for name, value in fields.items():
+            json.dumps(value)  # a TypeError here names a value the reports could not hold
+            self.state.observed[name] = value
+
+    def audit(self, record: AuditRecord) -> AuditRecord:
+        self.state.evidence.setdefault("audit", []).append(record.to_dict())
+        self(audit_user=record.user, audit_groups=record.groups, audit_code=record.code,
+             audit_decision=record.decision)
+        return record
+
+    def evidence(self, **fields) -> None:
+        for name, value in fields.items():
+            json.dumps(value)
+            self.state.evidence[name] = value
+
+
+@pytest.fixture
+def observe(request: pytest.FixtureRequest) -> Observer:
+    state = request.node.stash.get(STATE, None)
+    if state is None:
+        pytest.fail("`observe` is only for scenarios that use the `cluster` fixture",
+                    pytrace=False)
+    return Observer(state)

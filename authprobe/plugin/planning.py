@@ -1,0 +1,127 @@
+"""Before any cluster is made: check the expectations against the scenarios and profiles,
+decide each item's row (or n/a), and choose the node image of each minor."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from pathlib import Path
+
+import pytest
+
+from ..errors import AuthprobeError
+from ..harness import images
+from ..harness.pool import Cell, Target
+from ..model.expectations import ExpectationTable
+from ..model.versions import KubeVersion, SupportedVersion, resolve
+from ..paths import scenarios_dir
+from ..progress import say
+from .cells import ItemPlan
+from .options import Selection
+
+CELL_FIXTURE = "authprobe_cluster"
+ANY_STATE_MARKER = "control_plane_any"
+
+
+def scenario_id(item: pytest.Item) -> str:
+    """A scenario is named by its test function, without ``test_``."""
+    name = getattr(item, "originalname", None) or item.name.split("[")[0]
+    return name.removeprefix("test_")
+
+
+def cell_of(item: pytest.Item) -> Cell | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    cell = callspec.params.get(CELL_FIXTURE)
+    return cell if isinstance(cell, Cell) else None
+
+
+def _scenarios_in(folder: Path) -> set[str]:
+    """Test functions (scenario ids) defined in the test files of ``folder``."""
+    found = set()
+    for path in sorted(folder.glob("test_*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        found |= {node.name.removeprefix("test_") for node in ast.walk(tree)
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return found
+
+
+def check_expectation_names(table: ExpectationTable, profiles: set[str],
+                            folders: set[Path]) -> None:
+    """Every row names a scenario that exists and a profile that exists."""
+    known = set()
+    for folder in {scenarios_dir(), *folders}:
+        known |= _scenarios_in(folder)
+    for scenario, profile, source in table.pairs():
+        if scenario not in known:
+            near = difflib.get_close_matches(scenario, sorted(known), n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise AuthprobeError(f"expectation file {source} has rows for scenario '{scenario}'"
+                                 f", which no scenario file defines{hint}: rename or remove them")
+        if profile not in profiles:
+            near = difflib.get_close_matches(profile, sorted(profiles), n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise AuthprobeError(f"expectation file {source} has rows for profile '{profile}' "
+                                 f"(scenario '{scenario}'), which no profile file defines{hint}")
+
+
+def choose_images(sel: Selection, registry: bool) -> dict[str, Target]:
+    """The image of every minor of the run, said on the console with the reason."""
+    if sel.kind_image:
+        choice = images.given(sel.kind_image)
+        if choice.minor != sel.minors[0]:
+            raise AuthprobeError(f"--kind-image {sel.kind_image} holds Kubernetes "
+                                 f"{choice.version}: pass --k8s-version {choice.minor} with it")
+        targets = {choice.minor: Target(_supported_or_none(choice.minor), choice)}
+    else:
+        rows = {m: resolve(m) for m in sel.minors}
+        targets = {m: Target(row, images.choose(row, sel.policy, registry))
+                   for m, row in rows.items()}
+    for target in targets.values():
+        say(f"node image for {target.choice.describe()}")
+    return targets
+
+
+def _supported_or_none(minor: str) -> SupportedVersion | None:
+    try:
+        return resolve(minor)
+    except AuthprobeError:
+        return None
+
+
+def plan_items(items: list[pytest.Item], sel: Selection,
+               versions: dict[str, KubeVersion]) -> dict[pytest.Item, ItemPlan]:
+    """Each scenario item's expectation row (or n/a) at the version its minor runs."""
+    plans, problems = {}, []
+    for item in items:
+        cell = cell_of(item)
+        version = versions[cell.minor]
+        profile = sel.all_profiles[cell.profile].at(version)
+        scenario = scenario_id(item)
+        row, na = None, profile.na
+        if na is None:
+            try:
+                row = sel.expectations.lookup(cell.profile, scenario, version)
+            except AuthprobeError as err:
+                problems.append(err.one_line())
+                continue
+            na = row.na
+        plans[item] = ItemPlan(cell.profile, cell.minor, str(version), scenario, row, na)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AuthprobeError(problems[0] + more)
+    return plans
+
+
+def check_down_profiles(plans: dict[pytest.Item, ItemPlan], expects_down) -> None:
+    """A profile whose control plane must not come up runs only the scenarios marked to run
+    then; the expectations must mark the others n/a."""
+    for item, plan in plans.items():
+        if plan.na or item.get_closest_marker(ANY_STATE_MARKER) is not None:
+            continue
+        if expects_down(plan.profile, KubeVersion.parse(plan.version)):
+            raise AuthprobeError(
+                f"the expectations say the control plane of {plan.profile} does not come up on "
+                f"{plan.version}, but give scenario '{plan.scenario}' a row that needs it: mark "
+                f"that row 'na' in {plan.row.source if plan.row else 'the expectation file'}")

@@ -1,0 +1,275 @@
+"""The harness's pytest hooks for one run: parametrize, plan, bring clusters up, record
+every cell, clean up (also on Ctrl-C and SIGTERM), and hand the run log to the reports."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from ..errors import AuthprobeError, NotRunnable
+from ..harness import images, naming, steps
+from ..harness.pool import Cell, ClusterPool, Unavailable
+from ..harness.render import HostFacts
+from ..host import engine, tools
+from ..model.outcome import ERROR, FAIL, RunLog
+from ..model.versions import KubeVersion, resolve
+from ..progress import say
+from ..report import register_secret
+from ..report.plugin import Reporter
+from . import cells as _cells
+from . import planning, terminal
+from .options import Selection, given, resolve_selection
+
+DEFAULT_WINDOW = 330.0
+# inotify instances one running node takes (systemd, kubelet, containerd and the pods);
+# measured about 29 on a single-node cluster.
+INOTIFY_PER_NODE = 32
+PLAN = pytest.StashKey[_cells.ItemPlan]()
+STATE = pytest.StashKey[_cells.ItemState]()
+HARNESS = pytest.StashKey["Harness"]()
+
+
+def clusters_host_allows() -> int:
+    """How many single-node clusters can run at once before nodes fail to boot: all nodes
+    share root's inotify instance limit, and a node that gets none exits at start."""
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 1000
+    return max(1, limit // INOTIFY_PER_NODE)
+
+
+def host_cgroup_version() -> int:
+    from ..host.docker import docker
+
+    text = docker("info", "--format", "{{.CgroupVersion}}", timeout=20).stdout.strip()
+    if text in ("1", "2"):
+        return int(text)
+    return 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
+
+
+class Harness:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.run_token = naming.run_token()
+        self.runlog = RunLog()
+        self.reporter = Reporter(config, self.runlog)
+        self._selection: Selection | None = None
+        self._selection_error: AuthprobeError | None = None
+        self.pool: ClusterPool | None = None
+        self.targets: dict = {}
+        self.registry = False
+        self.cells: list[Cell] = []
+        self.said: set[str] = set()
+        self.failed_cells: set[Cell] = set()
+        self._previous_handlers: dict = {}
+        if given(config):
+            try:
+                self.selection()
+            except AuthprobeError as err:
+                raise pytest.UsageError(err.one_line()) from None
+
+    def selection(self) -> Selection:
+        if self._selection is None and self._selection_error is None:
+            try:
+                self._selection = resolve_selection(self.config)
+            except AuthprobeError as err:
+                self._selection_error = err
+        if self._selection_error is not None:
+            raise self._selection_error
+        return self._selection
+
+    # -- collection ------------------------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if planning.CELL_FIXTURE not in metafunc.fixturenames:
+            return
+        try:
+            sel = self.selection()
+            cells = [Cell(p, m) for p in sel.profiles for m in sel.minors]
+        except AuthprobeError:
+            cells = []  # reported once, as a usage error, after collection
+        metafunc.parametrize(planning.CELL_FIXTURE, cells, ids=[c.id for c in cells],
+                             indirect=True, scope="session")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        scenario_items = [i for i in items if planning.cell_of(i) is not None]
+        if not scenario_items and self._selection_error is None:
+            return
+        try:
+            self._plan(config, scenario_items)
+        except AuthprobeError as err:
+            raise pytest.UsageError(err.one_line()) from None
+
+    def _plan(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if hasattr(config, "workerinput") or (config.getoption("numprocesses", default=None)
+                                              not in (None, 0, "0")):
+            raise AuthprobeError(
+                "authprobe shares one cluster per profile and version between scenarios and "
+                "brings the clusters up in parallel itself: run it without pytest-xdist's -n")
+        sel = self.selection()
+        folders = {Path(item.path).parent for item in items}
+        planning.check_expectation_names(sel.expectations, set(sel.all_profiles), folders)
+        self.reporter.start(sel.reports_root, sel.minors, self.run_token)
+        if config.option.collectonly:
+            versions = {m: resolve(m).patch for m in sel.minors}
+        else:
+            engine.ensure_engine()
+            self.registry = images.registry_answers()
+            self.targets = planning.choose_images(sel, self.registry)
+            versions = {m: t.choice.version for m, t in self.targets.items()}
+        plans = planning.plan_items(items, sel, versions)
+        planning.check_down_profiles(plans, self.expects_down)
+        for item, plan in plans.items():
+            item.stash[PLAN] = plan
+            item.stash[STATE] = _cells.ItemState()
+        if config.option.collectonly:
+            return
+        self.cells = list(dict.fromkeys(planning.cell_of(i) for i in items
+                                        if not plans[i].na))
+        if self.cells:
+            self.pool = self._make_pool(sel, versions)
+
+    def expects_down(self, profile: str, version: KubeVersion) -> bool:
+        """Whether the expectations say this profile's control plane does not come up."""
+        try:
+            row = self.selection().expectations.lookup(profile, "control_plane_comes_up",
+                                                       version)
+        except AuthprobeError:
+            return False
+        return row.get("comes_up") is False
+
+    def _make_pool(self, sel: Selection, versions: dict[str, KubeVersion]) -> ClusterPool:
+        kind_path = sel.kind_bin or tools.ensure_kind()
+        kind_version = tools.check_kind(kind_path)
+        env = steps.Env(
+            runlog=self.runlog, kind_path=kind_path, kind_version=kind_version,
+            host=HostFacts(cgroup_version=host_cgroup_version()),
+            logs_root=lambda: self.reporter.folder() / "logs",
+            register_secret=register_secret,
+            other_flags={flag for p in sel.all_profiles.values() for v in versions.values()
+                         if not p.at(v).na for flag in p.at(v).extra_args},
+            keep=sel.keep, observe_window=sel.observe_window, default_window=DEFAULT_WINDOW,
+            dashboard_pull=self.registry,
+        )
+        profiles = {m: {p: sel.all_profiles[p].at(v) for p in sel.profiles}
+                    for m, v in versions.items()}
+        max_alive = clusters_host_allows()
+        if max_alive < len(self.cells):
+            say(f"this host allows about {max_alive} running clusters at once (inotify "
+                f"instances); the {len(self.cells)} clusters of this run take turns. To run "
+                f"them all at once: sudo sysctl -w fs.inotify.max_user_instances="
+                f"{len(self.cells) * INOTIFY_PER_NODE * 2}")
+        return ClusterPool(env, self.targets, profiles, self.expects_down, self.run_token,
+                           str(self.config.rootpath), sel.reuse, sel.keep, max_alive)
+
+    # -- running ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if self.pool is None:
+            return
+        self._install_signal_handlers()
+        self.pool.start(self.cells)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem) -> bool | None:
+        plan = item.stash.get(PLAN, None)
+        if plan is None or plan.na or self.pool is None:
+            return None
+        cell = planning.cell_of(item)
+        try:
+            self.pool.image(cell.minor)
+            self.pool.get(cell)
+        except Unavailable as err:
+            reason = err.one_line()
+            if reason not in self.said:
+                self.said.add(reason)
+                say(f"not run, recorded as errors: the scenarios of {cell.id}: {reason}")
+                self.runlog.add_problem(reason)
+            self.runlog.add_cell(_cells.not_run(plan, item.nodeid, reason))
+            return True
+        return None
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        plan = item.stash.get(PLAN, None)
+        if plan is not None and plan.na:
+            pytest.skip(f"n/a: {plan.na}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        try:
+            return (yield)
+        except NotRunnable as err:
+            pytest.skip(err.one_line())
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        plan = item.stash.get(PLAN, None)
+        if plan is None:
+            return report
+        state = item.stash[STATE]
+        assertion = bool(call.excinfo and call.excinfo.errisinstance(AssertionError))
+        _cells.apply(plan, state, report, assertion)
+        if report.when == "teardown":
+            record = _cells.record(plan, state, item.nodeid)
+            self.runlog.add_cell(record)
+            if record.outcome in (FAIL, ERROR):
+                self.failed_cells.add(planning.cell_of(item))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.reporter.add_test_report(report)
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.pool is not None and not self.pool.aborting.is_set():
+            self.pool.finish()
+        self._restore_signal_handlers()
+        written = self.reporter.write(int(session.exitstatus))
+        bad = any(c.outcome in (FAIL, ERROR) for c in self.runlog.cells)
+        if (bad or written is False) and session.exitstatus in (0, 5):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        self.reporter.summary(terminalreporter)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        terminal.uninstall()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum, frame):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            name = signal.Signals(signum).name
+            say(f"{name} received: stopping kind and deleting the clusters this run created "
+                "(please wait)")
+            deleted = self.pool.abort()
+            say(f"deleted {len(deleted)} cluster(s)" + (f": {', '.join(deleted)}" if deleted
+                                                        else ""))
+            self._restore_signal_handlers()
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise pytest.exit.Exception(f"terminated by {name}", returncode=128 + signum)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous_handlers[sig] = signal.getsignal(sig)
+            signal.signal(sig, handler)
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, old in self._previous_handlers.items():
+            signal.signal(sig, old)
+        self._previous_handlers = {}
+
+    def cell_failed(self, cell: Cell) -> bool:
+        return cell in self.failed_cells

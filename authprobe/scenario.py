@@ -1,0 +1,71 @@
+"""What scenarios use besides their fixtures: reading apiserver answers, and waiting out an
+apiserver that is restarting."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+
+from .harness.readiness import UNREACHABLE
+from .wait import WaitTimeout, until
+
+T = TypeVar("T")
+
+
+def status_message(response: requests.Response) -> str:
+    """The ``message`` of a metav1.Status body, else the body text itself."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        return str(body.get("message", ""))
+    return json.dumps(body, sort_keys=True)
+
+
+def check_audit(record, expected) -> None:
+    """The apiserver's own record names the user the expectations give (None: nobody)."""
+    if "audit_user" in expected.values:
+        assert record.user == expected.audit_user, record.summary()
+    if expected.audit_group is not None:
+        assert expected.audit_group in record.groups, record.summary()
+
+
+def answered(call: Callable[[], T], within: float = 420.0) -> T:
+    """Run ``call``, retrying while the apiserver cannot be reached, for at most ``within`` s.
+
+    A restarting kube-apiserver is down for up to a few minutes (CrashLoopBackOff); an
+    answer of any status is returned as it is.
+    """
+    result: dict = {}
+
+    def attempt() -> bool:
+        result["value"] = call()
+        return True
+
+    until(attempt, timeout=within, interval=2.0, retry_on=UNREACHABLE,
+          what="an answer from kube-apiserver")
+    return result["value"]
+
+
+def wait_for_status(call: Callable[[], requests.Response], status: int,
+                    within: float = 120.0) -> requests.Response:
+    """Poll ``call`` until it answers ``status``; return the last response either way."""
+    last: dict = {}
+
+    def attempt() -> bool:
+        last["response"] = call()
+        return last["response"].status_code == status
+
+    try:
+        until(attempt, timeout=within, interval=1.0, retry_on=UNREACHABLE, give_last=True,
+              what=f"HTTP {status} from kube-apiserver",
+              state=lambda: f"last answer {last['response'].status_code}" if last else
+              "no answer")
+    except WaitTimeout:
+        if "response" not in last:
+            raise
+    return last["response"]
