@@ -7,6 +7,7 @@ import yaml
 
 from authprobe.errors import AuthprobeError
 from authprobe.nodeimage import dashboard
+from authprobe.paths import clusters_dir
 
 IMAGE = "authprobe/dashboard:v2.7.0-0123456789ab"
 
@@ -94,3 +95,15 @@ def test_bad_image_reference_is_one_line_error(bad):
     with pytest.raises(AuthprobeError) as caught:
         dashboard.render_manifest(bad)
     assert "\n" not in caught.value.one_line()
+
+
+def test_the_shipped_manifest_is_in_the_clusters_folder():
+    assert dashboard.PLACEHOLDER in (clusters_dir() / "dashboard.yaml").read_text()
+
+
+def test_a_manifest_without_the_placeholder_is_one_line(monkeypatch, tmp_path):
+    (tmp_path / "dashboard.yaml").write_text("kind: Namespace\n")
+    monkeypatch.setattr(dashboard, "clusters_dir", lambda: tmp_path)
+    with pytest.raises(AuthprobeError) as caught:
+        dashboard.render_manifest(IMAGE)
+    assert "has no ${DASHBOARD_IMAGE} placeholder" in caught.value.one_line()

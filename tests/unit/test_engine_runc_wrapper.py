@@ -6,7 +6,7 @@ import importlib.machinery
 import importlib.util
 import json
 
-from authprobe import engine
+from authprobe.host import engine
 
 
 def _wrapper():
@@ -60,3 +60,45 @@ def test_rewrite_exec_process_file(tmp_path):
 
 def test_real_runc_is_a_placeholder_in_the_source():
     assert "@REAL_RUNC@" in engine.WRAPPER_SOURCE.read_text()
+
+
+def test_wrapper_source_lives_in_the_package_data():
+    assert engine.WRAPPER_SOURCE.is_file()
+    assert engine.WRAPPER_SOURCE.parent.name == "data"
+    # _install_wrapper swaps this interpreter for the host's, keeping the -S flag.
+    assert engine.WRAPPER_SOURCE.read_text().startswith("#!/usr/bin/python3 -S\n")
+
+
+def test_create_with_short_bundle_option_and_run():
+    wrapper = _wrapper()
+    argv = ["--root", "/r", "run", "-b", "/bundle", "--detach", "id"]
+    at = wrapper.subcommand(argv)
+    assert argv[at] == "run"
+    assert wrapper.option_value(argv[at + 1:], "--bundle", "-b") == "/bundle"
+    assert wrapper.subcommand([]) is None
+
+
+def test_rewrite_without_capabilities_leaves_the_file_alone(tmp_path):
+    wrapper = _wrapper()
+    config = tmp_path / "config.json"
+    text = json.dumps({"ociVersion": "1.0.2", "process": {"args": ["sh"]}}, indent=1)
+    config.write_text(text)
+    wrapper.rewrite(str(config), {"CAP_SYS_RESOURCE"}, process_only=False)
+    assert config.read_text() == text
+    assert not (tmp_path / "config.json.authprobe-tmp").exists()
+
+
+def test_strip_caps_keeps_other_entries_and_every_set():
+    wrapper = _wrapper()
+    caps = {key: list(CAPS) for key in ("bounding", "effective", "inheritable", "permitted",
+                                        "ambient")}
+    caps["note"] = "not a list"
+    wrapper.strip_caps(caps, {"CAP_SYS_RESOURCE", "CAP_CHOWN"})
+    assert all(caps[key] == ["CAP_SYS_ADMIN"] for key in caps if key != "note")
+    assert caps["note"] == "not a list"
+
+
+def test_missing_caps_follow_this_process_bounding_set():
+    wrapper = _wrapper()
+    assert wrapper.missing_caps() == ({"CAP_SYS_RESOURCE"} if engine.bounding_lacks(24)
+                                      else set())

@@ -1,11 +1,18 @@
-"""Pure parts of the node image build: hashing, containerd config edits, CoreDNS main, tags."""
+"""Pure parts of the node image build: hashing, the node's files, CoreDNS main, image changes,
+the components file and the build workspace."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import os
 
+import pytest
+import yaml
+
+from authprobe import progress
 from authprobe.errors import AuthprobeError
-from authprobe.nodeimage import assemble, components, hashing, nodefs
+from authprobe.model.versions import supported
+from authprobe.nodeimage import assemble, components, hashing, nodefs, workspace
 
 KIND_CONTAINERD = """\
 version = 2
@@ -16,12 +23,21 @@ version = 2
 """
 
 
+@pytest.fixture
+def quiet():
+    said = []
+    progress.set_sink(said.append)
+    yield said
+    progress.set_sink(None)
+
+
 def test_digest_is_stable_and_order_independent():
-    a = hashing.digest({"kubernetes": "v1.34.12", "kind": "v0.32.0"})
-    b = hashing.digest({"kind": "v0.32.0", "kubernetes": "v1.34.12"})
+    a = hashing.digest({"kubernetes": "v1.34.12", "kind": "v0.33.0"})
+    b = hashing.digest({"kind": "v0.33.0", "kubernetes": "v1.34.12"})
     assert a == b
     assert len(a) == hashing.HASH_LENGTH
     assert all(ch in "0123456789abcdef" for ch in a)
+    assert hashing.image_inputs_hash({"kind": "v0.33.0", "kubernetes": "v1.34.12"}) == a
 
 
 def test_digest_changes_with_any_input():
@@ -36,51 +52,142 @@ def test_files_digest_keys_relative_paths(tmp_path):
     (tmp_path / "sub" / "b").write_text("two")
     result = hashing.files_digest([tmp_path / "sub" / "b", tmp_path / "a"], tmp_path)
     assert list(result) == ["a", "sub/b"]
+    (tmp_path / "a").write_text("changed")
+    assert hashing.files_digest([tmp_path / "a"], tmp_path)["a"] != result["a"]
 
 
 def test_containerd_config_edits():
     text = nodefs.containerd_config(KIND_CONTAINERD, "registry.k8s.io/pause:3.10.1")
     assert "restrict_oom_score_adj = true" in text
+    assert "restrict_oom_score_adj = false" not in text
     assert 'sandbox_image = "registry.k8s.io/pause:3.10.1"' in text
     assert "tolerate_missing_hugepages_controller = true" in text
 
 
-def test_containerd_config_without_the_setting_is_an_error():
-    with pytest.raises(AuthprobeError, match="restrict_oom_score_adj"):
-        nodefs.containerd_config('sandbox_image = "x"\n', "registry.k8s.io/pause:3.10.1")
+@pytest.mark.parametrize(("text", "missing"), [
+    ('sandbox_image = "x"\n', "restrict_oom_score_adj"),
+    ("restrict_oom_score_adj = false\n", "sandbox_image"),
+])
+def test_containerd_config_without_a_setting_is_an_error(text, missing):
+    with pytest.raises(AuthprobeError, match=missing):
+        nodefs.containerd_config(text, "registry.k8s.io/pause:3.10.1")
+
+
+def test_node_files_render_with_the_ranges():
+    conflist = json.loads(nodefs.render("static-cni.conflist", {"POD_SUBNET": "10.244.0.0/24"}))
+    ipam = conflist["plugins"][0]["ipam"]
+    assert ipam["ranges"] == [[{"subnet": "10.244.0.0/24"}]]
+    cni = list(yaml.safe_load_all(nodefs.render("default-cni.yaml",
+                                                {"POD_SUBNET": "10.244.0.0/24"})))
+    assert cni and "${" not in nodefs.render("default-cni.yaml", {"POD_SUBNET": "x"})
+    assert list(yaml.safe_load_all(nodefs.render("default-storage.yaml", {})))
+    unit = nodefs.render(nodefs.BLACKHOLE_UNIT, {"SERVICE_RANGE": nodefs.SERVICE_RANGE,
+                                                 "POD_RANGE": nodefs.POD_RANGE})
+    assert "blackhole 10.96.0.0/12" in unit and "blackhole 10.244.0.0/16" in unit
+    assert nodefs.BLACKHOLE_UNIT in nodefs.SERVICES_ENABLED
+
+
+def test_kind_files_are_copied_with_modes(tmp_path):
+    files = tmp_path / "kind" / nodefs.KIND_FILES
+    (files / "usr/local/bin").mkdir(parents=True)
+    (files / "usr/local/bin/entrypoint").write_text("#!/bin/sh\n")
+    (files / "etc/containerd").mkdir(parents=True)
+    (files / "etc/containerd/config.toml").write_text(KIND_CONTAINERD)
+    (files / "kind/bin").mkdir(parents=True)
+    (files / "kind/bin/mount-product-files.sh").write_text("#!/bin/sh\n")
+    tree = tmp_path / "tree"
+    nodefs.install_kind_files(tree, tmp_path / "kind")
+    assert os.stat(tree / "usr/local/bin/entrypoint").st_mode & 0o777 == 0o755
+    assert os.stat(tree / "kind/bin/mount-product-files.sh").st_mode & 0o777 == 0o755
+    assert os.stat(tree / "etc/containerd/config.toml").st_mode & 0o777 == 0o644
+    assert (tree / "etc/containerd/config.toml").read_text() == KIND_CONTAINERD
+
+
+def test_missing_kind_files_are_one_line(tmp_path):
+    with pytest.raises(AuthprobeError, match="base-image files are missing"):
+        nodefs.install_kind_files(tmp_path / "tree", tmp_path / "no-kind")
 
 
 def test_coredns_main_imports_only_the_listed_plugins():
     text = components.coredns_main(["errors", "kubernetes"])
     assert '_ "github.com/coredns/coredns/plugin/errors"' in text
     assert '_ "github.com/coredns/coredns/plugin/kubernetes"' in text
+    assert '_ "github.com/coredns/coredns/core/dnsserver"' in text
     assert "plugin/forward" not in text
     assert "coremain.Run()" in text
+    assert text.startswith("// ") and "package main" in text
 
 
 def test_etcd_module_version_from_image_tag():
     assert components.etcd_module_version("3.6.5-0") == "v3.6.5"
     assert components.etcd_module_version("3.5.24-0") == "v3.5.24"
+    assert components.etcd_module_version("v3.6.4") == "v3.6.4"
 
 
 def test_node_changes_restore_kind_entrypoint_and_add_labels():
-    changes = assemble.node_changes({"io.authprobe.dashboard-image": "authprobe/dashboard:x"})
+    changes = assemble.node_changes({"io.authprobe.dashboard-image": "authprobe/dashboard:x",
+                                     "a.label": "1"})
     assert 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' in changes
+    assert "ENV container=docker" in changes
     assert not any(change.startswith("STOPSIGNAL") for change in changes)
-    assert 'LABEL io.authprobe.dashboard-image="authprobe/dashboard:x"' in changes
+    labels = [c for c in changes if c.startswith("LABEL ")]
+    assert labels == ['LABEL a.label="1"',
+                      'LABEL io.authprobe.dashboard-image="authprobe/dashboard:x"']
+    assert "STOPSIGNAL SIGRTMIN+3" in assemble.NODE_CHANGES
 
 
 def test_components_file_names_every_part():
     parts = components.components()
-    for key in ("containerd", "cri_tools", "cni_plugins", "debian_suite", "debian_packages",
-                "coredns_plugins", "pod_subnet"):
+    for key in ("debian_suite", "debian_packages", "coredns_plugins", "pod_subnet"):
         assert parts[key]
-    assert "systemd" in parts["debian_packages"]
+    assert "systemd" in parts["debian_packages"] and "runc" in parts["debian_packages"]
+    assert {"errors", "kubernetes", "forward"} <= set(parts["coredns_plugins"])
+
+
+@pytest.mark.parametrize("minor", sorted(supported()))
+def test_version_dependent_parts_are_facts(minor):
+    facts = supported()[minor].facts
+    for value in (facts.containerd, facts.cri_tools, facts.cni_plugins):
+        assert value.startswith("v") and value.count(".") == 2
+    assert "selinux" in facts.build_tags.split(",")
 
 
 def test_free_space_check_names_what_is_needed(tmp_path):
-    from authprobe.nodeimage import build
+    with pytest.raises(AuthprobeError, match=r"GiB free .* GiB needed") as err:
+        workspace.check_free_space([tmp_path / "not-yet" / "made"], 2**60, "a test image")
+    assert "a test image" in err.value.one_line()
+    workspace.check_free_space([tmp_path], 1, "a test image")
 
-    with pytest.raises(AuthprobeError, match=r"GiB free .* GiB needed"):
-        build.check_free_space([tmp_path / "not-yet" / "made"], 2**60, "a test image")
-    build.check_free_space([tmp_path], 1, "a test image")
+
+def test_workspace_caches_finished_steps(tmp_path, quiet):
+    space = workspace.Workspace(tmp_path / "ws")
+    runs = []
+
+    def build(out, log):
+        runs.append(out)
+        (out / "binary").write_text("built")
+        log.write_text("built it\n")
+
+    first = space.cached("building x", "x", {"v": 1}, build)
+    assert (first / "binary").read_text() == "built"
+    assert space.cached("building x", "x", {"v": 1}, build) == first
+    assert len(runs) == 1 and "building x: cached" in quiet[-1]
+    other = space.cached("building x", "x", {"v": 2}, build)
+    assert other != first and len(runs) == 2
+    assert space.has_step("x-") and not space.has_step("y-")
+    assert space.log(f"x-{hashing.digest({'v': 1})}").read_text() == "built it\n"
+
+
+def test_a_failed_step_is_not_cached(tmp_path, quiet):
+    space = workspace.Workspace(tmp_path / "ws")
+
+    def broken(out, log):
+        (out / "half").write_text("x")
+        raise AuthprobeError("the build broke")
+
+    with pytest.raises(AuthprobeError, match="the build broke"):
+        space.cached("building y", "y", "k", broken)
+    assert not space.has_step("y-")
+    runs = []
+    out = space.cached("building y", "y", "k", lambda o, log: runs.append(o))
+    assert runs == [out] and not (out / "half").exists()

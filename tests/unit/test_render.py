@@ -1,171 +1,298 @@
-"""Rendering profiles into kind configs: unversioned patches, mounts, naming and hashing."""
+"""Rendering a profile at one Kubernetes version into a kind config, patches and node files."""
 
-import re
+from __future__ import annotations
+
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from authprobe.profiles import load_all
-from authprobe.render import (
-    MAX_NAME,
-    NAME_RE,
+from authprobe.harness.render import (
+    AUDIT_ARGS,
+    AUDIT_DIR,
+    AUDIT_POLICY,
+    AUTH_DIR,
+    PATCHES_DIR,
     HostFacts,
     RenderInput,
-    cluster_name,
     render,
     token_file_text,
 )
-from authprobe.versions import KubeVersion
+from authprobe.model.profiles import load_dirs, load_profile
+from authprobe.model.versions import KubeVersion, supported, version_table
+from authprobe.paths import clusters_dir
 
-V134 = KubeVersion(1, 34, 12)
-V136 = KubeVersion(1, 36, 4)
-PROFILES = load_all()
+PROFILES = load_dirs([clusters_dir() / "profiles"])
+TABLE = version_table()
+PATCHES = {minor: row.patch for minor, row in supported().items()}
+V134, V135, V136 = PATCHES["1.34"], PATCHES["1.35"], PATCHES["1.36"]
+V133 = PATCHES["1.33"]
+KUBEADM_KINDS = {"ClusterConfiguration", "InitConfiguration", "KubeletConfiguration"}
 
 
-def rendered(profile="anon-on", version=V134, image="authprobe/node:v1.34.12", cgroup=2,
-             private=Path("/var/tmp/authprobe-x"), **kw):
-    inp = RenderInput(PROFILES[profile], version, image, "v0.32.0", HostFacts(cgroup), **kw)
-    return render(inp, private)
+def make_input(profile="anon-on", version=V134, cgroup=2, image=None, facts=None, **kw):
+    if isinstance(profile, str):
+        profile = PROFILES[profile]
+    return RenderInput(profile.at(version), version, facts or TABLE.facts_for(version),
+                       image or f"authprobe/node:{version.tag}", "v0.33.0", HostFacts(cgroup),
+                       **kw)
 
 
-def patches(result):
+def rendered(profile="anon-on", version=V134, private="/var/tmp/authprobe-x", **kw):
+    return render(make_input(profile, version, **kw), private)
+
+
+def docs_of(result):
     config = yaml.safe_load(result.kind_config)
-    return config, [yaml.safe_load(p) for p in config["kubeadmConfigPatches"]]
+    docs = [yaml.safe_load(p) for p in config["kubeadmConfigPatches"]]
+    return config, {doc["kind"]: doc for doc in docs}, docs
 
 
-@pytest.mark.parametrize("version", [V134, V136])
-@pytest.mark.parametrize("profile", sorted(PROFILES))
+def applying():
+    """(profile, version) for every shipped profile on every supported minor where it runs."""
+    return [(pid, version) for version in PATCHES.values() for pid in sorted(PROFILES)
+            if PROFILES[pid].at(version).na is None]
+
+
+def test_applying_covers_every_minor_and_skips_health_only_on_1_30():
+    pairs = applying()
+    assert {str(v.as_minor) for _, v in pairs} == {f"1.{m}" for m in range(30, 38)}
+    assert ("anon-health-only", PATCHES["1.30"]) not in pairs
+    assert ("anon-health-only", PATCHES["1.31"]) in pairs
+
+
+@pytest.mark.parametrize(("profile", "version"), applying(), ids=str)
 def test_patches_are_unversioned(profile, version):
-    config, docs = patches(rendered(profile, version))
+    result = rendered(profile, version)
+    config, by_kind, docs = docs_of(result)
     assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert config["kind"] == "Cluster"
+    assert len(by_kind) == len(docs)  # one patch per kind
     for doc in docs:
         assert "apiVersion" not in doc
-        assert doc["kind"] in {"ClusterConfiguration", "InitConfiguration", "KubeletConfiguration"}
+        assert doc["kind"] in KUBEADM_KINDS
+    for text in result.patch_files.values():
+        assert "apiVersion" not in text and "kubeadm.k8s.io" not in text
+    assert "kubeadm.k8s.io" not in result.kind_config
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_every_profile_has_admin_token_file(profile):
-    config, docs = patches(rendered(profile))
-    api = docs[0]["apiServer"]
-    assert api["extraArgs"]["token-auth-file"] == "/etc/authprobe/auth/tokens.csv"
-    assert api["extraVolumes"][0]["hostPath"] == "/etc/authprobe/auth"
-    assert api["extraVolumes"][0]["readOnly"] is True
+@pytest.mark.parametrize(("profile", "version"), applying(), ids=str)
+def test_admin_token_and_audit_on_every_profile(profile, version):
+    result = rendered(profile, version)
+    config, by_kind, _ = docs_of(result)
+    api = by_kind["ClusterConfiguration"]["apiServer"]
+    args = api["extraArgs"]
+    assert args["token-auth-file"] == f"{AUTH_DIR}/tokens.csv"
+    assert args["audit-policy-file"] == f"{AUTH_DIR}/audit-policy.yaml"
+    assert args["audit-log-path"] == f"{AUDIT_DIR}/audit.log"
+    assert {k: args[k] for k in AUDIT_ARGS} == AUDIT_ARGS
+    assert all(isinstance(v, str) for v in args.values())
+    volumes = {v["name"]: v for v in api["extraVolumes"]}
+    assert volumes["authprobe-auth"] == {"name": "authprobe-auth", "hostPath": AUTH_DIR,
+                                         "mountPath": AUTH_DIR, "readOnly": True,
+                                         "pathType": "Directory"}
+    assert volumes["authprobe-audit"] == {"name": "authprobe-audit", "hostPath": AUDIT_DIR,
+                                          "mountPath": AUDIT_DIR, "readOnly": False,
+                                          "pathType": "DirectoryOrCreate"}
+    assert yaml.safe_load(result.auth_files["audit-policy.yaml"]) == AUDIT_POLICY
     mounts = config["nodes"][0]["extraMounts"]
-    assert {"hostPath": "/var/tmp/authprobe-x/auth", "containerPath": "/etc/authprobe/auth",
+    assert {"hostPath": "/var/tmp/authprobe-x/auth", "containerPath": AUTH_DIR,
             "readOnly": True} in mounts
     assert all(Path(m["hostPath"]).is_absolute() for m in mounts)
-    assert all(isinstance(v, str) for v in api["extraArgs"].values())
+    assert all(m["readOnly"] is True for m in mounts)
+    assert result.expected["mounts"] == [AUTH_DIR, AUDIT_DIR]
+    assert "tokens.csv" in result.expected["auth_files"]
+    assert "audit-policy.yaml" in result.expected["auth_files"]
+
+
+@pytest.mark.parametrize(("profile", "version"), applying(), ids=str)
+def test_kubelet_logs_failed_probes(profile, version):
+    _, by_kind, _ = docs_of(rendered(profile, version))
+    registration = by_kind["InitConfiguration"]["nodeRegistration"]
+    assert registration["kubeletExtraArgs"] == {"v": "1"}
+
+
+def test_audit_policy_records_the_story_and_nothing_else():
+    rules = AUDIT_POLICY["rules"]
+    assert rules[-1] == {"level": "None"}
+    assert "/" in rules[0]["nonResourceURLs"] and "/livez" in rules[0]["nonResourceURLs"]
+    assert any("system:anonymous" in r.get("users", ()) for r in rules)
+    assert any("system:unauthenticated" in r.get("userGroups", ()) for r in rules)
+
+
+def test_without_audit_nothing_of_it_is_rendered():
+    result = rendered(audit=False)
+    _, by_kind, _ = docs_of(result)
+    api = by_kind["ClusterConfiguration"]["apiServer"]
+    assert not set(AUDIT_ARGS) & set(api["extraArgs"])
+    assert [v["name"] for v in api["extraVolumes"]] == ["authprobe-auth"]
+    assert "audit-policy.yaml" not in result.auth_files
+    assert result.expected["mounts"] == [AUTH_DIR]
 
 
 def test_anon_off_args():
-    _, docs = patches(rendered("anon-off"))
-    assert docs[0]["apiServer"]["extraArgs"]["anonymous-auth"] == "false"
+    result = rendered("anon-off")
+    _, by_kind, _ = docs_of(result)
+    assert by_kind["ClusterConfiguration"]["apiServer"]["extraArgs"]["anonymous-auth"] == "false"
+    assert result.expected["args"]["anonymous-auth"] == "false"
 
 
-def test_health_only_points_at_mounted_auth_config():
-    result = rendered("anon-health-only")
-    _, docs = patches(result)
-    args = docs[0]["apiServer"]["extraArgs"]
-    assert args["authentication-config"] == "/etc/authprobe/auth/authentication-config.yaml"
+@pytest.mark.parametrize("version", [PATCHES[m] for m in ("1.31", "1.32", "1.34", "1.37")],
+                         ids=str)
+def test_health_only_points_at_mounted_auth_config(version):
+    result = rendered("anon-health-only", version)
+    _, by_kind, _ = docs_of(result)
+    args = by_kind["ClusterConfiguration"]["apiServer"]["extraArgs"]
+    assert args["authentication-config"] == f"{AUTH_DIR}/authentication-config.yaml"
     assert "anonymous-auth" not in args
+    assert ("feature-gates" in args) is (version.minor == 31)
     doc = yaml.safe_load(result.auth_files["authentication-config.yaml"])
     assert doc["anonymous"]["enabled"] is True
+    wanted = "v1" if version.minor >= 34 else "v1beta1"
+    assert doc["apiVersion"] == f"apiserver.config.k8s.io/{wanted}"
+    assert result.expected["auth_files"] == sorted(
+        ["tokens.csv", "audit-policy.yaml", "authentication-config.yaml"])
 
 
 def test_probe_profile_patch_directory_and_named_port():
-    r134 = rendered("anon-off-probe-8080", V134)
-    config, docs = patches(r134)
-    assert {"kind": "InitConfiguration",
-            "patches": {"directory": "/etc/authprobe/patches"}} in docs
-    assert any(m["containerPath"] == "/etc/authprobe/patches"
-               for m in config["nodes"][0]["extraMounts"])
-    strategic = yaml.safe_load(r134.patch_files["kube-apiserver0+strategic.yaml"])
-    container = strategic["spec"]["containers"][0]
+    result = rendered("anon-off-probe-8080", V134)
+    config, by_kind, _ = docs_of(result)
+    assert by_kind["InitConfiguration"]["patches"] == {"directory": PATCHES_DIR}
+    assert {"hostPath": "/var/tmp/authprobe-x/patches", "containerPath": PATCHES_DIR,
+            "readOnly": True} in config["nodes"][0]["extraMounts"]
+    strategic = yaml.safe_load(result.patch_files["kube-apiserver0+strategic.yaml"])
+    (container,) = strategic["spec"]["containers"]
     assert container["name"] == "kube-apiserver"
-    assert container["livenessProbe"]["httpGet"] == {
-        "host": "127.0.0.1", "port": 8080, "path": "/healthz", "scheme": "HTTP"}
-    ops = yaml.safe_load(r134.patch_files["kube-apiserver1+json.yaml"])
+    assert container["livenessProbe"] == {"httpGet": {
+        "host": "127.0.0.1", "port": 8080, "path": "/healthz", "scheme": "HTTP"}}
+    ops = yaml.safe_load(result.patch_files["kube-apiserver1+json.yaml"])
+    assert ops[0] == {"op": "test", "path": "/spec/containers/0/name", "value": "kube-apiserver"}
     assert {"op": "test", "path": "/spec/containers/0/ports/0/name", "value": "probe-port"} in ops
     assert ops[-1] == {"op": "replace", "path": "/spec/containers/0/ports/0/containerPort",
                        "value": 8080}
-    assert r134.expected["named_port"] == 8080
+    assert result.expected["named_port"] == 8080
+    assert result.expected["probes"] == {"livenessProbe": {
+        "host": "127.0.0.1", "port": 8080, "path": "/healthz", "scheme": "HTTP"}}
 
 
-def test_named_port_patch_only_from_1_34():
-    result = rendered("anon-off-probe-8080", KubeVersion(1, 33, 5))
-    assert list(result.patch_files) == ["kube-apiserver0+strategic.yaml"]
-    assert result.expected["named_port"] is None
+@pytest.mark.parametrize("version", list(PATCHES.values()), ids=str)
+def test_named_port_patch_only_where_the_fact_says(version):
+    result = rendered("anon-off-probe-8080", version)
+    named = TABLE.facts_for(version).named_probe_port
+    assert named is (version.minor >= 34)
+    assert ("kube-apiserver1+json.yaml" in result.patch_files) is named
+    assert "kube-apiserver0+strategic.yaml" in result.patch_files
+    assert result.expected["named_port"] == (8080 if named else None)
 
 
 def test_profiles_without_probe_changes_have_no_patch_dir():
-    config, docs = patches(rendered("anon-on"))
-    assert not rendered("anon-on").patch_files
-    assert all(d["kind"] != "InitConfiguration" for d in docs)
-    assert len(config["nodes"][0]["extraMounts"]) == 1
+    result = rendered("anon-on")
+    config, by_kind, _ = docs_of(result)
+    assert not result.patch_files
+    assert "patches" not in by_kind["InitConfiguration"]
+    assert [m["containerPath"] for m in config["nodes"][0]["extraMounts"]] == [AUTH_DIR]
+    assert result.expected["probes"] == {} and result.expected["named_port"] is None
+
+
+def test_probe_timing_fields_reach_the_strategic_patch(tmp_path):
+    path = tmp_path / "slow-start.yaml"
+    path.write_text("""\
+description: x
+probes:
+  startupProbe: {failureThreshold: 30, periodSeconds: 5}
+  livenessProbe: {path: /livez, timeoutSeconds: 4}
+""")
+    result = rendered(load_profile(path), V136)
+    strategic = yaml.safe_load(result.patch_files["kube-apiserver0+strategic.yaml"])
+    (container,) = strategic["spec"]["containers"]
+    assert container["startupProbe"] == {"failureThreshold": 30, "periodSeconds": 5}
+    assert container["livenessProbe"] == {"httpGet": {"path": "/livez"}, "timeoutSeconds": 4}
+    assert "readinessProbe" not in container
+    assert result.expected["probes"] == {
+        "startupProbe": {"failureThreshold": 30, "periodSeconds": 5},
+        "livenessProbe": {"path": "/livez", "timeoutSeconds": 4}}
+    assert "kube-apiserver1+json.yaml" not in result.patch_files  # no namedPort
 
 
 @pytest.mark.parametrize(("cgroup", "version", "wanted"), [
-    (1, V134, False), (1, V136, True), (2, V136, False), (1, KubeVersion(1, 35, 0), True)])
-def test_fail_cgroup_v1_patch(cgroup, version, wanted):
-    _, docs = patches(rendered(version=version, cgroup=cgroup))
-    has = {"kind": "KubeletConfiguration", "failCgroupV1": False} in docs
-    assert has is wanted
+    (1, V134, False), (1, V135, True), (1, V136, True), (1, PATCHES["1.37"], True),
+    (2, V135, False), (2, V136, False), (1, PATCHES["1.30"], False)], ids=str)
+def test_fail_cgroup_v1_only_for_cgroup_1_hosts_from_1_35(cgroup, version, wanted):
+    _, by_kind, _ = docs_of(rendered(version=version, cgroup=cgroup))
+    if wanted:
+        assert by_kind["KubeletConfiguration"] == {"kind": "KubeletConfiguration",
+                                                   "failCgroupV1": False}
+    else:
+        assert "KubeletConfiguration" not in by_kind
 
 
 def test_default_cni_switch():
-    config, _ = patches(rendered(default_cni=False))
+    config, _, _ = docs_of(rendered(default_cni=False))
     assert config["networking"]["disableDefaultCNI"] is True
-    config, _ = patches(rendered())
+    config, _, _ = docs_of(rendered())
     assert "disableDefaultCNI" not in config["networking"]
     assert config["networking"]["apiServerAddress"] == "127.0.0.1"
     assert config["networking"]["apiServerPort"] == -1
 
 
-def test_name_rules_for_every_profile_and_version():
-    for profile in PROFILES:
-        for version in (V134, V136):
-            name = rendered(profile, version).name
-            assert len(name) <= MAX_NAME
-            assert re.fullmatch(r"[a-z0-9.-]+", name)
-            assert NAME_RE.match(name), name
-            assert name.startswith(f"authprobe-{profile}-1{version.minor}-")
-
-
-def test_long_profile_ids_are_cut_to_fit():
-    name = cluster_name("x" * 80, V134, "0123456789abcdef")
-    assert len(name) <= MAX_NAME and name.endswith("-134-01234567") and NAME_RE.match(name)
+def test_node_image_and_role():
+    config, _, _ = docs_of(rendered(image="authprobe/node:v1.34.12-aaaaaaaaaaaa"))
+    (node,) = config["nodes"]
+    assert node["role"] == "control-plane"
+    assert node["image"] == "authprobe/node:v1.34.12-aaaaaaaaaaaa"
 
 
 def test_hash_is_stable_and_tracks_inputs_not_locations():
     base = rendered()
-    assert rendered().name == base.name
-    assert rendered(private=Path("/elsewhere")).name == base.name
-    assert rendered(image="authprobe/node:v1.34.12-aaaaaaaaaaaa").name != base.name
-    assert rendered(version=V136).name != base.name
-    assert rendered("anon-off").config_hash != base.config_hash
-    assert rendered(cgroup=1, version=V136).name != rendered(cgroup=2, version=V136).name
-    assert rendered(image_id="sha256:aa").name != rendered(image_id="sha256:bb").name
+    assert rendered().config_hash == base.config_hash
+    elsewhere = rendered(private="/elsewhere/x")
+    assert elsewhere.config_hash == base.config_hash
+    assert elsewhere.kind_config != base.kind_config
+    assert "/elsewhere/x/auth" in elsewhere.kind_config
+    assert render(make_input()).config_hash == base.config_hash  # the default placeholder
+    different = [
+        rendered(image="authprobe/node:v1.34.12-aaaaaaaaaaaa"),
+        rendered(version=V136),
+        rendered(version=KubeVersion(1, 34, 11)),
+        rendered("anon-off"),
+        rendered(image_id="sha256:aa"),
+        rendered(default_cni=False),
+        rendered(audit=False),
+    ]
+    hashes = [r.config_hash for r in different]
+    assert base.config_hash not in hashes
+    assert len(set(hashes)) == len(hashes)
+    assert rendered(image_id="sha256:aa").config_hash != rendered(image_id="sha256:bb").config_hash
+    assert (rendered(cgroup=1, version=V136).config_hash
+            != rendered(cgroup=2, version=V136).config_hash)
+    # cgroup v1 makes no difference where kubelet accepts it anyway
+    assert rendered(cgroup=1).config_hash == rendered(cgroup=2).config_hash
+    kind = dataclasses.replace(make_input(), kind_version="v0.32.0")
+    assert render(kind).config_hash != base.config_hash
 
 
-def test_name_is_in_the_config():
-    result = rendered()
-    assert yaml.safe_load(result.kind_config)["name"] == result.name
+def test_render_refuses_probe_changes_without_kubeadm_patches():
+    facts = dataclasses.replace(TABLE.facts_for(V134), kubeadm_patches=False)
+    with pytest.raises(ValueError, match="anon-off-probe-8080 changes probes"):
+        render(make_input("anon-off-probe-8080", facts=facts))
+    assert render(make_input("anon-off", facts=facts)).patch_files == {}
 
 
 def test_token_never_in_rendered_output():
     token = "s3cr3t-token-value-0123456789"
-    line = token_file_text(token)
-    assert line == f"{token},admin,authprobe-admin\n"
-    for profile in PROFILES:
-        result = rendered(profile)
-        everything = result.kind_config + "".join(result.auth_files.values()) + "".join(
-            result.patch_files.values()) + repr(result.expected)
+    assert token_file_text(token) == f"{token},admin,authprobe-admin\n"
+    for pid, version in applying():
+        result = rendered(pid, version)
+        everything = (result.kind_config + "".join(result.auth_files.values())
+                      + "".join(result.patch_files.values()) + repr(result.expected)
+                      + result.config_hash)
         assert token not in everything
+        assert "tokens.csv" not in result.auth_files  # the harness writes it, not render
 
 
-def test_token_file_rejects_weak_tokens():
+@pytest.mark.parametrize("bad", ["short", "has,comma-and-more-chars", "new\nline-0123456789",
+                                 "spaces are not ok 0123"])
+def test_token_file_rejects_weak_tokens(bad):
     with pytest.raises(ValueError):
-        token_file_text("short")
-    with pytest.raises(ValueError):
-        token_file_text("has,comma-and-more-chars")
+        token_file_text(bad)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from authprobe.harness.render import token_file_text
 from authprobe.report import scrub
 
 KEY = (
@@ -96,3 +97,21 @@ def test_log_folders_are_scrubbed_in_place(tmp_path):
     assert "AAAA" not in text and "MIIE" not in text
     assert (logs / "plain.log").read_text() == "nothing secret\n"
     assert scrub.scrub_tree(tmp_path / "missing") == 0
+
+
+# The harness's admin token: secrets.token_urlsafe(32), 43 characters of [A-Za-z0-9_-].
+ADMIN_TOKENS = ["-Xq3_9vR8kLmN2pQ7sT1uV4wY6zA0bC5dE8fG_hJ-kM", "_bZ0-x" * 7 + "a"]
+
+
+@pytest.mark.parametrize("token", ADMIN_TOKENS)
+def test_the_admin_token_file_line_is_scrubbed(token):
+    clean = scrub.scrub_text("$ cat tokens.csv\n" + token_file_text(token))
+    assert token not in clean
+    assert f"{scrub.REDACTED},admin,authprobe-admin" in clean
+
+
+@pytest.mark.parametrize("token", ADMIN_TOKENS)
+def test_the_admin_token_as_a_bearer_header_is_scrubbed(token):
+    for text in (f"Authorization: Bearer {token}", f"curl -H 'Bearer {token}' https://x",
+                 f"{{'headers': {{'Authorization': 'Bearer {token}'}}}}"):
+        assert token not in scrub.scrub_text(text), text

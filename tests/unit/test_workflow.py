@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from authprobe.paths import PROJECT_ROOT, tools_dir
+from authprobe.host.tools import go_binary
+from authprobe.paths import tools_dir
 
 ACTIONLINT = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
-WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +21,7 @@ def actionlint() -> Path:
     if not binary.exists():
         env = {**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0"}
         build = subprocess.run(
-            ["go", "install", ACTIONLINT], env=env, capture_output=True, text=True
+            [go_binary(), "install", ACTIONLINT], env=env, capture_output=True, text=True
         )
         assert build.returncode == 0, f"go install {ACTIONLINT} failed:\n{build.stderr}"
     return binary
@@ -33,6 +35,6 @@ def test_there_is_a_nightly_workflow():
 def test_workflow_passes_actionlint(actionlint, workflow):
     result = subprocess.run(
         [str(actionlint), "-no-color", str(workflow)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
+        cwd=REPO_ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

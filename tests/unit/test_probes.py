@@ -1,0 +1,125 @@
+"""The kubelet's probes of kube-apiserver: the probe budget, the observation window, the
+kubelet's "Probe failed" journal lines, and the report's tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from authprobe.harness import probes
+from authprobe.harness.probes import ProbeFailure
+
+# kubeadm's kube-apiserver probes (probe_spec form).
+KUBEADM = {
+    "livenessProbe": {"path": "/livez", "port": 6443, "scheme": "HTTPS",
+                      "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 8,
+                      "timeoutSeconds": 15},
+    "readinessProbe": {"path": "/readyz", "periodSeconds": 1, "failureThreshold": 3},
+    "startupProbe": {"path": "/livez", "initialDelaySeconds": 10, "periodSeconds": 10,
+                     "failureThreshold": 24, "timeoutSeconds": 15},
+}
+T0 = 1764614400.0
+
+
+def journal_line(stamp: float, probe="Startup", container="kube-apiserver",
+                 output="HTTP probe failed with statuscode: 401", message="Probe failed") -> str:
+    return (f'{stamp:.6f} node kubelet[123]: I1201 10:00:00.123456     123 prober.go:107] '
+            f'"{message}" probeType="{probe}" pod="kube-system/{container}-x" podUID="abc" '
+            f'containerName="{container}" probeResult="failure" output="{output}"')
+
+
+def test_budget_from_the_startup_probe():
+    assert probes.budget(KUBEADM) == 10 + 24 * 10 == 250
+
+
+def test_budget_from_liveness_only():
+    spec = {"livenessProbe": dict(KUBEADM["livenessProbe"], initialDelaySeconds=15),
+            "readinessProbe": KUBEADM["readinessProbe"]}
+    assert probes.budget(spec) == 15 + 8 * 10 == 95
+
+
+def test_the_startup_probe_wins_over_liveness():
+    spec = dict(KUBEADM, livenessProbe=dict(KUBEADM["livenessProbe"], failureThreshold=1))
+    assert probes.budget(spec) == 250
+
+
+def test_budget_defaults_for_unset_fields():
+    assert probes.budget({"livenessProbe": {"path": "/livez"}}) == 0 + 3 * 10
+    assert probes.budget({"startupProbe": {"failureThreshold": 5}}) == 5 * 10
+    assert probes.budget({"startupProbe": {"periodSeconds": 2}}) == 3 * 2
+    assert probes.budget({"startupProbe": {"initialDelaySeconds": 7}}) == 7 + 30
+
+
+def test_no_budget_without_startup_or_liveness():
+    assert probes.budget({}) is None
+    assert probes.budget({"readinessProbe": KUBEADM["readinessProbe"]}) is None
+
+
+@pytest.mark.parametrize(("budget", "wanted"), [
+    (250, 250 + 80),  # 25% is 62.5: the minimum margin applies
+    (320, 320 + 80),
+    (400, 400 + 100),  # 25% is above the minimum
+    (95, 95 + 80),
+    (0, 80),
+])
+def test_window_is_budget_plus_margin(budget, wanted):
+    assert probes.window(budget, default=999) == wanted
+    assert probes.margin(budget) == max(80, 0.25 * budget)
+
+
+def test_window_without_budget_is_the_default():
+    assert probes.window(None, default=390) == 390
+
+
+def test_parse_failures_reads_the_kubelet_journal():
+    text = "\n".join([
+        "-- Journal begins at Mon 2025-12-01 --",
+        journal_line(T0 + 12.34),
+        journal_line(T0 + 22.3, probe="Liveness"),
+        journal_line(T0 + 25, probe="Readiness", container="etcd"),
+        journal_line(T0 + 26, container="kube-controller-manager"),
+        journal_line(T0 + 27, message="Probe succeeded"),
+        journal_line(T0 + 31.25, probe="Liveness",
+                     output='Get \\"https://172.18.0.2:6443/livez\\": context deadline exceeded'),
+        "not a stamp node kubelet[1]: \"Probe failed\" containerName=\"kube-apiserver\"",
+        "",
+    ])
+    found = probes.parse_failures(text, T0)
+    assert [(f.t, f.probe) for f in found] == [(12.3, "Startup"), (22.3, "Liveness"),
+                                               (31.2, "Liveness")]
+    assert [f.status for f in found] == [401, 401, None]
+    assert found[0].output == "HTTP probe failed with statuscode: 401"
+    assert found[2].output == 'Get "https://172.18.0.2:6443/livez": context deadline exceeded'
+    assert found[0].to_dict() == {"t": 12.3, "probe": "Startup",
+                                  "output": "HTTP probe failed with statuscode: 401",
+                                  "status": 401}
+
+
+def test_parse_failures_of_an_empty_journal():
+    assert probes.parse_failures("", T0) == []
+    assert probes.parse_failures("-- No entries --\n", T0) == []
+
+
+def test_results_table_counts_by_path_code_and_user():
+    events = [
+        {"path": "/livez", "code": 401, "user": None},
+        {"path": "/livez", "code": 401, "user": None},
+        {"path": "/readyz", "code": 401, "user": None},
+        {"path": "/livez", "code": 200, "user": "system:anonymous"},
+    ]
+    assert probes.results_table(events) == [
+        {"path": "/livez", "code": 200, "user": "system:anonymous", "count": 1},
+        {"path": "/livez", "code": 401, "user": "(none)", "count": 2},
+        {"path": "/readyz", "code": 401, "user": "(none)", "count": 1},
+    ]
+    assert probes.results_table([]) == []
+
+
+def test_failures_table_counts_by_probe_and_status():
+    failures = [ProbeFailure(1.0, "Startup", "HTTP probe failed with statuscode: 401"),
+                ProbeFailure(11.0, "Startup", "HTTP probe failed with statuscode: 401"),
+                ProbeFailure(12.0, "Readiness", "HTTP probe failed with statuscode: 401"),
+                ProbeFailure(13.0, "Liveness", "context deadline exceeded")]
+    table = probes.failures_table(failures)
+    assert {(row["probe"], row["status"], row["count"]) for row in table} == {
+        ("Startup", 401, 2), ("Readiness", 401, 1), ("Liveness", None, 1)}
+    assert sum(row["count"] for row in table) == len(failures)
