@@ -1,15 +1,20 @@
-"""authprobe benchmark: prints three figures measured in one run on this machine.
+"""authprobe benchmark: prints figures measured on this machine, each against its target.
 
-(a) the whole matrix for one Kubernetes version (every profile, clusters created in
-    parallel) divided by the slowest single profile run alone          target <= 1.30
-(b) cluster creation through the harness (create, verify, readiness) divided by a bare
-    `kind create cluster` with the same config and image              target <= 1.10
+(a) the main job of one minor (every profile, clusters in parallel) divided by the
+    slowest single profile run alone                                    target <= 1.30
+(b) the harness's create + verify + connect + ready divided by a bare `kind create
+    cluster` with the same config and image followed by the same readiness checks,
+    median of --repeat runs each                                        target <= 1.10
 (c) peak memory of one idle cluster (node container cgroup)             target <= 1 GiB
+(d) what the audit log costs: cluster bring-up and the main job's wall time with the
+    audit log on and off (AUTHPROBE_AUDIT_LOG=off; its audit cells then error)
+(e) the sweep over every supported minor (images cached) divided by one minor's main job
+                                                                        target <= 3
 
-Every run goes through `pytest scenarios` as a user runs it; timings come from the wall
-clock and from the cluster phases recorded in each run's outcomes.json.
+Runs go through pytest as a user runs them; timings come from the wall clock and from
+the lifecycle phases each run records in its outcomes.json.
 
-    python benchmarks/bench.py [--k8s-version 1.34] [--image-policy build] [--idle 60]
+    python benchmarks/bench.py [--only a,b,c,d,e] [--k8s-version 1.34] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -18,23 +23,25 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import tenacity
+from authprobe.harness import naming
+from authprobe.harness.access import HttpClient, cluster_admin, endpoint_from_kubeconfig
+from authprobe.harness.readiness import wait_ready
+from authprobe.host import docker
+from authprobe.host.tools import ensure_kind
+from authprobe.model.versions import KubeVersion, default_minor, supported
+from authprobe.wait import until
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from authprobe import profiles  # noqa: E402
-from authprobe.provider import private_dir  # noqa: E402
-from authprobe.tools import ensure_kind  # noqa: E402
-
-BARE_NAME = "authprobe-bench-bare"
-HARNESS_PHASES = ("create", "verify", "ready")
+BARE = "authprobe-bench-bare"
+BRING_UP = ("create", "verify", "connect", "ready")
+PROFILES = ("anon-on", "anon-off", "anon-off-probe-8080", "anon-health-only")
 GIB = 1024**3
 
 
@@ -42,142 +49,180 @@ def say(text: str) -> None:
     print(f"[bench] {text}", flush=True)
 
 
-def run_scenarios(args, reports: Path, profile: str | None, extra: list[str] = ()) -> dict:
-    """One `pytest scenarios` run; returns its wall time and outcomes.json."""
-    argv = [sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider",
-            "--k8s-version", args.k8s_version, "--image-policy", args.image_policy,
-            "--reports-dir", str(reports), *extra]
-    if profile:
-        argv += ["--profile", profile]
-    label = profile or "all profiles"
-    say(f"pytest scenarios ({label}) ...")
+def main_job(reports: Path, version: str, *extra: str, env: dict | None = None) -> dict:
+    """One run of the shipped scenarios; its wall time, exit status and outcomes.json."""
+    argv = [sys.executable, "-m", "pytest", "-q", "--pyargs", "authprobe.scenarios",
+            "--k8s-version", version, "--reports-dir", str(reports), *extra]
+    label = " ".join([version, *extra])
+    say(f"main job {label} ...")
     start = time.monotonic()
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, **(env or {})})
     wall = time.monotonic() - start
     tail = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
-    say(f"pytest scenarios ({label}): {wall:.0f}s, exit {result.returncode}: {tail}")
+    say(f"main job {label}: {wall:.0f}s, exit {result.returncode}: {tail}")
     outcomes = json.loads((reports / "latest" / "outcomes.json").read_text())
     return {"wall": wall, "exit": result.returncode, "outcomes": outcomes}
 
 
-def harness_creation_seconds(outcomes: dict) -> tuple[float, str, str]:
-    """Seconds of create + verify + ready of the run's one cluster, with its name and image."""
-    rows = [p for p in outcomes["phases"] if p["phase"] in HARNESS_PHASES]
+def bring_up_seconds(outcomes: dict) -> tuple[float, str]:
+    rows = [p for p in outcomes["phases"] if p["phase"] in BRING_UP]
     if not rows or any(p["outcome"] != "passed" for p in rows):
         raise SystemExit(f"the harness run did not bring its cluster up: {rows}")
-    return sum(p["seconds"] for p in rows), rows[0]["cluster"], rows[0]["node_image"]
+    return sum(p["seconds"] for p in rows), rows[0]["cluster"]
 
 
-def kind(kind_bin: Path, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([str(kind_bin), *argv], capture_output=True, text=True,
-                          timeout=timeout)
+def harness_once(tmp: Path, version: str, audit: bool = True) -> tuple[float, str, str]:
+    """One anon-on cluster through the harness, kept: (bring-up seconds, name, image)."""
+    run = main_job(tmp / f"harness-{time.monotonic_ns()}", version, "--profile", "anon-on",
+                   "--keep-cluster", "-k", "control_plane_comes_up",
+                   env={"AUTHPROBE_AUDIT_LOG": "on" if audit else "off"})
+    seconds, name = bring_up_seconds(run["outcomes"])
+    image = next(c["node_image"] for c in run["outcomes"]["clusters"] if c["name"] == name)
+    return seconds, name, image
 
 
-def node_exec(*argv: str) -> str:
-    return subprocess.run(["docker", "exec", f"{BARE_NAME}-control-plane", *argv],
-                          capture_output=True, text=True, timeout=60).stdout
+def bare_once(kind: Path, private: Path, image: str, want: KubeVersion) -> tuple[float, str]:
+    """`kind create cluster` with the harness's own files, then the same readiness checks."""
+    kubeconfig = private / "bare-kubeconfig"
+    naming.write_private(kubeconfig, "")
+    start = time.monotonic()
+    created = subprocess.run([str(kind), "create", "cluster", f"--name={BARE}",
+                              f"--image={image}", "--config", str(private / "kind-config.yaml"),
+                              f"--kubeconfig={kubeconfig}"], capture_output=True, text=True,
+                             timeout=900)
+    if created.returncode:
+        raise SystemExit(f"bare kind create failed: {created.stderr.strip()[-400:]}")
+    endpoint = endpoint_from_kubeconfig(kubeconfig, private / "bare-ca.crt")
+    token = (private / "auth" / "tokens.csv").read_text().split(",", 1)[0]
+    wait_ready(HttpClient(endpoint, token=token), cluster_admin(kubeconfig), want)
+    return time.monotonic() - start, f"{BARE}-control-plane"
 
 
-def wait_all_pods_running(deadline: float) -> None:
-    def running() -> bool:
-        out = node_exec("kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "pods",
-                        "-A", "--no-headers")
-        lines = [line for line in out.splitlines() if line.strip()]
-        return bool(lines) and all(" Running " in f" {line} " for line in lines)
-
-    tenacity.Retrying(retry=tenacity.retry_if_result(lambda ok: not ok),
-                      stop=tenacity.stop_after_delay(deadline), wait=tenacity.wait_fixed(2),
-                      reraise=True)(running)
+def delete(kind: Path, name: str) -> None:
+    subprocess.run([str(kind), "delete", "cluster", f"--name={name}"], capture_output=True,
+                   timeout=300)
 
 
 def container_memory(container: str) -> tuple[int, int]:
     """(current, peak) memory bytes of a container from its cgroup (v1 or v2)."""
-    cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", container],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    candidates = [
-        (Path("/sys/fs/cgroup/memory/docker") / cid, "memory.usage_in_bytes",
-         "memory.max_usage_in_bytes"),
-        (Path("/sys/fs/cgroup/system.slice") / f"docker-{cid}.scope", "memory.current",
-         "memory.peak"),
-        (Path("/sys/fs/cgroup/docker") / cid, "memory.current", "memory.peak"),
-    ]
-    for base, current, peak in candidates:
+    cid = docker.docker("inspect", "-f", "{{.Id}}", container, check="docker inspect").stdout
+    cid = cid.strip()
+    for base, current, peak in (
+            (Path("/sys/fs/cgroup/memory/docker") / cid, "memory.usage_in_bytes",
+             "memory.max_usage_in_bytes"),
+            (Path("/sys/fs/cgroup/system.slice") / f"docker-{cid}.scope", "memory.current",
+             "memory.peak")):
         if (base / current).exists():
-            peak_file = base / peak
             now = int((base / current).read_text())
-            return now, int(peak_file.read_text()) if peak_file.exists() else now
+            return now, int((base / peak).read_text()) if (base / peak).exists() else now
     raise SystemExit(f"no memory cgroup found for container {container}")
 
 
-def bare_kind(args, config: Path, image: str, kind_bin: Path) -> tuple[float, int, int]:
-    """Seconds of a bare `kind create cluster`, then current and peak memory when idle."""
-    kind(kind_bin, "delete", "cluster", f"--name={BARE_NAME}")
-    say(f"bare `kind create cluster` with {config.name} and {image} ...")
-    start = time.monotonic()
-    created = kind(kind_bin, "create", "cluster", f"--name={BARE_NAME}", f"--image={image}",
-                   "--config", str(config), "--kubeconfig", os.devnull)
-    seconds = time.monotonic() - start
-    if created.returncode:
-        raise SystemExit(f"bare kind create failed: {created.stderr.strip()[-400:]}")
-    say(f"bare `kind create cluster`: {seconds:.1f}s")
-    try:
-        wait_all_pods_running(300)
-        say(f"cluster idle: sampling memory for {args.idle}s ...")
-        samples = []
-        end = time.monotonic() + args.idle
-        while True:
-            samples.append(container_memory(f"{BARE_NAME}-control-plane"))
-            if time.monotonic() >= end:
-                break
-            time.sleep(min(5, max(0.0, end - time.monotonic())))  # sampling interval
-        current = max(s[0] for s in samples)
-        peak = max(s[1] for s in samples)
-        return seconds, current, peak
-    finally:
-        kind(kind_bin, "delete", "cluster", f"--name={BARE_NAME}")
+def idle_memory(container: str, seconds: float) -> tuple[int, int]:
+    samples: list[tuple[int, int]] = []
+    end = time.monotonic() + seconds
+
+    def sampled() -> bool:
+        samples.append(container_memory(container))
+        return time.monotonic() >= end
+
+    until(sampled, timeout=seconds + 60, interval=5, what="idle memory samples", quiet=True)
+    return max(s[0] for s in samples), max(s[1] for s in samples)
+
+
+def bench_creation(args, tmp: Path, kind: Path, results: list[str]) -> None:
+    """(b), (c) and the bring-up half of (d)."""
+    want = supported()[args.k8s_version].patch
+    harness, bare, off = [], [], []
+    idle = None
+    for turn in range(args.repeat):
+        seconds, name, image = harness_once(tmp, args.k8s_version)
+        harness.append(seconds)
+        private = naming.private_dir(name)
+        delete(kind, name)
+        try:
+            seconds, container = bare_once(kind, private, image, want)
+            bare.append(seconds)
+            if turn == 0 and "c" in args.only:
+                idle = idle_memory(container, args.idle)
+        finally:
+            delete(kind, BARE)
+            naming.forget(name)
+        if "d" in args.only:
+            seconds, name, _ = harness_once(tmp, args.k8s_version, audit=False)
+            off.append(seconds)
+            delete(kind, name)
+            naming.forget(name)
+        say(f"turn {turn + 1}: harness {harness[-1]:.1f}s, bare {bare[-1]:.1f}s"
+            + (f", harness without audit {off[-1]:.1f}s" if off else ""))
+    h, b = statistics.median(harness), statistics.median(bare)
+    results.append(f"(b) harness create+verify+connect+ready {h:.1f}s / bare kind create + "
+                   f"readiness {b:.1f}s = {h / b:.2f}   (target <= 1.10; medians of "
+                   f"{args.repeat}: harness {', '.join(f'{x:.1f}' for x in harness)}; bare "
+                   f"{', '.join(f'{x:.1f}' for x in bare)})")
+    if idle:
+        results.append(f"(c) idle cluster memory: peak {idle[1] / GIB:.2f} GiB "
+                       f"({idle[1] / 1024**2:.0f} MiB), current {idle[0] / 1024**2:.0f} MiB "
+                       f"over {args.idle:.0f}s idle   (target <= 1 GiB)")
+    if off:
+        o = statistics.median(off)
+        results.append(f"(d) bring-up with the audit log {h:.1f}s, without {o:.1f}s: "
+                       f"{h - o:+.1f}s ({(h / o - 1) * 100:+.0f}%)")
+
+
+def bench_matrix(args, tmp: Path, results: list[str]) -> dict:
+    """(a), and the main-job half of (d)."""
+    matrix = main_job(tmp / "matrix", args.k8s_version)
+    if "a" in args.only:
+        alone = {p: main_job(tmp / f"alone-{p}", args.k8s_version, "--profile", p)
+                 for p in PROFILES}
+        slowest = max(alone, key=lambda p: alone[p]["wall"])
+        results.append(f"(a) main job {matrix['wall']:.0f}s / slowest profile alone ({slowest})"
+                       f" {alone[slowest]['wall']:.0f}s = "
+                       f"{matrix['wall'] / alone[slowest]['wall']:.2f}   (target <= 1.30; alone: "
+                       + ", ".join(f"{p} {alone[p]['wall']:.0f}s" for p in PROFILES) + ")")
+    if "d" in args.only:
+        off = main_job(tmp / "matrix-no-audit", args.k8s_version,
+                       env={"AUTHPROBE_AUDIT_LOG": "off"})
+        results.append(f"(d) main job with the audit log {matrix['wall']:.0f}s, without "
+                       f"{off['wall']:.0f}s: {matrix['wall'] - off['wall']:+.0f}s")
+    return matrix
+
+
+def bench_sweep(args, tmp: Path, matrix: dict, results: list[str]) -> None:
+    """(e): every minor in one run, against one minor's main job."""
+    sweep = main_job(tmp / "sweep", "all")
+    counts = sweep["outcomes"]["run"]["counts"]
+    results.append(f"(e) sweep of {len(supported())} minors {sweep['wall']:.0f}s / one minor's "
+                   f"main job {matrix['wall']:.0f}s = {sweep['wall'] / matrix['wall']:.2f}   "
+                   f"(target <= 3; exit {sweep['exit']}, cells {counts})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k8s-version", default="1.34")
-    parser.add_argument("--image-policy", default=os.environ.get("AUTHPROBE_IMAGE_POLICY",
-                                                                   "build"))
-    parser.add_argument("--idle", type=int, default=60, help="seconds of idle memory sampling")
+    parser.add_argument("--only", default="a,b,c,d,e",
+                        help="figures to measure, of a,b,c,d,e (default all)")
+    parser.add_argument("--k8s-version", default=default_minor())
+    parser.add_argument("--repeat", type=int, default=3, help="bring-ups per side for (b)")
+    parser.add_argument("--idle", type=float, default=60, help="seconds of idle sampling")
     args = parser.parse_args()
-    all_profiles = sorted(profiles.load_all())
-    kind_bin = ensure_kind()
-    with tempfile.TemporaryDirectory(prefix="authprobe-bench-") as tmp:
-        tmp = Path(tmp)
-        # (b) and (c): one profile through the harness, kept, then the same config bare.
-        kept = run_scenarios(args, tmp / "harness", "anon-on",
-                             ["--keep-cluster", "-k", "control_plane_comes_up"])
-        harness_seconds, name, image = harness_creation_seconds(kept["outcomes"])
-        config = private_dir(name) / "kind-config.yaml"
-        kind(kind_bin, "delete", "cluster", f"--name={name}")
-        try:
-            bare_seconds, idle_now, idle_peak = bare_kind(args, config, image, kind_bin)
-        finally:
-            subprocess.run([sys.executable, "-m", "authprobe.cli", "clusters", "prune", name],
-                           cwd=ROOT, capture_output=True)
-        # (a): the whole matrix, then every profile alone.
-        matrix = run_scenarios(args, tmp / "matrix", None)
-        alone = {p: run_scenarios(args, tmp / f"alone-{p}", p) for p in all_profiles}
-    slowest = max(alone, key=lambda p: alone[p]["wall"])
-    ratio_a = matrix["wall"] / alone[slowest]["wall"]
-    ratio_b = harness_seconds / bare_seconds
+    args.only = set(args.only.split(","))
+    kind = ensure_kind()
+    results: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="authprobe-bench-") as folder:
+        tmp = Path(folder)
+        if args.only & {"b", "c", "d"}:
+            bench_creation(args, tmp, kind, results)
+        matrix = bench_matrix(args, tmp, results) if args.only & {"a", "d", "e"} else None
+        if "e" in args.only:
+            bench_sweep(args, tmp, matrix, results)
     print()
-    print(f"machine: {platform.node()} {os.cpu_count()} cores, "
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GIB:.0f} GiB, "
-          f"{platform.platform()}")
-    print(f"Kubernetes {args.k8s_version}, image policy {args.image_policy}, node image {image}")
-    print(f"(a) matrix {matrix['wall']:.0f}s / slowest alone ({slowest}) "
-          f"{alone[slowest]['wall']:.0f}s = {ratio_a:.2f}   (target <= 1.30)")
-    print("    alone: " + ", ".join(f"{p} {alone[p]['wall']:.0f}s" for p in all_profiles))
-    print(f"(b) harness create+verify+ready {harness_seconds:.1f}s / bare kind create "
-          f"{bare_seconds:.1f}s = {ratio_b:.2f}   (target <= 1.10)")
-    print(f"(c) idle cluster memory: peak {idle_peak / GIB:.2f} GiB "
-          f"({idle_peak / 1024**2:.0f} MiB), current {idle_now / 1024**2:.0f} MiB "
-          f"over {args.idle}s idle   (target <= 1 GiB)")
+          f"{platform.platform()}; Kubernetes {args.k8s_version}")
+    for line in results:
+        print(line)
     return 0
 
 

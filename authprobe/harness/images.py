@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import requests
-
 from ..errors import AuthprobeError
 from ..host import docker
 from ..model.versions import KubeVersion, SupportedVersion
@@ -45,8 +43,18 @@ class ImageFacts:
     dashboard_image: str | None  # the Dashboard image the node image preloads
 
 
+@dataclass(frozen=True)
+class Target:
+    """A minor of the run: what it is, and the image its clusters run on."""
+
+    supported: SupportedVersion | None  # None for an image named with --kind-image
+    choice: ImageChoice
+
+
 def registry_answers(timeout: float = REGISTRY_TIMEOUT) -> bool:
     """Whether Docker Hub's registry answers at all (any HTTP status counts)."""
+    import requests
+
     try:
         requests.get(REGISTRY, timeout=timeout)
     except requests.RequestException:

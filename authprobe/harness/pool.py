@@ -12,39 +12,16 @@ import hashlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 
 from ..errors import AuthprobeError
 from ..host.processes import CHILDREN
+from ..model.cell import Cell
 from ..model.profiles import ProfileAt
-from ..model.versions import SupportedVersion, version_table
+from ..model.versions import version_table
 from ..progress import pump, say
 from . import images, naming, steps
-from .images import ImageChoice, ImageFacts
+from .images import ImageFacts, Target
 from .render import RenderInput, render
-
-
-@dataclass(frozen=True)
-class Cell:
-    """What a scenario parameter asks for: a profile on a Kubernetes minor."""
-
-    profile: str
-    minor: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.profile}-{self.minor}"
-
-    def __str__(self) -> str:
-        return self.id
-
-
-@dataclass(frozen=True)
-class Target:
-    """A minor of the run: what it is, and the image its clusters run on."""
-
-    supported: SupportedVersion | None  # None for an image named with --kind-image
-    choice: ImageChoice
 
 
 class Unavailable(AuthprobeError):
@@ -135,7 +112,12 @@ class ClusterPool:
             if minor not in self._images:
                 target = self.targets[minor]
                 try:
-                    self._images[minor] = images.prepare(target.choice, target.supported)
+                    facts = images.prepare(target.choice, target.supported)
+                    self._images[minor] = facts
+                    if steps.dashboard.image_for(facts.dashboard_image, self.env.dashboard_pull
+                                                 or target.choice.source == "published") is None:
+                        say(f"Kubernetes {minor}: {steps.no_dashboard(facts.ref)}; the "
+                            "scenarios that need the Dashboard are skipped")
                 except AuthprobeError as err:
                     self._images[minor] = err
                 self._image_done[minor].set()
@@ -197,7 +179,7 @@ class ClusterPool:
         version = target.choice.version
         inp = RenderInput(profile, version, version_table().facts_for(version), image.ref,
                           env.kind_version, env.host, default_cni=image.default_cni,
-                          image_id=image.image_id)
+                          image_id=image.image_id, audit=env.audit)
         config_hash = render(inp).config_hash
         name, lease = self._name_and_lease(cell, config_hash)
         rendered = render(inp, str(naming.private_dir(name).resolve()))

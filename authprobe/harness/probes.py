@@ -9,11 +9,13 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-# Kubernetes' defaults for probe fields left unset.
+# Kubernetes' defaults for probe fields left unset, and for a pod's grace period on a kill.
 DEFAULT_PERIOD = 10
 DEFAULT_THRESHOLD = 3
-MIN_MARGIN = 80.0
-MARGIN_SHARE = 0.25
+DEFAULT_GRACE = 30
+GRACE = "terminationGracePeriodSeconds"
+MIN_MARGIN = 60.0
+MARGIN_SHARE = 0.2
 
 
 def budget(spec: dict) -> float | None:
@@ -29,15 +31,18 @@ def budget(spec: dict) -> float | None:
 
 
 def margin(probe_budget: float) -> float:
-    """Slack after the budget: the restart itself, sampling, and a loaded machine."""
+    """Slack after the kill: the new container's start, sampling, and a loaded machine."""
     return max(MIN_MARGIN, MARGIN_SHARE * probe_budget)
 
 
-def window(probe_budget: float | None, default: float) -> float:
-    """The observation window: the probe budget plus its margin (``default`` without one)."""
+def window(spec: dict, default: float) -> float:
+    """The observation window: the probe budget, the pod's grace period for the kill (the
+    apiserver shuts down gracefully), and a margin; ``default`` without probes."""
+    probe_budget = budget(spec)
     if probe_budget is None:
         return default
-    return probe_budget + margin(probe_budget)
+    grace = float(spec.get(GRACE, DEFAULT_GRACE) or 0)
+    return probe_budget + grace + margin(probe_budget)
 
 
 @dataclass(frozen=True)

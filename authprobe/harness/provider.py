@@ -128,7 +128,15 @@ class KindProvider:
         return None
 
     def destroy(self) -> None:
-        result = self._kind("delete", "cluster", f"--name={self.name}",
-                            f"--kubeconfig={self.kubeconfig}")
-        if result.returncode or self.exists():
-            docker.remove_containers(docker.container_names(self.name))
+        """``kind delete cluster``, then remove whatever node container is left: one whose
+        ``docker run`` was interrupted can outlive kind's delete while the engine starts it."""
+        self._kind("delete", "cluster", f"--name={self.name}", f"--kubeconfig={self.kubeconfig}")
+
+        def gone() -> bool:
+            left = docker.container_names(self.name)
+            if left:
+                docker.remove_containers(left)
+            return not docker.container_names(self.name)
+
+        until(gone, timeout=120, interval=1.0, quiet=True,
+              what=f"the node containers of {self.name} to be removed")

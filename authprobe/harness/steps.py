@@ -60,6 +60,7 @@ class Env:
     observe_window: float | None = None  # fixed window instead of the probes' own
     default_window: float = 330.0
     dashboard_pull: bool = False  # the published Dashboard image can be pulled
+    audit: bool = True  # kube-apiserver writes an audit log (off only to measure its cost)
 
 
 @dataclass
@@ -235,7 +236,7 @@ def verify(env: Env, run: ClusterRun) -> None:
         handle.probe_spec = spec
         handle.probe_budget = probes.budget(spec)
         handle.window = (env.observe_window if env.observe_window is not None
-                         else probes.window(handle.probe_budget, env.default_window))
+                         else probes.window(spec, env.default_window))
         record["message"] = ("apiserver flags and probes match the profile; probe budget "
                              f"{handle.probe_budget:.0f}s, window {handle.window:.0f}s"
                              if handle.probe_budget is not None else
@@ -257,7 +258,7 @@ def connect(env: Env, run: ClusterRun) -> None:
         handle.anonymous = HttpClient(endpoint)
         handle.admin = HttpClient(endpoint, token=run.token, user="admin")
         handle.api = cluster_admin(run.provider.kubeconfig)
-        handle.audit = AuditLog(handle.node)
+        handle.audit = AuditLog(handle.node) if env.audit else None
 
 
 def ready(env: Env, run: ClusterRun) -> None:
@@ -283,22 +284,25 @@ def deploy_dashboard(env: Env, run: ClusterRun) -> None:
                                 env.dashboard_pull or run.image_source == "published")
     with phase(env, run, "dashboard") as record:
         if image is None:
-            handle.dashboard_missing = (
-                f"node image {run.image.ref} has no Dashboard: the Go module proxy serves no "
-                "Dashboard module, so an offline build has one only from a local source "
-                "(AUTHPROBE_DASHBOARD_SOURCE=<Dashboard v2.7.0 checkout>), and no registry "
-                "answers for the published image")
+            handle.dashboard_missing = no_dashboard(run.image.ref)
             record.update(outcome=PHASE_SKIPPED, message=handle.dashboard_missing)
-            say(f"{run.name}: no Dashboard deployed: {handle.dashboard_missing}")
             return
         dashboard.deploy(handle.node, image)
         handle.dashboard_image = image
         record["message"] = f"Dashboard manifest applied with image {image}"
 
 
+def no_dashboard(image: str) -> str:
+    return (f"node image {image} has no Dashboard: the Go module proxy serves no Dashboard "
+            "module, so an offline build has one only from a local source "
+            "(AUTHPROBE_DASHBOARD_SOURCE=<Dashboard v2.7.0 checkout>), and no registry answers "
+            "for the published image")
+
+
 def collect_evidence(env: Env, run: ClusterRun, export: bool) -> None:
     """Before the cluster goes: the kubelet's probe failures and the audited probe requests
-    (for the report), the audit log file, and ``kind export logs`` when ``export``."""
+    (for the report), the apiserver's audit log into the report folder, and ``kind export
+    logs`` when ``export``."""
     handle = run.handle
     with phase(env, run, "evidence") as record:
         found = []
@@ -310,10 +314,11 @@ def collect_evidence(env: Env, run: ClusterRun, export: bool) -> None:
             found.append(f"{len(failures)} kubelet probe failures, {len(events)} audited probes")
         if export:
             export_logs(env, run)
-            if run.logs_dir:
-                found.append(f"logs in {run.logs_dir}")
-        if handle.audit is not None and run.logs_dir is not None:
-            handle.audit.copy_to(run.logs_dir / "kube-apiserver-audit.log")
+        if handle.audit is not None:
+            folder = run.logs_dir or env.logs_root() / run.name
+            folder.mkdir(parents=True, exist_ok=True)
+            handle.audit.copy_to(folder / "kube-apiserver-audit.log")
+            found.append(f"audit log in {folder}")
         record["message"] = "; ".join(found)
 
 

@@ -110,4 +110,6 @@ def verify(node: NodeAccess, cluster: str, profile_id: str, expected: dict,
         raise AuthprobeError(
             f"cluster {cluster} does not run profile {profile_id}: " + "; ".join(found)
             + " (delete it with `authprobe clusters prune` and run again)")
-    return probe_spec(apiserver_container(manifest))
+    spec = probe_spec(apiserver_container(manifest))
+    grace = (manifest.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return {**spec, "terminationGracePeriodSeconds": 30 if grace is None else int(grace)}

@@ -92,11 +92,12 @@ def ensure_node_image(supported: SupportedVersion, force: bool = False) -> str:
 def _ensure(the_plan: Plan, force: bool) -> str:
     workspace = Workspace(cache_dir() / "nodeimage")
     if not force and docker.image_label(the_plan.tag, INPUTS_LABEL) == the_plan.inputs_hash:
-        if docker.image_label(the_plan.tag, DASHBOARD_LABEL) or dashboard_image(workspace) is None:
+        if docker.image_label(the_plan.tag, DASHBOARD_LABEL) or dashboard.source_dir() is None:
             docker.tag(the_plan.tag, the_plan.alias)
             say(f"node image {the_plan.tag} is up to date")
             return the_plan.tag
-        say(f"node image {the_plan.tag} lacks the Dashboard, which now builds: rebuilding")
+        say(f"node image {the_plan.tag} has no Dashboard and {dashboard.SOURCE_ENV} names a "
+            "source now: rebuilding")
     check_prerequisites()
     cold = not workspace.has_step(f"kubernetes-{the_plan.version.tag}-")
     check_free_space([workspace.root, docker.root_dir()],

@@ -43,11 +43,7 @@ class ItemState:
     message: str = ""
     observed: dict = field(default_factory=dict)
     evidence: dict = field(default_factory=dict)
-    cluster: str | None = None
-    node_image: str | None = None
-    image_source: str | None = None
-    kind_version: str | None = None
-    version: str | None = None
+    where: dict = field(default_factory=dict)  # cluster, node_image, ... version it ran on
     duration: float = 0.0
     detail: list[str] = field(default_factory=list)
 
@@ -111,13 +107,10 @@ def expected_of(plan: ItemPlan) -> dict:
 def record(plan: ItemPlan, state: ItemState, nodeid: str) -> CellRecord:
     return CellRecord(
         profile=plan.profile, scenario=plan.scenario, minor=plan.minor,
-        version=state.version or plan.version, outcome=state.outcome or ERROR,
+        **{"version": plan.version, **state.where}, outcome=state.outcome or ERROR,
         message=one_line(state.message or "the test did not run to its end"),
         expected=expected_of(plan), observed=state.observed, evidence=state.evidence,
-        cluster=state.cluster,
-        node_image=state.node_image, image_source=state.image_source,
-        kind_version=state.kind_version, nodeid=nodeid, duration=round(state.duration, 3),
-        detail="\n".join(state.detail))
+        nodeid=nodeid, duration=round(state.duration, 3), detail="\n".join(state.detail))
 
 
 def not_run(plan: ItemPlan, nodeid: str, reason: str) -> CellRecord:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ..harness.audit import AuditRecord
-from ..harness.handle import ClusterHandle
-from ..model.expectations import Expectation
 from .planning import ANY_STATE_MARKER
 from .session import HARNESS, PLAN, STATE
+
+if TYPE_CHECKING:
+    from ..harness.audit import AuditRecord
+    from ..harness.handle import ClusterHandle
+    from ..model.expectations import Expectation
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +30,9 @@ def authprobe_cluster(request: pytest.FixtureRequest):
 def cluster(request: pytest.FixtureRequest, authprobe_cluster) -> ClusterHandle:
     """The scenario's cluster (see authprobe.harness.handle.ClusterHandle)."""
     run = authprobe_cluster
-    state = request.node.stash[STATE]
-    state.cluster, state.node_image = run.name, run.image.ref
-    state.image_source, state.kind_version = run.image_source, run.handle.kind_version
-    state.version = str(run.version)
+    request.node.stash[STATE].where = {
+        "cluster": run.name, "node_image": run.image.ref, "image_source": run.image_source,
+        "kind_version": run.handle.kind_version, "version": str(run.version)}
     if not run.handle.up and request.node.get_closest_marker(ANY_STATE_MARKER) is None:
         pytest.fail(f"the control plane of {run.name} is down: {run.handle.start_failure}",
                     pytrace=False)

@@ -6,6 +6,7 @@ environment, which wins over the ini file and the defaults.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -146,6 +147,7 @@ def _reports_root(config: pytest.Config) -> Path:
         ENV["reports_dir"])
     root = Path(given_dir) if given_dir else config.rootpath / "reports"
     root = root if root.is_absolute() else Path(config.invocation_params.dir) / root
+    missing = [path for path in (root, *root.parents) if not path.exists()]
     try:
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=root, prefix=".write-check-"):
@@ -153,6 +155,11 @@ def _reports_root(config: pytest.Config) -> Path:
     except OSError as err:
         raise AuthprobeError(f"the reports folder {root} is not writable ({err.strerror or err})"
                              ": pass --reports-dir with a folder you can write") from None
+    finally:
+        # Only a check: a run that writes no report (it runs no scenario) leaves no folder.
+        for path in missing:
+            with contextlib.suppress(OSError):
+                path.rmdir()
     return root
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from ..errors import AuthprobeError
 from ..harness import images
-from ..harness.pool import Cell, Target
+from ..harness.images import Target
+from ..model.cell import Cell
 from ..model.expectations import ExpectationTable
 from ..model.versions import KubeVersion, SupportedVersion, resolve
 from ..paths import scenarios_dir
@@ -90,9 +91,14 @@ def _supported_or_none(minor: str) -> SupportedVersion | None:
         return None
 
 
-def plan_items(items: list[pytest.Item], sel: Selection,
-               versions: dict[str, KubeVersion]) -> dict[pytest.Item, ItemPlan]:
-    """Each scenario item's expectation row (or n/a) at the version its minor runs."""
+def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, KubeVersion],
+               expects_down) -> dict[pytest.Item, ItemPlan]:
+    """Each scenario item's expectation row (or n/a) at the version its minor runs.
+
+    A test that asks for no ``expected`` row has none; it is n/a where its profile is, and
+    where the expectations say the profile's control plane does not come up (unless it is
+    marked to run then).
+    """
     plans, problems = {}, []
     for item in items:
         cell = cell_of(item)
@@ -100,13 +106,17 @@ def plan_items(items: list[pytest.Item], sel: Selection,
         profile = sel.all_profiles[cell.profile].at(version)
         scenario = scenario_id(item)
         row, na = None, profile.na
-        if na is None:
+        any_state = item.get_closest_marker(ANY_STATE_MARKER) is not None
+        if na is None and "expected" in getattr(item, "fixturenames", ()):
             try:
                 row = sel.expectations.lookup(cell.profile, scenario, version)
             except AuthprobeError as err:
                 problems.append(err.one_line())
                 continue
             na = row.na
+        elif na is None and not any_state and expects_down(cell.profile, version):
+            na = (f"the expectations say the control plane of {cell.profile} does not come up "
+                  f"on {version}, and this test needs it")
         plans[item] = ItemPlan(cell.profile, cell.minor, str(version), scenario, row, na)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -118,10 +128,10 @@ def check_down_profiles(plans: dict[pytest.Item, ItemPlan], expects_down) -> Non
     """A profile whose control plane must not come up runs only the scenarios marked to run
     then; the expectations must mark the others n/a."""
     for item, plan in plans.items():
-        if plan.na or item.get_closest_marker(ANY_STATE_MARKER) is not None:
+        if plan.na or plan.row is None or item.get_closest_marker(ANY_STATE_MARKER):
             continue
         if expects_down(plan.profile, KubeVersion.parse(plan.version)):
             raise AuthprobeError(
                 f"the expectations say the control plane of {plan.profile} does not come up on "
                 f"{plan.version}, but give scenario '{plan.scenario}' a row that needs it: mark "
-                f"that row 'na' in {plan.row.source if plan.row else 'the expectation file'}")
+                f"that row 'na' in {plan.row.source}")

@@ -3,6 +3,8 @@ every cell, clean up (also on Ctrl-C and SIGTERM), and hand the run log to the r
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import threading
 from pathlib import Path
@@ -10,26 +12,28 @@ from pathlib import Path
 import pytest
 
 from ..errors import AuthprobeError, NotRunnable
-from ..harness import images, naming, steps
-from ..harness.pool import Cell, ClusterPool, Unavailable
-from ..harness.render import HostFacts
-from ..host import engine, tools
+from ..model.cell import Cell
 from ..model.outcome import ERROR, FAIL, RunLog
 from ..model.versions import KubeVersion, resolve
 from ..progress import say
-from ..report import register_secret
 from ..report.plugin import Reporter
 from . import cells as _cells
 from . import planning, terminal
 from .options import Selection, given, resolve_selection
 
 DEFAULT_WINDOW = 330.0
+# "off" runs kube-apiserver without its audit log: only to measure what the log costs
+# (benchmarks/bench.py); the scenarios that assert audit records then error.
+AUDIT_ENV = "AUTHPROBE_AUDIT_LOG"
 # inotify instances one running node takes (systemd, kubelet, containerd and the pods);
 # measured about 29 on a single-node cluster.
 INOTIFY_PER_NODE = 32
 PLAN = pytest.StashKey[_cells.ItemPlan]()
 STATE = pytest.StashKey[_cells.ItemState]()
 HARNESS = pytest.StashKey["Harness"]()
+XDIST_REFUSAL = ("authprobe shares one cluster per profile and version between scenarios and "
+                 "brings the clusters up in parallel itself: run it without pytest-xdist's -n")
+XDIST_REFUSED = "authprobe_refused"  # key of an xdist worker's workeroutput
 
 
 def clusters_host_allows() -> int:
@@ -54,12 +58,12 @@ def host_cgroup_version() -> int:
 class Harness:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.run_token = naming.run_token()
+        self.run_token = secrets.token_hex(3)
         self.runlog = RunLog()
         self.reporter = Reporter(config, self.runlog)
         self._selection: Selection | None = None
         self._selection_error: AuthprobeError | None = None
-        self.pool: ClusterPool | None = None
+        self.pool = None  # the ClusterPool, once planning found cells to run
         self.targets: dict = {}
         self.registry = False
         self.cells: list[Cell] = []
@@ -107,11 +111,15 @@ class Harness:
             raise pytest.UsageError(err.one_line()) from None
 
     def _plan(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if hasattr(config, "workerinput") or (config.getoption("numprocesses", default=None)
-                                              not in (None, 0, "0")):
-            raise AuthprobeError(
-                "authprobe shares one cluster per profile and version between scenarios and "
-                "brings the clusters up in parallel itself: run it without pytest-xdist's -n")
+        from ..harness import images
+        from ..host import engine
+
+        if hasattr(config, "workerinput"):
+            # An xdist worker: its error is not shown; the controller says it (testnodedown).
+            config.workeroutput[XDIST_REFUSED] = XDIST_REFUSAL
+            raise AuthprobeError(XDIST_REFUSAL)
+        if config.getoption("numprocesses", default=None) not in (None, 0, "0"):
+            raise AuthprobeError(XDIST_REFUSAL)
         sel = self.selection()
         folders = {Path(item.path).parent for item in items}
         planning.check_expectation_names(sel.expectations, set(sel.all_profiles), folders)
@@ -123,7 +131,7 @@ class Harness:
             self.registry = images.registry_answers()
             self.targets = planning.choose_images(sel, self.registry)
             versions = {m: t.choice.version for m, t in self.targets.items()}
-        plans = planning.plan_items(items, sel, versions)
+        plans = planning.plan_items(items, sel, versions, self.expects_down)
         planning.check_down_profiles(plans, self.expects_down)
         for item, plan in plans.items():
             item.stash[PLAN] = plan
@@ -144,7 +152,13 @@ class Harness:
             return False
         return row.get("comes_up") is False
 
-    def _make_pool(self, sel: Selection, versions: dict[str, KubeVersion]) -> ClusterPool:
+    def _make_pool(self, sel: Selection, versions: dict[str, KubeVersion]):
+        from ..harness import steps
+        from ..harness.pool import ClusterPool
+        from ..harness.render import HostFacts
+        from ..host import tools
+        from ..report import register_secret
+
         kind_path = sel.kind_bin or tools.ensure_kind()
         kind_version = tools.check_kind(kind_path)
         env = steps.Env(
@@ -156,6 +170,7 @@ class Harness:
                          if not p.at(v).na for flag in p.at(v).extra_args},
             keep=sel.keep, observe_window=sel.observe_window, default_window=DEFAULT_WINDOW,
             dashboard_pull=self.registry,
+            audit=os.environ.get(AUDIT_ENV, "on") != "off",
         )
         profiles = {m: {p: sel.all_profiles[p].at(v) for p in sel.profiles}
                     for m, v in versions.items()}
@@ -167,6 +182,13 @@ class Harness:
                 f"{len(self.cells) * INOTIFY_PER_NODE * 2}")
         return ClusterPool(env, self.targets, profiles, self.expects_down, self.run_token,
                            str(self.config.rootpath), sel.reuse, sel.keep, max_alive)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """pytest-xdist's controller: a worker refused the run in its collection."""
+        refusal = getattr(node, "workeroutput", {}).get(XDIST_REFUSED)
+        if refusal:
+            raise pytest.UsageError(refusal)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -182,6 +204,8 @@ class Harness:
         plan = item.stash.get(PLAN, None)
         if plan is None or plan.na or self.pool is None:
             return None
+        from ..harness.pool import Unavailable
+
         cell = planning.cell_of(item)
         try:
             self.pool.image(cell.minor)

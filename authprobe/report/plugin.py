@@ -18,7 +18,6 @@ from . import document as _document
 from . import folder as _folder
 from . import summary as _summary
 from .scrub import scrub_tree
-from .writer import write_all
 
 
 class Reporter:
@@ -65,6 +64,8 @@ class Reporter:
                 "exit_status": int(exitstatus),
                 "pytest_args": [str(a) for a in self.config.invocation_params.args],
             }
+            from .writer import write_all
+
             scrub_tree(folder / "logs")
             self.document = _document.build(run, self.runlog, list(self.tests.values()), folder)
             write_all(self.document, folder)

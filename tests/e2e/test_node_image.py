@@ -12,18 +12,19 @@ import os
 import secrets
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client, config, utils
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from authprobe.engine import require_engine
-from authprobe.nodeimage import dashboard, dashboard_image_of, ensure_node_image
+from authprobe.host import docker
+from authprobe.host.engine import ensure_engine
+from authprobe.host.tools import ensure_kind
+from authprobe.model.versions import KubeVersion, default_minor, resolve, version_table
+from authprobe.nodeimage import dashboard, ensure_node_image
+from authprobe.nodeimage.build import DASHBOARD_LABEL
 from authprobe.progress import say
-from authprobe.tools import ensure_kind
-from authprobe.versions import KubeVersion, default_version, resolve
+from authprobe.wait import until as wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +44,15 @@ class NotYet(Exception):
 
 
 def until(deadline: float):
-    return retry(
-        retry=retry_if_exception_type((NotYet, client.ApiException, OSError)),
-        stop=stop_after_delay(deadline), wait=wait_fixed(2), reraise=True,
-    )
+    """Decorator: call the function until it returns without raising NotYet (or an API
+    error of a cluster still starting), for at most ``deadline`` seconds."""
+    def wrap(function):
+        def polled():
+            return wait_until(function, timeout=deadline, interval=2,
+                              retry_on=(NotYet, client.ApiException, OSError),
+                              what=function.__name__.replace("_", " "))
+        return polled
+    return wrap
 
 
 def kind_config(image: str, version: KubeVersion) -> dict:
@@ -56,8 +62,8 @@ def kind_config(image: str, version: KubeVersion) -> dict:
         "networking": {"apiServerAddress": "127.0.0.1"},
         "nodes": [{"role": "control-plane", "image": image}],
     }
-    if version >= KubeVersion(1, 35, 0):
-        # The kubelet refuses cgroup v1 hosts from 1.35 unless told otherwise.
+    if version_table().facts_for(version).kubelet_fail_cgroup_v1:
+        # The kubelet refuses cgroup v1 hosts unless told otherwise (this host is one).
         cfg["kubeadmConfigPatches"] = ["kind: KubeletConfiguration\nfailCgroupV1: false\n"]
     return cfg
 
@@ -66,22 +72,22 @@ def kind_config(image: str, version: KubeVersion) -> dict:
 def supported(request):
     given = request.config.getoption("k8s_version", default=None) or []
     spec = ",".join(given).split(",")[0].strip() if given else ""
-    return resolve(spec or os.environ.get("AUTHPROBE_IMAGE_TEST_VERSION") or default_version())
+    return resolve(spec or os.environ.get("AUTHPROBE_IMAGE_TEST_VERSION") or default_minor())
 
 
 @pytest.fixture(scope="module")
 def node_image(supported):
-    require_engine()
+    ensure_engine()
     return ensure_node_image(supported)
 
 
 @pytest.fixture(scope="module")
 def cluster(node_image, supported, tmp_path_factory):
     kind = ensure_kind()
-    name = f"{CLUSTER_PREFIX}{supported.version.minor}-{secrets.token_hex(3)}"
+    name = f"{CLUSTER_PREFIX}{supported.minor}-{secrets.token_hex(3)}"
     workdir = tmp_path_factory.mktemp("kind")
     config_file = workdir / "kind.yaml"
-    config_file.write_text(yaml.safe_dump(kind_config(node_image, supported.version)))
+    config_file.write_text(yaml.safe_dump(kind_config(node_image, supported.patch)))
     kubeconfig = workdir / "kubeconfig"
     kubeconfig.touch(mode=0o600)
     started = time.monotonic()
@@ -125,7 +131,7 @@ def all_running(pods: list, none_yet: str) -> list:
 
 def test_server_reports_the_pinned_patch(api, supported):
     info = client.VersionApi(api).get_code()
-    assert info.git_version == supported.version.tag
+    assert info.git_version == supported.patch.tag
 
 
 def test_node_becomes_ready(api, cluster):
@@ -172,7 +178,7 @@ def test_pods_resolve_service_names(api, supported):
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1PodSpec(restart_policy="Never", containers=[client.V1Container(
-            name="probe", image=f"registry.k8s.io/kube-proxy:{supported.version.tag}",
+            name="probe", image=f"registry.k8s.io/kube-proxy:{supported.patch.tag}",
             image_pull_policy="Never", command=["sh", "-c", script],
         )]),
     )
@@ -197,9 +203,10 @@ def test_pods_resolve_service_names(api, supported):
 
 
 def test_dashboard_runs_from_the_preloaded_image(api, node_image):
-    image = dashboard_image_of(node_image)
-    if not image or not Path(dashboard.MANIFEST).exists():
-        pytest.skip("the node image carries no Dashboard, or clusters/dashboard.yaml is absent")
+    image = docker.image_label(node_image, DASHBOARD_LABEL)
+    if not image:
+        pytest.skip("the node image carries no Dashboard: the Go module proxy serves none, and "
+                    "AUTHPROBE_DASHBOARD_SOURCE names no checkout")
     documents = [doc for doc in yaml.safe_load_all(dashboard.render_manifest(image)) if doc]
     utils.create_from_yaml(api, yaml_objects=documents)
     core = client.CoreV1Api(api)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from authprobe.report import merge, outcomes
+from authprobe.host import packages
+from authprobe.report import document, merge
 from authprobe.report.writer import write_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +30,8 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("chromium is not installed: run `apt-get install -y chromium` "
-                    "(.ci/run installs it); this test needs a real browser", pytrace=False)
-    return path
+    return packages.ensure_command("chromium", "chromium",
+                                   "to render matrix.html in a real browser for a test")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +39,7 @@ def report() -> Path:
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
-    runs = [outcomes.load(p) for p in sorted(DATA.glob("outcomes-*.json"))]
+    runs = [document.load(p) for p in sorted(DATA.glob("outcomes-*.json"))]
     document = merge.merge(runs, ARTIFACTS)
     write_all(document, ARTIFACTS)
     return ARTIFACTS / "matrix.html"
@@ -78,8 +76,8 @@ def test_matrix_html_dom_has_the_matrix_and_the_plot(chromium, report, tmp_path)
     dom = result.stdout
     (ARTIFACTS / "matrix.dom.html").write_text(dom)
     assert 'id="outcome-matrix"' in dom
-    assert "<svg" in dom and "<polyline" in dom
-    runs = [outcomes.load(p) for p in sorted(DATA.glob("outcomes-*.json"))]
+    assert "<svg" in dom and 'class="series"' in dom
+    runs = [document.load(p) for p in sorted(DATA.glob("outcomes-*.json"))]
     cells = len({c.key for r in runs for c in r.cells})  # merged: one per key
     assert dom.count('class="cell ') == len({(c.profile, c.scenario) for r in runs
                                               for c in r.cells}) * len(

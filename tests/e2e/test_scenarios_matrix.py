@@ -1,41 +1,33 @@
-"""The main job on real clusters: every profile on one Kubernetes version, as
-`tox -e scenarios` runs it, then the SPEC's cells read back from the run's report."""
+"""The main job on real clusters: every profile on one Kubernetes version, as `tox -e
+scenarios` runs it, then the story's cells read back from the run's report."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from authprobe.paths import PROJECT_ROOT
+from authprobe.model.series import Sample, first_restart_at
+
+from .conftest import VERSION, outcomes_of
 
 pytestmark = pytest.mark.e2e
 
-VERSION = os.environ.get("AUTHPROBE_E2E_VERSION", "1.34")
 PROFILES = {"anon-on", "anon-off", "anon-off-probe-8080", "anon-health-only"}
-# kubeadm's startup probe: 10 s delay + 24 x 10 s; the first restart must come within 1.2x.
-PROBE_FLOOR = 250
-# The one cell an offline run may skip: the Go module proxy serves no Dashboard module,
-# so a node image built without a Dashboard source has nothing to answer behind the proxy.
+# The one cell an offline run may skip: the Go module proxy serves no Dashboard module, so
+# a node image built without a Dashboard source has nothing to answer behind the proxy.
 MAY_SKIP = {"admin_dashboard_after_binding"}
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    reports = tmp_path_factory.mktemp("reports")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider",
-         "--k8s-version", VERSION, "--reports-dir", str(reports)],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-    )
-    folder = (reports / "latest").resolve()
-    outcomes = json.loads((folder / "outcomes.json").read_text())
-    return result, outcomes, folder
+    from .conftest import Child, child_env
+
+    folder = tmp_path_factory.mktemp("main-job")
+    child = Child(["-q", "--pyargs", "authprobe.scenarios", "--k8s-version", VERSION,
+                   "--reports-dir", str(folder / "reports")], folder, child_env()).start()
+    child.wait(timeout=3600)
+    return child, outcomes_of(folder), (folder / "reports" / "latest").resolve()
 
 
 def cell(outcomes, profile, scenario):
@@ -45,8 +37,8 @@ def cell(outcomes, profile, scenario):
 
 
 def test_the_main_job_passes(run):
-    result, _, _ = run
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    child, _, _ = run
+    assert child.proc.returncode == 0, child.tail()
 
 
 def test_every_profile_ran_every_scenario_and_none_failed(run):
@@ -59,12 +51,16 @@ def test_every_profile_ran_every_scenario_and_none_failed(run):
     assert not bad, "\n".join(bad)
 
 
-def test_the_story_on_this_version(run):
+def test_the_story_with_the_apiservers_own_records(run):
     _, outcomes, _ = run
     root = cell(outcomes, "anon-on", "anonymous_get_root")
     assert root["observed"]["status"] == 403
     assert 'User "system:anonymous" cannot get path "/"' in root["observed"]["message"]
-    assert cell(outcomes, "anon-off", "anonymous_get_root")["observed"]["status"] == 401
+    assert root["evidence"]["audit"][0]["user"] == "system:anonymous"
+    assert "system:unauthenticated" in root["evidence"]["audit"][0]["groups"]
+    refused = cell(outcomes, "anon-off", "anonymous_get_root")
+    assert refused["observed"]["status"] == 401
+    assert refused["evidence"]["audit"][0]["user"] is None
     assert cell(outcomes, "anon-health-only", "anonymous_get_livez")["observed"]["status"] == 200
     assert cell(outcomes, "anon-health-only", "anonymous_get_root")["observed"]["status"] == 401
     start = cell(outcomes, "anon-off-probe-8080", "control_plane_comes_up")
@@ -73,25 +69,41 @@ def test_the_story_on_this_version(run):
     assert any("unknown flag: --insecure-" in line for line in start["observed"]["log_tail"])
 
 
-def test_anon_off_restarts_climb_within_the_probe_floor_and_the_others_stay_flat(run):
+def test_anon_off_restarts_because_its_probes_get_401(run):
     _, outcomes, _ = run
-    restarts = {c["profile"]: c for c in outcomes["cells"] if c["scenario"] == "apiserver_restarts"}
-    first = restarts["anon-off"]["observed"]["first_restart_at"]
-    assert restarts["anon-off"]["observed"]["restart_shape"] == "climbs"
-    assert first <= 1.2 * PROBE_FLOOR, f"first restart at {first}s"
+    restarts = cell(outcomes, "anon-off", "apiserver_restarts")
+    observed = restarts["observed"]
+    assert restarts["outcome"] == "expected-failure"
+    assert observed["restart_shape"] == "climbs" and observed["restart_cause"] == "probe-401"
+    assert observed["first_restart_at"] <= observed["window"]
+    kubelet = restarts["evidence"]["kubelet_probe_failures"]
+    assert kubelet and all(f["status"] == 401 for f in kubelet if f["probe"] == "Startup")
+    assert any(key.startswith("/livez 401 (no user)")
+               for key in restarts["evidence"]["audited_probes"])
     for profile in ("anon-on", "anon-health-only"):
-        assert restarts[profile]["observed"]["restart_shape"] == "flat"
+        flat = cell(outcomes, profile, "apiserver_restarts")["observed"]
+        assert flat["restart_shape"] == "flat" and flat["probe_user"] == "system:anonymous"
 
 
-def test_the_report_holds_the_matrix_plot_and_lifecycle_and_no_credentials(run):
+def test_the_series_and_probe_tables_are_in_the_report(run):
     _, outcomes, folder = run
+    series = {s["profile"]: s for s in outcomes["restart_series"]}
+    samples = [Sample.from_dict(s) for s in series["anon-off"]["samples"]]
+    assert first_restart_at(samples) is not None
+    assert series["anon-off"]["probe_failures"]
+    assert any(r["code"] == 401 for r in outcomes["probe_results"] if r["profile"] == "anon-off")
     for name in ("matrix.html", "matrix.md", "junit.xml", "restarts.csv", "restarts.svg"):
         assert (folder / name).stat().st_size > 0, name
     junit = (folder / "junit.xml").read_text()
     assert "authprobe.cluster-lifecycle" in junit
-    assert {p["phase"] for p in outcomes["phases"]} >= {"create", "teardown"}
+    assert {p["phase"] for p in outcomes["phases"]} >= {"create", "verify", "ready", "teardown"}
+
+
+def test_no_credentials_anywhere_in_the_report(run):
+    _, _, folder = run
     for path in Path(folder).rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
             for secret in ("PRIVATE KEY", "client-key-data", "client-certificate-data"):
                 assert secret not in text, f"{secret} in {path}"
+            assert "Bearer " not in text or "Bearer [redacted]" in text, path

@@ -1,174 +1,288 @@
-"""The pytest plugin without clusters: options, environment, parametrization, bad input."""
+"""The pytest plugin without clusters: inert runs, options, parametrization, the cache
+provider, a team's own profiles and expectations, n/a planning."""
 
-import os
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from authprobe.model.expectations import load_files
+from authprobe.model.versions import default_minor, supported, version_key
+from authprobe.paths import clusters_dir, scenarios_dir
 
-CLUSTER_TEST = """
-def test_uses_cluster(cluster):
-    pass
+GROUP = "authprobe: kind clusters for the scenarios:"
+OPTIONS = ("--k8s-version", "--profile", "--image-policy", "--kind-bin", "--kind-image",
+           "--keep-cluster", "--reuse-clusters", "--observe-window", "--reports-dir",
+           "--profiles-dir", "--expectations")
+SHIPPED_PROFILES = sorted(path.stem for path in (clusters_dir() / "profiles").glob("*.yaml"))
+SHIPPED_SCENARIOS = sorted(load_files([scenarios_dir() / "expectations.yaml"]).scenarios)
 
-def test_plain():
-    pass
+
+def cells(result: pytest.RunResult, test: str = "test_uses_cluster") -> list[str]:
+    """The ids of the collected items of ``test``, from ``--collect-only -q``."""
+    return [line.split("[", 1)[1].rstrip("]") for line in result.outlines
+            if f"::{test}[" in line]
+
+
+def collected(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.outlines if "::" in line and " " not in line]
+
+
+# -- a run without cluster tests -----------------------------------------------------------
+
+
+def test_plugin_is_inert_without_cluster_tests(project, tmp_path, monkeypatch):
+    project.makepyfile(test_cells="def test_one():\n    pass\n\n\ndef test_two():\n    pass\n")
+    no_docker = tmp_path / "empty-bin"
+    no_docker.mkdir()
+    monkeypatch.setenv("PATH", str(no_docker))
+    result = project.run()
+    text = project.text(result)
+    result.assert_outcomes(passed=2)
+    assert result.ret == 0, text
+    plugins = [line for line in result.outlines if line.startswith("plugins:")]
+    assert plugins and "authprobe" in plugins[0], f"the plugin did not load:\n{text}"
+    assert not (project.path / "reports").exists(), "a run without scenarios wrote reports/"
+    assert "[authprobe]" not in text
+    assert "docker" not in text.lower()
+
+
+def test_plugin_asks_no_docker_for_plain_tests(project):
+    """Cluster tests deselected: the run is a plain one."""
+    result = project.run("-k", "plain")
+    result.assert_outcomes(passed=1, deselected=len(SHIPPED_PROFILES))
+    assert project.tool_calls() == []
+    assert not (project.path / "reports").exists()
+
+
+# -- options and markers -------------------------------------------------------------------
+
+
+def section(text: str, starts) -> list[str]:
+    """The lines after the first line ``starts(line)`` accepts, up to the next heading."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if starts(line))
+    out = []
+    for line in lines[start + 1:]:
+        if line.strip() and not line.startswith(" "):
+            break
+        out.append(line)
+    return out
+
+
+def test_help_lists_every_option_in_the_group_and_the_ini_options(project):
+    result = project.run("--help")
+    assert result.ret == 0
+    text = result.stdout.str()
+    assert text.count(GROUP) == 1, text
+    group = section(text, lambda line: line == GROUP)
+    for option in OPTIONS:
+        assert any(line.startswith(f"  {option}") for line in group), (
+            f"{option} is not in the group {GROUP!r}:\n" + "\n".join(group))
+    ini = section(text, lambda line: line.startswith("[pytest]"))
+    for name in ("authprobe_profiles", "authprobe_expectations"):
+        assert f"  {name} (paths):" in ini, f"ini option {name} is not listed:\n{text}"
+
+
+def test_marker_control_plane_any_is_registered(project):
+    result = project.run("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.control_plane_any:*"])
+    project.makepyfile(test_marked="import pytest\n\n\n@pytest.mark.control_plane_any\n"
+                                   "def test_marked():\n    pass\n")
+    strict = project.run("--strict-markers", "test_marked.py")
+    strict.assert_outcomes(passed=1)
+
+
+# -- parametrization ------------------------------------------------------------------------
+
+
+def test_default_is_every_shipped_profile_on_the_default_minor(project):
+    result = project.run("--collect-only", "-q")
+    assert result.ret == 0, project.text(result)
+    assert sorted(cells(result)) == sorted(f"{p}-{default_minor()}" for p in SHIPPED_PROFILES)
+    assert "test_cells.py::test_plain" in result.outlines
+    assert project.tool_calls() == []
+    assert not (project.path / "reports").exists(), "--collect-only left a reports/ folder"
+
+
+def test_ids_are_profile_and_minor(project):
+    result = project.run("--collect-only", "-q", "--profile", "anon-on")
+    assert result.outlines[0] == f"test_cells.py::test_uses_cluster[anon-on-{default_minor()}]"
+
+
+def test_two_versions_of_one_profile(project):
+    result = project.run("--collect-only", "-q", "--k8s-version", "1.34,1.36",
+                         "--profile", "anon-on")
+    assert cells(result) == ["anon-on-1.34", "anon-on-1.36"]
+
+
+def test_repeated_options_add_up(project):
+    result = project.run("--collect-only", "-q", "--k8s-version", "1.34", "--k8s-version",
+                         "1.35", "--profile", "anon-on", "--profile", "anon-off")
+    assert sorted(cells(result)) == ["anon-off-1.34", "anon-off-1.35", "anon-on-1.34",
+                                     "anon-on-1.35"]
+
+
+def test_a_pinned_patch_runs_its_minor(project):
+    patch = str(supported()["1.34"].patch)
+    result = project.run("--collect-only", "-q", "--k8s-version", patch, "--profile", "anon-on")
+    assert cells(result) == ["anon-on-1.34"]
+
+
+def test_all_versions(project):
+    result = project.run("--collect-only", "-q", "--k8s-version", "all", "--profile", "anon-on")
+    minors = sorted(supported(), key=version_key)
+    assert len(minors) > 1
+    assert cells(result) == [f"anon-on-{m}" for m in minors]
+
+
+def test_environment_variables(project, monkeypatch):
+    monkeypatch.setenv("AUTHPROBE_K8S_VERSION", "1.34,1.36")
+    monkeypatch.setenv("AUTHPROBE_PROFILE", "anon-on")
+    result = project.run("--collect-only", "-q")
+    assert cells(result) == ["anon-on-1.34", "anon-on-1.36"]
+    monkeypatch.setenv("AUTHPROBE_K8S_VERSION", "all")
+    result = project.run("--collect-only", "-q")
+    assert cells(result) == [f"anon-on-{m}" for m in sorted(supported(), key=version_key)]
+
+
+def test_command_line_wins_over_environment(project, monkeypatch):
+    monkeypatch.setenv("AUTHPROBE_K8S_VERSION", "1.36")
+    monkeypatch.setenv("AUTHPROBE_PROFILE", "anon-off")
+    result = project.run("--collect-only", "-q", "--k8s-version", "1.35", "--profile", "anon-on")
+    assert cells(result) == ["anon-on-1.35"]
+    # Each option on its own: the other one still comes from the environment.
+    result = project.run("--collect-only", "-q", "--profile", "anon-on")
+    assert cells(result) == ["anon-on-1.36"]
+    result = project.run("--collect-only", "-q", "--k8s-version", "1.35")
+    assert cells(result) == ["anon-off-1.35"]
+
+
+def test_scenarios_of_one_cell_share_its_parameter(project):
+    project.makepyfile(test_more="import pytest\n\n\n@pytest.mark.control_plane_any\n"
+                                 "def test_other(cluster):\n    pass\n")
+    result = project.run("--collect-only", "-q", "--profile", "anon-on,anon-off")
+    ids = [line.split("[", 1)[1].rstrip("]") for line in collected(result) if "[" in line]
+    # the session-scoped parameter orders the items of one cell next to each other
+    assert sorted(ids) == ["anon-off-1.34", "anon-off-1.34", "anon-on-1.34", "anon-on-1.34"]
+    assert ids[0] == ids[1] and ids[2] == ids[3], ids
+
+
+# -- pytest's own plugins ------------------------------------------------------------------
+
+
+def test_last_failed_reruns_only_the_failed_plain_test(project):
+    project.makepyfile(test_plain="def test_ok():\n    pass\n\n\n"
+                                  "def test_bad():\n    assert False\n")
+    first = project.run("test_plain.py")
+    first.assert_outcomes(passed=1, failed=1)
+    assert (project.path / ".pytest_cache").is_dir(), "the cache provider wrote no cache"
+    again = project.run("--lf", "test_plain.py")
+    again.assert_outcomes(failed=1, deselected=1)
+    assert "run-last-failure: rerun previous 1 failure" in project.text(again)
+    assert "test_plain.py::test_bad" in project.text(again)
+
+
+# -- a team's own profiles and expectations ------------------------------------------------
+
+TEAM_PROFILE = """\
+description: the team's cluster, anonymous requests refused
+apiserver:
+  extraArgs:
+    anonymous-auth: "false"
+"""
+TEAM_TEST = """
+def test_my_check(cluster, expected, observe):
+    observe(status=expected.status)
 """
 
 
-REPO = Path(__file__).resolve().parents[2]
+def team_expectations(shipped: bool) -> str:
+    lines = ["scenarios:", "  my_check:"]
+    for profile in ("my-profile", "anon-on"):
+        lines += [f"    {profile}:", '      - since: "1.19"', "        status: 401"]
+    if shipped:  # the team runs the shipped scenarios on its profile too: rows for them
+        for scenario in SHIPPED_SCENARIOS:
+            lines += [f"  {scenario}:", "    my-profile:", '      - since: "1.19"',
+                      "        na: not checked on the team's profile"]
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
-def suite(pytester, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AUTHPROBE_"):
-            monkeypatch.delenv(name)
-    # Child pytest processes import this checkout's authprobe, whatever is installed.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    pytester.makeconftest('pytest_plugins = ["authprobe.plugin"]\n')
-    pytester.makepyfile(test_cells=CLUSTER_TEST)
-    return pytester
+def team(project):
+    (project.path / "test_cells.py").unlink()
+    profiles = project.mkdir("profiles")
+    (profiles / "my-profile.yaml").write_text(TEAM_PROFILE)
+    (project.path / "expectations.yaml").write_text(team_expectations(shipped=False))
+    project.makepyfile(test_team=TEAM_TEST)
+    project.makeini("[pytest]\nauthprobe_profiles = profiles\n"
+                    "authprobe_expectations = expectations.yaml\n")
+    return project
 
 
-def collected_ids(result) -> list[str]:
-    return [line.split("::")[-1] for line in result.outlines if "::test_uses_cluster[" in line]
+def test_team_profile_and_expectations(team):
+    result = team.run("--collect-only", "-q", "--profile", "my-profile")
+    assert result.ret == 0, team.text(result)
+    assert collected(result) == [f"test_team.py::test_my_check[my-profile-{default_minor()}]"]
 
 
-def assert_one_line_error(result, fragment: str) -> None:
-    text = "\n".join(result.outlines + result.errlines)
-    assert result.ret != 0
-    assert "Traceback" not in text
-    lines = [line for line in result.errlines + result.outlines if fragment in line]
-    assert lines, text
-    assert lines[0].startswith("ERROR: ")
+def test_team_profile_is_one_of_the_profiles(team):
+    result = team.run("--collect-only", "-q", "--profile", "my-profile,anon-on",
+                      "--k8s-version", "1.34,1.36")
+    assert result.ret == 0, team.text(result)
+    assert sorted(cells(result, "test_my_check")) == [
+        "anon-on-1.34", "anon-on-1.36", "my-profile-1.34", "my-profile-1.36"]
 
 
-def test_options_in_one_group(suite):
-    result = suite.runpytest("--help")
-    text = result.stdout.str()
-    group = text.split("authprobe: clusters for the scenarios:")[1]
-    for option in ("--k8s-version", "--profile", "--reuse-clusters", "--observe-window",
-                   "--reports-dir", "--image-policy"):
-        assert option in group
-    for option in ("--kind-bin", "--kind-image", "--keep-cluster"):  # pytest-kind-ng's own
-        assert option in text
+def test_team_scenarios_beside_the_shipped_ones(team):
+    (team.path / "expectations.yaml").write_text(team_expectations(shipped=True))
+    result = team.run("--collect-only", "-q", "--profile", "my-profile,anon-on",
+                      "test_team.py", "--pyargs", "authprobe.scenarios")
+    text = team.text(result)
+    assert result.ret == 0, text
+    items = collected(result)
+    assert sorted(cells(result, "test_my_check")) == ["anon-on-1.34", "my-profile-1.34"]
+    shipped = [i for i in items if "test_my_check" not in i]
+    assert len(shipped) == 2 * len(SHIPPED_SCENARIOS), text
+    assert any(i.endswith("test_anonymous_get_root[my-profile-1.34]") for i in shipped), text
+    assert team.tool_calls() == []
 
 
-def test_default_cells_are_every_profile_on_the_default_version(suite):
-    result = suite.runpytest("--collect-only", "-q")
-    ids = collected_ids(result)
-    assert "test_uses_cluster[anon-on-1.34]" in ids
-    assert "test_uses_cluster[anon-off-probe-8080-1.34]" in ids
-    assert len(ids) == 4
-    assert any(line.endswith("::test_plain") for line in result.outlines)
+# -- planning without clusters -------------------------------------------------------------
+
+PLAN_PROBE = """
+from authprobe.plugin.session import PLAN
 
 
-def test_profile_and_version_options(suite):
-    result = suite.runpytest("--collect-only", "-q", "--profile", "anon-on",
-                             "--profile", "anon-off", "--k8s-version", "1.34,1.36")
-    assert collected_ids(result) == [
-        "test_uses_cluster[anon-on-1.34]", "test_uses_cluster[anon-on-1.36]",
-        "test_uses_cluster[anon-off-1.34]", "test_uses_cluster[anon-off-1.36]"]
-
-
-def test_environment_variables(suite, monkeypatch):
-    monkeypatch.setenv("AUTHPROBE_PROFILE", "anon-health-only")
-    monkeypatch.setenv("AUTHPROBE_K8S_VERSION", "1.36")
-    result = suite.runpytest("--collect-only", "-q")
-    assert collected_ids(result) == ["test_uses_cluster[anon-health-only-1.36]"]
-
-
-def test_command_line_wins_over_environment(suite, monkeypatch):
-    monkeypatch.setenv("AUTHPROBE_PROFILE", "anon-health-only")
-    result = suite.runpytest("--collect-only", "-q", "--profile", "anon-off")
-    assert collected_ids(result) == ["test_uses_cluster[anon-off-1.34]"]
-
-
-def test_scenarios_sharing_a_cell_are_grouped(suite):
-    suite.makepyfile(test_more="def test_other(cluster):\n    pass\n")
-    result = suite.runpytest("--collect-only", "-q", "--profile", "anon-on,anon-off")
-    cells = [line.split("[")[1] for line in result.outlines if "::test_" in line and "[" in line]
-    assert cells.count("anon-on-1.34]") == 2
-    first = cells.index("anon-on-1.34]")
-    assert cells[first + 1] == "anon-on-1.34]"
-
-
-def test_markers_registered(suite):
-    result = suite.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.control_plane_any:*"])
-    suite.makepyfile(test_marked="import pytest\n\n@pytest.mark.control_plane_any\n"
-                                 "def test_m():\n    pass\n")
-    assert suite.runpytest("--strict-markers", "test_marked.py").ret == 0
-
-
-@pytest.mark.parametrize(("args", "env", "fragment"), [
-    (["--profile", "nope"], {}, "unknown profile 'nope'"),
-    ([], {"AUTHPROBE_PROFILE": "nope"}, "unknown profile 'nope'"),
-    (["--k8s-version", "1.99"], {}, "Kubernetes 1.99 is not supported"),
-    (["--k8s-version", "one.two"], {}, "is not a Kubernetes version"),
-    (["--k8s-version", "1.34.1"], {}, "is not the pinned patch"),
-    (["--kind-bin", "/nonexistent/kind"], {}, "kind binary /nonexistent/kind does not exist"),
-    ([], {"AUTHPROBE_KIND_BIN": "/nonexistent/kind"}, "does not exist"),
-    (["--observe-window", "soon"], {}, "is not a number of seconds"),
-    ([], {"AUTHPROBE_IMAGE_POLICY": "fetch"}, "image policy 'fetch' is unknown"),
-    (["--kind-image", "x:y", "--k8s-version", "1.34,1.36"], {}, "names one node image"),
-])
-def test_bad_input_is_one_line(suite, monkeypatch, args, env, fragment):
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    result = suite.runpytest_subprocess("--collect-only", *args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert_one_line_error(result, fragment)
-
-
-def test_malformed_profile_file_is_one_line(suite, monkeypatch, tmp_path):
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    (profiles / "broken.yaml").write_text("description: x\napiserver:\n  extraArgs: [1, 2]\n")
-    monkeypatch.setenv("AUTHPROBE_PROFILES_DIR", str(profiles))
-    result = suite.runpytest_subprocess("--collect-only")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert_one_line_error(result, "broken.yaml: apiserver.extraArgs must be a mapping")
-
-
-EXPECTING_TEST = """
-def test_anonymous_get_root(cluster, expected):
-    pass
+def pytest_collection_finish(session):
+    for item in session.items:
+        plan = item.stash.get(PLAN, None)
+        na = "no plan" if plan is None else plan.na
+        print(f"PLAN {item.name} na={na}")
 """
 
 
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        ("scenarios:\n  anonymous_get_root:\n    anon-on:\n      - {since: '1.18', stauts: 403}\n",
-         "unknown field(s) stauts"),
-        ("scenarios:\n  anonymous_get_root:\n    anon-off:\n      - {since: '1.18', status: 401}\n",
-         "has no expectations for profile 'anon-on'"),
-    ],
-    ids=["malformed", "missing-row"],
-)
-def test_expectation_problems_stop_the_run_before_any_cluster(suite, monkeypatch, tmp_path,
-                                                               text, fragment):
-    path = tmp_path / "expectations.yaml"
-    path.write_text(text)
-    monkeypatch.setenv("AUTHPROBE_EXPECTATIONS_FILE", str(path))
-    empty = tmp_path / "bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))  # no docker: the check must come first
-    suite.makepyfile(test_story=EXPECTING_TEST)
-    result = suite.runpytest_subprocess("--profile", "anon-on", "test_story.py")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert_one_line_error(result, fragment)
+def plans(result: pytest.RunResult) -> dict[str, str]:
+    return dict(line.removeprefix("PLAN ").split(" na=", 1) for line in result.outlines
+                if line.startswith("PLAN "))
 
 
-def test_missing_docker_is_one_line_and_spares_plain_tests(suite, monkeypatch, tmp_path):
-    empty = tmp_path / "bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert_one_line_error(result, "docker CLI is not installed")
-    plain = suite.runpytest_subprocess("-k", "plain")
-    plain.assert_outcomes(passed=1)
+def test_profile_not_applicable_on_a_version_is_planned_na(project):
+    project.makepyfile(planprobe=PLAN_PROBE)
+    result = project.run("--collect-only", "-q", "-p", "planprobe", "--pyargs",
+                         "authprobe.scenarios", "--profile", "anon-health-only",
+                         "--k8s-version", "1.30")
+    text = project.text(result)
+    assert result.ret == 0, text
+    found = plans(result)
+    assert len(found) == len(SHIPPED_SCENARIOS), text
+    assert all(name.endswith("[anon-health-only-1.30]") for name in found), text
+    for name, na in found.items():
+        assert "before 1.31" in na, f"{name} is not n/a on 1.30: {na}"
+    assert project.tool_calls() == []
+    # where the profile applies, the scenarios have rows (na=None) except those marked n/a
+    result = project.run("--collect-only", "-q", "-p", "planprobe", "--pyargs",
+                         "authprobe.scenarios", "--profile", "anon-health-only",
+                         "--k8s-version", "1.34")
+    found = plans(result)
+    assert len(found) == len(SHIPPED_SCENARIOS), project.text(result)
+    assert found["test_anonymous_get_root[anon-health-only-1.34]"] == "None"

@@ -54,20 +54,24 @@ def test_no_budget_without_startup_or_liveness():
     assert probes.budget({"readinessProbe": KUBEADM["readinessProbe"]}) is None
 
 
-@pytest.mark.parametrize(("budget", "wanted"), [
-    (250, 250 + 80),  # 25% is 62.5: the minimum margin applies
-    (320, 320 + 80),
-    (400, 400 + 100),  # 25% is above the minimum
-    (95, 95 + 80),
-    (0, 80),
+@pytest.mark.parametrize(("spec", "wanted"), [
+    (KUBEADM, 250 + 30 + 60),  # 20% of 250 is 50: the minimum margin applies
+    ({**KUBEADM, "terminationGracePeriodSeconds": 0}, 250 + 0 + 60),
+    ({"startupProbe": {"initialDelaySeconds": 10, "periodSeconds": 10,
+                       "failureThreshold": 48}}, 490 + 30 + 98),  # 20% above the minimum
+    ({"livenessProbe": {"initialDelaySeconds": 15, "failureThreshold": 8}}, 95 + 30 + 60),
 ])
-def test_window_is_budget_plus_margin(budget, wanted):
-    assert probes.window(budget, default=999) == wanted
-    assert probes.margin(budget) == max(80, 0.25 * budget)
+def test_window_is_budget_plus_grace_plus_margin(spec, wanted):
+    assert probes.window(spec, default=999) == pytest.approx(wanted)
 
 
-def test_window_without_budget_is_the_default():
-    assert probes.window(None, default=390) == 390
+def test_margin_is_a_fifth_of_the_budget_or_a_minute():
+    assert probes.margin(100) == 60
+    assert probes.margin(500) == 100
+
+
+def test_window_without_probes_is_the_default():
+    assert probes.window({}, default=390) == 390
 
 
 def test_parse_failures_reads_the_kubelet_journal():

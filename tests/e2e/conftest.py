@@ -1,0 +1,93 @@
+"""Helpers for the real-cluster tests: pytest runs in child processes, as a user runs them,
+and what they leave in the Docker engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from authprobe.host import docker
+from authprobe.model.versions import default_minor
+
+VERSION = os.environ.get("AUTHPROBE_E2E_VERSION", default_minor())
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "AUTHPROBE_K8S", "AUTHPROBE_PROFILE"))}
+    return {**env, **extra}
+
+
+def clusters_left(prefix: str = "authprobe-") -> set[str]:
+    """Names of kind clusters with node containers in the engine."""
+    return {row["cluster"] for row in docker.kind_containers()
+            if row["cluster"].startswith(prefix)}
+
+
+@dataclass
+class Child:
+    """A pytest run in a child process whose output is read line by line as it comes."""
+
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+    lines: list[tuple[float, str]] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    _reader: threading.Thread | None = None
+
+    def start(self) -> Child:
+        self.proc = subprocess.Popen([sys.executable, "-m", "pytest", *self.argv], cwd=self.cwd,
+                                     env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def wait(self, timeout: float = 1800) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=30)
+        return code
+
+    @property
+    def output(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def tail(self, chars: int = 4000) -> str:
+        return self.output[-chars:]
+
+
+@pytest.fixture
+def run_child(tmp_path):
+    """``run_child(*args, cwd=...)``: a pytest child run to its end; returns the Child."""
+    started: list[Child] = []
+
+    def run(*args: str, cwd: Path | None = None, wait: bool = True, **env: str) -> Child:
+        cwd = cwd or tmp_path
+        child = Child(["-p", "no:randomly", "--reports-dir", str(cwd / "reports"), *args],
+                      cwd, child_env(**env)).start()
+        started.append(child)
+        if wait:
+            child.wait()
+        return child
+
+    yield run
+    for child in started:
+        if child.proc and child.proc.poll() is None:
+            child.proc.kill()
+
+
+def outcomes_of(folder: Path) -> dict:
+    return json.loads(((folder / "reports" / "latest") / "outcomes.json").read_text())
