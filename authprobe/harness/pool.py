@@ -199,6 +199,8 @@ class ClusterPool:
                 self._end(run)
                 return run
         try:
+            if not run.reused:
+                steps.patch_probes(env, run)
             steps.verify(env, run)
             steps.connect(env, run)
             steps.ready(env, run)

@@ -73,21 +73,35 @@ def kubelet_failures(node, t0: float) -> list[ProbeFailure]:
     return parse_failures(result.stdout, t0)
 
 
+# Up to 1.2x the kubelet logs failures as text: `Startup probe for "pod_ns(uid):kube-apiserver"
+# failed (failure): HTTP probe failed with statuscode: 401`.
+_TEXT = re.compile(r'(\w+) probe for "[^"]*:kube-apiserver" failed \([^)]*\): (.*)$')
+
+
 def parse_failures(journal: str, t0: float) -> list[ProbeFailure]:
-    """Failed probes of the kube-apiserver container from ``journalctl -o short-unix`` text."""
+    """Failed probes of the kube-apiserver container from ``journalctl -o short-unix`` text,
+    in the kubelet's structured form ("Probe failed" probeType=... output=...) or its older
+    text form."""
     found = []
     for line in journal.splitlines():
-        if '"Probe failed"' not in line or "kube-apiserver" not in line:
+        if "kube-apiserver" not in line:
             continue
-        fields = dict(_KV.findall(line))
-        if fields.get("containerName") != "kube-apiserver":
-            continue
+        if '"Probe failed"' in line:
+            fields = dict(_KV.findall(line))
+            if fields.get("containerName") != "kube-apiserver":
+                continue
+            probe = fields.get("probeType", "")
+            output = fields.get("output", "").replace('\\"', '"').strip()
+        else:
+            match = _TEXT.search(line)
+            if not match:
+                continue
+            probe, output = match.group(1), match.group(2).strip()
         try:
             stamp = float(line.split(None, 1)[0])
         except (ValueError, IndexError):
             continue
-        output = fields.get("output", "").replace('\\"', '"').strip()
-        found.append(ProbeFailure(round(stamp - t0, 1), fields.get("probeType", ""), output))
+        found.append(ProbeFailure(round(stamp - t0, 1), probe, output))
     return found
 
 

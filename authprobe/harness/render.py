@@ -86,6 +86,9 @@ class Rendered:
     kind_config: str  # YAML for `kind create cluster --config`; mounts point into ``private``
     auth_files: dict[str, str] = field(default_factory=dict)  # file name -> text
     patch_files: dict[str, str] = field(default_factory=dict)  # file name -> text
+    # probe changes the harness makes in the manifest after kubeadm init, where kubeadm
+    # cannot patch its static pods (versions.yaml kubeadm_patches: false)
+    manifest_probes: dict[str, dict] = field(default_factory=dict)
     expected: dict = field(default_factory=dict)  # what verify checks on the running node
 
 
@@ -178,16 +181,17 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
     The hash covers the config (with file locations left out), the patch and auth files, the
     node image (name and content ID) and the kind version, so any change gives another hash.
     """
-    if inp.profile.probes and not inp.facts.kubeadm_patches:
-        raise ValueError(f"profile {inp.profile.id} changes probes, which kubeadm patches "
-                         f"cannot do on Kubernetes {inp.version}")
-    patch_files = probe_patches(inp)
+    by_kubeadm = inp.facts.kubeadm_patches
+    patch_files = probe_patches(inp) if by_kubeadm else {}
+    manifest_probes = {} if by_kubeadm else {
+        name: {**dict(p.http_get), **dict(p.timing)} for name, p in inp.profile.probes.items()}
     auth_files = {name: dump(doc) for name, doc in inp.profile.auth_files.items()}
     if inp.audit:
         auth_files[AUDIT_POLICY_FILE] = dump(AUDIT_POLICY)
     identity = {
         "config": _config(inp, "@PRIVATE_DIR@", patch_files),
         "patches": patch_files,
+        "manifest_probes": manifest_probes,
         "auth": auth_files,
         "version": str(inp.version),
         "kind": inp.kind_version,
@@ -203,7 +207,8 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
         "mounts": [AUTH_DIR] + ([AUDIT_DIR] if inp.audit else []),
     }
     return Rendered(config_hash=digest, kind_config=_config(inp, private, patch_files),
-                    auth_files=auth_files, patch_files=patch_files, expected=expected)
+                    auth_files=auth_files, patch_files=patch_files,
+                    manifest_probes=manifest_probes, expected=expected)
 
 
 def token_file_text(token: str) -> str:

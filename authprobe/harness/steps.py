@@ -28,11 +28,13 @@ from ..model.outcome import (
 from ..model.profiles import ProfileAt
 from ..model.versions import KubeVersion
 from ..progress import fmt_seconds, say
+from ..wait import until
 from . import dashboard, naming, probes
 from .access import HttpClient, NodeAccess, cluster_admin, endpoint_from_kubeconfig
 from .audit import AuditLog
 from .handle import ClusterHandle
 from .images import ImageFacts
+from .manifest import read_manifest, with_probes, write_manifest
 from .provider import KindProvider
 from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
 from .render import AUTH_DIR, TOKEN_FILE, HostFacts, Rendered, token_file_text
@@ -225,6 +227,27 @@ def collect_start_failure(env: Env, run: ClusterRun, reason: str) -> None:
         logs = f" (logs: {run.logs_dir})" if run.logs_dir else ""
         run.error = run.error or (f"cluster {run.name} ({run.profile.id}, Kubernetes "
                                   f"{run.version}) did not come up: {handle.start_failure}{logs}")
+
+
+def patch_probes(env: Env, run: ClusterRun) -> None:
+    """Where kubeadm cannot patch its static pods, change the probes in the node's manifest
+    after kubeadm init and wait until the kubelet runs kube-apiserver with them."""
+    changes = run.rendered.manifest_probes
+    if not changes:
+        return
+    node = run.handle.node
+    with phase(env, run, "probe-patch") as record:
+        since = int(node.exec("date", "+%s").stdout.strip())
+        write_manifest(node, with_probes(read_manifest(node, run.name), changes))
+
+        def restarted() -> bool:
+            return any(c.state == "CONTAINER_RUNNING" and c.created_ns / 1e9 >= since
+                       for c in apiserver_containers(node))
+
+        until(restarted, timeout=180, interval=1.0, retry_on=(AuthprobeError,),
+              what=f"the kubelet to restart kube-apiserver of {run.name} with the new probes")
+        record["message"] = ("probes changed in the static pod manifest: "
+                             + ", ".join(sorted(changes)))
 
 
 def verify(env: Env, run: ClusterRun) -> None:

@@ -7,42 +7,9 @@ static pod manifest is read back from the node and compared with the rendered pr
 
 from __future__ import annotations
 
-import yaml
-
 from ..errors import AuthprobeError
 from .access import NodeAccess
-
-MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
-PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
-
-
-def apiserver_container(manifest: dict) -> dict:
-    for container in (manifest.get("spec") or {}).get("containers") or []:
-        if container.get("name") == "kube-apiserver":
-            return container
-    raise AuthprobeError(f"{MANIFEST} has no kube-apiserver container")
-
-
-def flags_of(container: dict) -> dict[str, str]:
-    """``--name=value`` arguments of the container as {name: value}."""
-    flags = {}
-    for arg in [*(container.get("command") or []), *(container.get("args") or [])]:
-        if arg.startswith("--"):
-            name, _, value = arg[2:].partition("=")
-            flags[name] = value
-    return flags
-
-
-def probe_spec(container: dict) -> dict:
-    """The container's probes as plain data: {probe: {path, port, scheme, timings...}}."""
-    spec = {}
-    for probe in PROBES:
-        found = container.get(probe)
-        if found:
-            http = found.get("httpGet") or {}
-            spec[probe] = {**{k: http.get(k) for k in ("host", "port", "path", "scheme")},
-                           **{k: v for k, v in found.items() if k != "httpGet"}}
-    return spec
+from .manifest import PROBES, apiserver_container, flags_of, probe_spec, read_manifest
 
 
 def differences(manifest: dict, expected: dict, other_flags: set[str],
@@ -90,13 +57,6 @@ def differences(manifest: dict, expected: dict, other_flags: set[str],
         if missing:
             found.append(f"auth files missing in the node: {', '.join(missing)}")
     return found
-
-
-def read_manifest(node: NodeAccess, cluster: str) -> dict:
-    try:
-        return yaml.safe_load(node.read(MANIFEST))
-    except AuthprobeError as err:
-        raise AuthprobeError(f"cannot read {MANIFEST} in {cluster}: {err.one_line()}") from None
 
 
 def verify(node: NodeAccess, cluster: str, profile_id: str, expected: dict,

@@ -127,3 +127,16 @@ def test_failures_table_counts_by_probe_and_status():
     assert {(row["probe"], row["status"], row["count"]) for row in table} == {
         ("Startup", 401, 2), ("Readiness", 401, 1), ("Liveness", None, 1)}
     assert sum(row["count"] for row in table) == len(failures)
+
+
+def test_parse_failures_reads_the_text_form_of_old_kubelets():
+    text = "\n".join([
+        f"{T0 + 30:.6f} node kubelet[77]: I1201 10:00:30.000000      77 prober.go:117] Startup "
+        'probe for "kube-apiserver-node_kube-system(0a1b):kube-apiserver" failed (failure): '
+        "HTTP probe failed with statuscode: 401",
+        f"{T0 + 31:.6f} node kubelet[77]: I1201 10:00:31.000000      77 prober.go:117] Liveness "
+        'probe for "etcd-node_kube-system(2c3d):etcd" failed (failure): HTTP probe failed with '
+        "statuscode: 503",
+    ])
+    found = probes.parse_failures(text, T0)
+    assert [(f.t, f.probe, f.status) for f in found] == [(30.0, "Startup", 401)]

@@ -56,10 +56,21 @@ def test_profile_contents(shipped):
 
 
 def test_profiles_without_versions_apply_everywhere(shipped):
-    for pid in ("anon-on", "anon-off", "anon-off-probe-8080"):
+    for pid in ("anon-on", "anon-off"):
         assert shipped[pid].versions is None
         for minor in ("1.19", "1.30", "1.37"):
             assert shipped[pid].at(V(minor)).na is None
+
+
+def test_the_2017_fix_moves_every_probe_on_1_19_and_liveness_only_after(shipped):
+    profile = shipped["anon-off-probe-8080"]
+    on_119 = profile.at(V("1.19.16"))
+    assert on_119.na is None
+    assert sorted(on_119.probes) == ["livenessProbe", "readinessProbe", "startupProbe"]
+    assert all(p.http_get["port"] == 8080 and p.http_get["scheme"] == "HTTP"
+               for p in on_119.probes.values())
+    for minor in ("1.20", "1.34", "1.37"):
+        assert sorted(profile.at(V(minor)).probes) == ["livenessProbe"]
 
 
 def test_health_only_is_na_on_1_30_with_its_reason(shipped):

@@ -272,11 +272,39 @@ def test_hash_is_stable_and_tracks_inputs_not_locations():
     assert render(kind).config_hash != base.config_hash
 
 
-def test_render_refuses_probe_changes_without_kubeadm_patches():
-    facts = dataclasses.replace(TABLE.facts_for(V134), kubeadm_patches=False)
-    with pytest.raises(ValueError, match="anon-off-probe-8080 changes probes"):
-        render(make_input("anon-off-probe-8080", facts=facts))
-    assert render(make_input("anon-off", facts=facts)).patch_files == {}
+def test_probe_changes_go_to_the_manifest_where_kubeadm_cannot_patch():
+    facts = dataclasses.replace(TABLE.facts_for(V134), kubeadm_patches=False,
+                                named_probe_port=False)
+    result = render(make_input("anon-off-probe-8080", facts=facts))
+    assert result.patch_files == {}
+    assert result.manifest_probes["livenessProbe"] == {
+        "host": "127.0.0.1", "port": 8080, "path": "/healthz", "scheme": "HTTP"}
+    config, _, docs = docs_of(result)
+    assert all(m["containerPath"] != "/etc/authprobe/patches"
+               for m in config["nodes"][0]["extraMounts"])
+    assert not any("patches" in doc for doc in docs)
+    assert result.expected["probes"]["livenessProbe"]["port"] == 8080  # verify still checks
+    by_kubeadm = render(make_input("anon-off-probe-8080"))
+    assert by_kubeadm.manifest_probes == {} and by_kubeadm.patch_files
+    assert result.config_hash != by_kubeadm.config_hash
+
+
+def test_probes_merge_into_the_manifest_like_a_strategic_patch():
+    from authprobe.harness.manifest import probe_spec, with_probes
+
+    manifest = {"spec": {"containers": [{"name": "kube-apiserver", "livenessProbe": {
+        "httpGet": {"host": "172.18.0.2", "path": "/livez", "port": 6443, "scheme": "HTTPS"},
+        "initialDelaySeconds": 10, "failureThreshold": 8}}]}}
+    changed = with_probes(manifest, {
+        "livenessProbe": {"host": "127.0.0.1", "port": 8080, "path": "/healthz",
+                          "scheme": "HTTP"},
+        "startupProbe": {"path": "/healthz", "port": 8080, "failureThreshold": 30}})
+    spec = probe_spec(changed["spec"]["containers"][0])
+    assert spec["livenessProbe"] == {"host": "127.0.0.1", "port": 8080, "path": "/healthz",
+                                     "scheme": "HTTP", "initialDelaySeconds": 10,
+                                     "failureThreshold": 8}
+    assert spec["startupProbe"]["failureThreshold"] == 30
+    assert spec["startupProbe"]["path"] == "/healthz"
 
 
 def test_token_never_in_rendered_output():
