@@ -9,7 +9,7 @@ import sys
 from . import __version__
 from .errors import AuthprobeError
 
-COMMANDS = ("bootstrap", "build-image", "clusters", "diff", "merge")
+COMMANDS = ("bootstrap", "build-image", "clusters", "diff", "merge", "seen")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("authprobe: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output went to a pager or `head` that stopped reading
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -120,11 +120,14 @@ class VersionFacts:
     named_probe_port: bool
     kubelet_fail_cgroup_v1: bool
     containerd: str
+    containerd_systemd_cgroup: bool
     cri_tools: str
     cni_plugins: str
     build_tags: str
     go_replaces: tuple[str, ...]
     generate_openapi: bool
+    wrapper_go: str | None  # go line of the Kubernetes build module; None: k/k's own
+    etcd_module: str | None  # "module@version" of the etcd server; None: server/v3 at the tag
 
 
 FACT_NAMES = tuple(f.name for f in fields(VersionFacts))

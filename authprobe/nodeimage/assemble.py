@@ -39,8 +39,17 @@ def _wait_containerd(name: str, log: Path) -> None:
                          log_path=str(log))
 
 
+def import_command(pin: bool) -> list[str]:
+    """ctr's import of the preload tarball. ``pin``: label the images pinned, as kind does (the
+    flag and the CRI's pinned images came with containerd 2; ctr 1.7 has no --label)."""
+    pinned = ["--label=io.cri-containerd.pinned=pinned"] if pin else []
+    return ["ctr", "--namespace=k8s.io", "images", "import", *pinned, "--all-platforms",
+            "--no-unpack", "/kind/images.tar"]
+
+
 def preload_and_commit(assembly: str, tag: str, images_tar: Path, refs: list[str],
-                       labels: dict[str, str], container: str, log: Path) -> None:
+                       labels: dict[str, str], container: str, log: Path,
+                       pin: bool = True) -> None:
     """Import ``images_tar`` into the k8s.io namespace of ``assembly``; commit as ``tag``."""
     docker("rm", "-f", container, log=log)
     docker("run", "-d", "--privileged", "--name", container, "--entrypoint", "sleep", assembly,
@@ -52,9 +61,8 @@ def preload_and_commit(assembly: str, tag: str, images_tar: Path, refs: list[str
         _wait_containerd(container, log)
         docker("cp", str(images_tar), f"{container}:/kind/images.tar", log=log, timeout=1800,
                check="copying component images into the node")
-        docker("exec", container, "ctr", "--namespace=k8s.io", "images", "import",
-               "--label=io.cri-containerd.pinned=pinned", "--all-platforms", "--no-unpack",
-               "/kind/images.tar", log=log, timeout=1800, check="ctr images import in the node")
+        docker("exec", container, *import_command(pin), log=log, timeout=1800,
+               check="ctr images import in the node")
         listed = docker("exec", container, "ctr", "--namespace=k8s.io", "images", "list", "-q",
                         timeout=120, check="ctr images list in the node").stdout.split()
         missing = [ref for ref in refs if ref not in listed and f"docker.io/{ref}" not in listed]

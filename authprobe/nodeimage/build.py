@@ -121,17 +121,24 @@ def dashboard_image(ws: Workspace) -> str | None:
         return None
 
 
-def build_binaries(the_plan: Plan, ws: Workspace) -> dict[str, Path]:
-    """Every binary of the node and its images, each step cached by its inputs."""
-    version, facts, go = the_plan.version, the_plan.facts, the_plan.inputs["go"]
-    parts = components.components()
+def kube_step_key(version: KubeVersion, facts: VersionFacts, go: str) -> dict:
+    """The Kubernetes step's cache key; facts only older trees set add keys, so the keys (and
+    cached builds) of the other versions stay as they were."""
     key = {"version": version.tag, "go": go, "tags": facts.build_tags,
            "commands": kube.COMMANDS, "ldflags": kube.version_ldflags(version, "")}
     if facts.go_replaces or facts.generate_openapi:
         key.update(replaces=list(facts.go_replaces), openapi=facts.generate_openapi)
+    if facts.wrapper_go:
+        key["wrapper_go"] = facts.wrapper_go
+    return key
+
+
+def build_kubernetes(the_plan: Plan, ws: Workspace) -> dict:
+    """The Kubernetes commands (checked to report their version) and kubeadm's image list."""
+    version, facts = the_plan.version, the_plan.facts
     out = {"kube": ws.cached(
         f"building Kubernetes {version.tag} (kubeadm, kubelet, kubectl, control plane)",
-        f"kubernetes-{version.tag}", key,
+        f"kubernetes-{version.tag}", kube_step_key(version, facts, the_plan.inputs["go"]),
         lambda o, log: kube.build_commands(version, facts, ws.work("kubernetes"), o, log),
         expect=900)}
     for name in ("kubeadm", "kubelet", "kube-apiserver"):
@@ -142,23 +149,44 @@ def build_binaries(the_plan: Plan, ws: Workspace) -> dict[str, Path]:
     refs = kube.images_by_name(kube.image_list(out["kube"] / "kubeadm", version))
     say("kubeadm expects: " + ", ".join(refs[name] for name in sorted(refs)))
     out["refs"] = refs
+    return out
+
+
+def build_kubeadm_images(the_plan: Plan, refs: dict[str, str], ws: Workspace) -> dict:
+    """etcd, CoreDNS and pause at the versions kubeadm lists."""
+    version, facts, go = the_plan.version, the_plan.facts, the_plan.inputs["go"]
     etcd, coredns, pause = (kube.image_tag(refs[n]) for n in ("etcd", "coredns", "pause"))
-    out["etcd"] = ws.cached(
-        f"building etcd {etcd}", f"etcd-{etcd}", {"etcd": etcd, "go": go},
-        lambda o, log: components.build_etcd(etcd, ws.work("etcd"), o, log), expect=60)
+    etcd_key = {"etcd": etcd, "go": go}
+    if facts.etcd_module:
+        etcd_key.update(module=facts.etcd_module, replaces=list(facts.go_replaces))
+    coredns_key = {"coredns": coredns, "plugins": components.components()["coredns_plugins"],
+                   "go": go}
+    if facts.go_replaces:
+        coredns_key["replaces"] = list(facts.go_replaces)
+    out = {"etcd": ws.cached(
+        f"building etcd {etcd}", f"etcd-{etcd}", etcd_key,
+        lambda o, log: components.build_etcd(etcd, ws.work("etcd"), o, log, facts.etcd_module,
+                                             facts.go_replaces), expect=60)}
     out["coredns"] = ws.cached(
-        f"building CoreDNS {coredns}", f"coredns-{coredns}",
-        {"coredns": coredns, "plugins": parts["coredns_plugins"], "go": go},
-        lambda o, log: components.build_coredns(coredns, ws.work("coredns"), o, log), expect=150)
+        f"building CoreDNS {coredns}", f"coredns-{coredns}", coredns_key,
+        lambda o, log: components.build_coredns(coredns, ws.work("coredns"), o, log,
+                                                facts.go_replaces), expect=150)
     source = kube.module_source(version, ws.log("kubernetes-source"))
     out["pause"] = ws.cached(
         f"building pause {pause}", f"pause-{pause}", {"pause": pause, "kubernetes": version.tag},
         lambda o, log: components.build_pause(source, pause, o, log), expect=10)
-    out["containerd"] = ws.cached(
+    return out
+
+
+def build_node_parts(the_plan: Plan, ws: Workspace) -> dict:
+    """containerd, crictl, the CNI plugins and the Debian tree of the node."""
+    facts, go = the_plan.facts, the_plan.inputs["go"]
+    parts = components.components()
+    out = {"containerd": ws.cached(
         f"building containerd {facts.containerd}", f"containerd-{facts.containerd}",
         {"containerd": facts.containerd, "go": go},
         lambda o, log: components.build_containerd(facts.containerd, ws.work("containerd"), o,
-                                                   log), expect=150)
+                                                   log), expect=150)}
     out["crictl"] = ws.cached(
         f"building crictl {facts.cri_tools}", f"crictl-{facts.cri_tools}",
         {"cri_tools": facts.cri_tools, "go": go},
@@ -173,6 +201,14 @@ def build_binaries(the_plan: Plan, ws: Workspace) -> dict[str, Path]:
         {"suite": suite, "packages": parts["debian_packages"]},
         lambda o, log: rootfs.debootstrap(suite, parts["debian_packages"], o / "tree", log),
         expect=120) / "tree"
+    return out
+
+
+def build_binaries(the_plan: Plan, ws: Workspace) -> dict[str, Path]:
+    """Every binary of the node and its images, each step cached by its inputs."""
+    out = build_kubernetes(the_plan, ws)
+    out.update(build_kubeadm_images(the_plan, out["refs"], ws))
+    out.update(build_node_parts(the_plan, ws))
     return out
 
 
@@ -208,7 +244,8 @@ def build(the_plan: Plan, ws: Workspace) -> None:
                 assembly, the_plan.tag, images_tar, preload,
                 {DASHBOARD_LABEL: dashboard_ref or "", INPUTS_LABEL: the_plan.inputs_hash,
                  "io.authprobe.kubernetes-version": version.tag},
-                f"authprobe-imgbuild-{the_plan.inputs_hash}", log)
+                f"authprobe-imgbuild-{the_plan.inputs_hash}", log,
+                pin=components.containerd_major(the_plan.facts.containerd) >= 2)
     finally:
         # The component images live on inside the node image; the engine's copies, like the
         # assembly image, would only pile up.

@@ -16,7 +16,8 @@ from . import gomod
 COMPONENTS_FILE = Path(__file__).resolve().parent / "components.yaml"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 COREDNS_MODULE = "github.com/coredns/coredns"
-CONTAINERD_MODULE = "github.com/containerd/containerd/v2"
+CONTAINERD_MODULE = "github.com/containerd/containerd"  # /v<major> from 2.0 on
+CONTAINERD_COMMANDS = ("containerd", "ctr", "containerd-shim-runc-v2")
 CRI_TOOLS_MODULE = "sigs.k8s.io/cri-tools"
 CNI_MODULE = "github.com/containernetworking/plugins"
 CNI_PLUGINS = ("main/ptp", "ipam/host-local", "main/loopback", "meta/portmap")
@@ -28,15 +29,17 @@ def components() -> dict:
 
 
 def _wrapper(workdir: Path, name: str, module: str, version: str, log: Path,
-             extra_files: dict[str, str] | None = None) -> None:
+             extra_files: dict[str, str] | None = None,
+             extra_replaces: list[gomod.Replace] | None = None) -> None:
     """A throwaway main module requiring ``module@version``, with its replace and exclude
-    directives (those that do not point into its own tree)."""
+    directives (those that do not point into its own tree), plus ``extra_replaces``."""
     info = gomod.download(module, version, log)
     parsed = gomod.read(info.gomod)
     shutil.rmtree(workdir, ignore_errors=True)
     gomod.write_wrapper(workdir, f"authprobe.invalid/{name}", gomod.go_line(parsed),
                         [f"{module}@{version}"],
-                        [r for r in gomod.replaces(parsed) if not r.local],
+                        [r for r in gomod.replaces(parsed) if not r.local]
+                        + list(extra_replaces or []),
                         gomod.excludes(parsed), gomod.godebug(parsed), log)
     for filename, text in (extra_files or {}).items():
         (workdir / filename).write_text(text)
@@ -47,15 +50,38 @@ def etcd_module_version(image_tag: str) -> str:
     return "v" + image_tag.split("-", 1)[0].lstrip("v")
 
 
-def build_etcd(image_tag: str, workdir: Path, outdir: Path, log: Path) -> None:
-    version = etcd_module_version(image_tag)
-    _wrapper(workdir, "etcd", ETCD_MODULE, version, log)
+def etcd_source(image_tag: str, module: str | None) -> tuple[str, str]:
+    """(module, version) of the etcd server: versions.yaml ``etcd_module`` when set
+    ("module@version"), else go.etcd.io/etcd/server/v3 at the image tag's version."""
+    if module:
+        path, _, version = module.partition("@")
+        return path, version
+    return ETCD_MODULE, etcd_module_version(image_tag)
+
+
+def build_etcd(image_tag: str, workdir: Path, outdir: Path, log: Path,
+               module: str | None = None, replaces: tuple[str, ...] = ()) -> None:
+    """etcd's server for kubeadm's etcd image tag; both module paths have it at their root."""
+    path, version = etcd_source(image_tag, module)
+    _wrapper(workdir, "etcd", path, version, log,
+             extra_replaces=gomod.replace_entries(replaces) if module else None)
     outdir.mkdir(parents=True, exist_ok=True)
     gomod.run_logged(
         [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", "-s -w",
-         "-o", str(outdir / "etcd"), ETCD_MODULE],
+         "-o", str(outdir / "etcd"), path],
         log, f"go build of etcd {version}", cwd=workdir,
     )
+    check_etcd_version(outdir / "etcd", image_tag, log)
+
+
+def check_etcd_version(binary: Path, image_tag: str, log: Path) -> None:
+    """The built etcd must be the version its image is named for."""
+    result = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                            timeout=30)
+    wanted = etcd_module_version(image_tag).lstrip("v")
+    if f"etcd Version: {wanted}\n" not in result.stdout + "\n":
+        raise AuthprobeError(f"built etcd is not {wanted} (image tag {image_tag}): "
+                             f"{result.stdout.strip().splitlines()[:1]}", log_path=str(log))
 
 
 def coredns_main(plugins: list[str]) -> str:
@@ -71,11 +97,12 @@ def coredns_main(plugins: list[str]) -> str:
     )
 
 
-def build_coredns(image_tag: str, workdir: Path, outdir: Path, log: Path) -> None:
+def build_coredns(image_tag: str, workdir: Path, outdir: Path, log: Path,
+                  replaces: tuple[str, ...] = ()) -> None:
     version = "v" + image_tag.lstrip("v")
     plugins = components()["coredns_plugins"]
     _wrapper(workdir, "coredns", COREDNS_MODULE, version, log,
-             {"main.go": coredns_main(plugins)})
+             {"main.go": coredns_main(plugins)}, gomod.replace_entries(replaces))
     outdir.mkdir(parents=True, exist_ok=True)
     gomod.run_logged(
         [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", "-s -w",
@@ -84,24 +111,38 @@ def build_coredns(image_tag: str, workdir: Path, outdir: Path, log: Path) -> Non
     )
 
 
+def containerd_major(version: str) -> int:
+    return int(version.lstrip("v").split(".", 1)[0])
+
+
+def containerd_module(version: str) -> str:
+    """containerd's module path: /v2 from 2.0 on, none before (Go's major version suffix)."""
+    major = containerd_major(version)
+    return CONTAINERD_MODULE if major < 2 else f"{CONTAINERD_MODULE}/v{major}"
+
+
+def containerd_builds(version: str) -> list[tuple[str, list[str]]]:
+    """(build tags, commands) of each go build of containerd ``version``."""
+    module = containerd_module(version)
+    commands = [f"{module}/cmd/{name}" for name in CONTAINERD_COMMANDS]
+    if module == CONTAINERD_MODULE:
+        # 1.x: one set of tags for all three (aufs is a built-in snapshotter there).
+        return [("no_btrfs no_devmapper no_zfs no_aufs urfave_cli_no_docs osusergo netgo "
+                 "static_build", commands)]
+    return [("urfave_cli_no_docs no_btrfs no_devmapper no_zfs", commands[:2]),
+            ("urfave_cli_no_docs no_grpc", commands[2:])]
+
+
 def build_containerd(version: str, workdir: Path, outdir: Path, log: Path) -> None:
-    _wrapper(workdir, "containerd", CONTAINERD_MODULE, version, log)
+    module = containerd_module(version)
+    _wrapper(workdir, "containerd", module, version, log)
     outdir.mkdir(parents=True, exist_ok=True)
-    stamp = (
-        f"-s -w -X {CONTAINERD_MODULE}/version.Version={version} "
-        f"-X {CONTAINERD_MODULE}/version.Package={CONTAINERD_MODULE}"
-    )
+    stamp = f"-s -w -X {module}/version.Version={version} -X {module}/version.Package={module}"
     base = [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", stamp]
-    gomod.run_logged(
-        base + ["-tags", "urfave_cli_no_docs no_btrfs no_devmapper no_zfs", "-o", f"{outdir}/",
-                f"{CONTAINERD_MODULE}/cmd/containerd", f"{CONTAINERD_MODULE}/cmd/ctr"],
-        log, f"go build of containerd {version}", cwd=workdir,
-    )
-    gomod.run_logged(
-        base + ["-tags", "urfave_cli_no_docs no_grpc", "-o", f"{outdir}/",
-                f"{CONTAINERD_MODULE}/cmd/containerd-shim-runc-v2"],
-        log, f"go build of containerd-shim-runc-v2 {version}", cwd=workdir,
-    )
+    for tags, commands in containerd_builds(version):
+        names = ", ".join(command.rsplit("/", 1)[-1] for command in commands)
+        gomod.run_logged(base + ["-tags", tags, "-o", f"{outdir}/", *commands], log,
+                         f"go build of {names} {version}", cwd=workdir)
 
 
 def _go_install(packages: list[str], outdir: Path, log: Path, what: str,
@@ -130,11 +171,21 @@ def build_cni_plugins(version: str, outdir: Path, log: Path) -> None:
     )
 
 
+PAUSE_SOURCES = (Path("build/pause/linux/pause.c"), Path("build/pause/pause.c"))
+
+
+def pause_source(kube_source: Path) -> Path:
+    """pause.c in the Kubernetes tree: build/pause/linux/ (1.30 on), build/pause/ (1.19)."""
+    for relative in PAUSE_SOURCES:
+        if (kube_source / relative).exists():
+            return kube_source / relative
+    raise AuthprobeError("pause source not found in the Kubernetes module "
+                         f"{kube_source}: none of {', '.join(map(str, PAUSE_SOURCES))}")
+
+
 def build_pause(kube_source: Path, pause_tag: str, outdir: Path, log: Path) -> None:
     """The pause binary from Kubernetes' own C source, linked statically."""
-    source = kube_source / "build" / "pause" / "linux" / "pause.c"
-    if not source.exists():
-        raise AuthprobeError(f"pause source not found in the Kubernetes module: {source}")
+    source = pause_source(kube_source)
     outdir.mkdir(parents=True, exist_ok=True)
     gomod.run_logged(
         ["gcc", "-Os", "-Wall", "-static", f"-DVERSION=v{pause_tag}", "-o",

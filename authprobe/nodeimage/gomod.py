@@ -44,6 +44,16 @@ class Replace:
         return f"-replace={old}={new}"
 
 
+def replace_entries(entries: tuple[str, ...] | list[str]) -> list[Replace]:
+    """Replacements written "old=new@version" (versions.yaml ``go_replaces``)."""
+    replace = []
+    for entry in entries:
+        old, _, new = entry.partition("=")
+        new_path, _, new_version = new.partition("@")
+        replace.append(Replace(old, None, new_path, new_version or None))
+    return replace
+
+
 def go_env() -> dict[str, str]:
     """Environment for every go command: local toolchain only, default caches."""
     env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod -buildvcs=false",
@@ -127,3 +137,18 @@ def run_logged(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
                                  log_path=str(log)) from err
     if result.returncode:
         raise AuthprobeError(f"{what} failed (exit {result.returncode})", log_path=str(log))
+
+
+def output(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
+           timeout: float = 600) -> str:
+    """Run ``cmd`` and return its output; stderr goes to ``log``; fail with one line."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(cmd)}\n")
+        out.flush()
+        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=out, text=True, cwd=cwd,
+                                env=go_env(), timeout=timeout)
+        out.write(result.stdout)
+    if result.returncode:
+        raise AuthprobeError(f"{what} failed (exit {result.returncode})", log_path=str(log))
+    return result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from ..errors import AuthprobeError
 from ..host.tools import go_binary
 from ..model.versions import KubeVersion, VersionFacts
-from . import gomod
+from . import gomod, openapi
 
 KUBE_MODULE = "k8s.io/kubernetes"
 COMMANDS = (
@@ -25,20 +26,25 @@ VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/versi
 
 
 def wrapper(version: KubeVersion, info: gomod.ModuleInfo, facts: VersionFacts, workdir: Path,
-            log: Path) -> None:
+            log: Path, source: Path | None = None) -> None:
     """The throwaway main module that builds Kubernetes ``version``: every module k/k takes
     from its ./staging tree pinned to v0.<minor>.<patch>, k/k's other replacements as they
-    are, plus the version's own (versions.yaml ``go_replaces``)."""
+    are, plus the version's own (versions.yaml ``go_replaces``); k8s.io/kubernetes itself
+    from ``source`` when the build adds generated files to a copy of it."""
     parsed = gomod.read(info.gomod)
     staging = f"v0.{version.minor}.{version.patch}"
     replace = [gomod.Replace(r.old, None, r.old, staging) if r.new.startswith("./staging/")
                else r for r in gomod.replaces(parsed) if not r.local or
                r.new.startswith("./staging/")]
-    for entry in facts.go_replaces:
-        old, _, new = entry.partition("=")
-        new_path, _, new_version = new.partition("@")
-        replace.append(gomod.Replace(old, None, new_path, new_version or None))
-    gomod.write_wrapper(workdir, "authprobe.invalid/kubernetes-commands", gomod.go_line(parsed),
+    replace += gomod.replace_entries(facts.go_replaces)
+    if source is not None:
+        # Relative, as the binaries' build info records it: builds stay byte-identical
+        # whatever folder the workspace is in.
+        relative = os.path.relpath(source, workdir)
+        replace.append(gomod.Replace(KUBE_MODULE, None, relative if relative.startswith(".")
+                                     else f"./{relative}", None))
+    gomod.write_wrapper(workdir, "authprobe.invalid/kubernetes-commands",
+                        facts.wrapper_go or gomod.go_line(parsed),
                         [f"{KUBE_MODULE}@{version.tag}"], replace, gomod.excludes(parsed),
                         gomod.godebug(parsed), log)
 
@@ -63,7 +69,10 @@ def build_commands(version: KubeVersion, facts: VersionFacts, workdir: Path, out
     """Build all COMMANDS for ``version`` into ``outdir`` with one go build."""
     info = gomod.download(KUBE_MODULE, version.tag, log)
     shutil.rmtree(workdir, ignore_errors=True)
-    wrapper(version, info, facts, workdir, log)
+    if facts.generate_openapi:
+        with_generated_openapi(version, info, facts, workdir, log)
+    else:
+        wrapper(version, info, facts, workdir, log)
     outdir.mkdir(parents=True, exist_ok=True)
     cmd = [
         go_binary(), "build", "-p", "2", "-trimpath", "-tags", facts.build_tags,
@@ -75,6 +84,23 @@ def build_commands(version: KubeVersion, facts: VersionFacts, workdir: Path, out
     if missing:
         raise AuthprobeError(f"go build of Kubernetes {version.tag} produced no "
                              f"{', '.join(missing)}", log_path=str(log))
+
+
+def with_generated_openapi(version: KubeVersion, info: gomod.ModuleInfo, facts: VersionFacts,
+                           workdir: Path, log: Path) -> None:
+    """The build module for a tree without pkg/generated/openapi: k8s.io/kubernetes from a
+    writable copy (next to ``workdir``) that gets the generated file."""
+    if info.dir is None:
+        raise AuthprobeError(f"{KUBE_MODULE}@{version.tag} has no extracted source",
+                             log_path=str(log))
+    source = openapi.writable_copy(info.dir, workdir.with_name(f"{workdir.name}-source"))
+    wrapper(version, info, facts, workdir, log, source)
+    commands = [f"{KUBE_MODULE}/cmd/{name}" for name in COMMANDS] + [openapi.OPENAPI_GEN]
+    (workdir / "tools.go").write_text(openapi.tools_file(commands))
+    gomod.run_logged([go_binary(), "mod", "tidy"], log,
+                     f"go mod tidy of the Kubernetes {version.tag} build module", cwd=workdir)
+    openapi.generate(workdir, source, gomod.read(info.gomod),
+                     workdir.with_name(f"{workdir.name}-openapi"), log)
 
 
 def reported_version(binary: Path) -> str:
@@ -122,7 +148,7 @@ def images_by_name(images: list[str]) -> dict[str, str]:
 
 
 def module_source(version: KubeVersion, log: Path) -> Path:
-    """The extracted k8s.io/kubernetes module (for build/pause/linux/pause.c)."""
+    """The extracted k8s.io/kubernetes module (for the pause source)."""
     info = gomod.download(KUBE_MODULE, version.tag, log)
     if info.dir is None:
         raise AuthprobeError(

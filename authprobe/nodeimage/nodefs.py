@@ -45,22 +45,29 @@ def install_kind_files(tree: Path, kind_module: Path) -> None:
         (tree / directory).chmod(0o755)
 
 
-def containerd_config(text: str, sandbox_image: str) -> str:
+def containerd_config(text: str, sandbox_image: str, systemd_cgroup: bool) -> str:
     """kind's containerd config with the settings this node needs.
 
     restrict_oom_score_adj: hosts without CAP_SYS_RESOURCE cannot set negative OOM scores.
     sandbox_image: the pause image kubeadm lists, which the image preloads.
+    SystemdCgroup (of every runc runtime): the cgroup driver kind gives the kubelet of this
+    version (versions.yaml ``containerd_systemd_cgroup``).
     """
-    text, count = re.subn(
-        r"restrict_oom_score_adj\s*=\s*\w+", "restrict_oom_score_adj = true", text
-    )
+    text = _set_once(text, r"restrict_oom_score_adj\s*=\s*\w+", "restrict_oom_score_adj = true",
+                     "restrict_oom_score_adj")
+    text = _set_once(text, r'sandbox_image\s*=\s*"[^"]*"', f'sandbox_image = "{sandbox_image}"',
+                     "sandbox_image")
+    text, count = re.subn(r"SystemdCgroup\s*=\s*\w+",
+                          f"SystemdCgroup = {str(systemd_cgroup).lower()}", text)
+    if not count:
+        raise AuthprobeError("kind's containerd config has no SystemdCgroup setting")
+    return text
+
+
+def _set_once(text: str, pattern: str, replacement: str, name: str) -> str:
+    text, count = re.subn(pattern, replacement, text)
     if count != 1:
-        raise AuthprobeError("kind's containerd config has no restrict_oom_score_adj setting")
-    text, count = re.subn(
-        r'sandbox_image\s*=\s*"[^"]*"', f'sandbox_image = "{sandbox_image}"', text
-    )
-    if count != 1:
-        raise AuthprobeError("kind's containerd config has no sandbox_image setting")
+        raise AuthprobeError(f"kind's containerd config has no {name} setting")
     return text
 
 
@@ -97,7 +104,8 @@ def lay_node(tree: Path, kind_module: Path, parts: dict, facts: VersionFacts, ku
     rootfs.trim_systemd(tree)
     install_kind_files(tree, kind_module)
     config = tree / "etc/containerd/config.toml"
-    config.write_text(containerd_config(config.read_text(), parts["refs"]["pause"]))
+    config.write_text(containerd_config(config.read_text(), parts["refs"]["pause"],
+                                        facts.containerd_systemd_cgroup))
     for name in ("kubeadm", "kubelet", "kubectl"):
         install(tree, parts["kube"] / name, f"/usr/bin/{name}")
     for name in ("containerd", "ctr", "containerd-shim-runc-v2"):

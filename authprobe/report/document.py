@@ -20,6 +20,9 @@ from ..model.versions import version_key
 from .scrub import scrub
 
 SCHEMA = "authprobe-outcomes/2"
+# The schema of authprobe 0.1, read so that a report of before an upgrade of authprobe can
+# still be compared with one of after it.
+SCHEMA_1 = "authprobe-outcomes/1"
 FILENAME = "outcomes.json"
 DETAIL_LINES = 40
 
@@ -131,6 +134,18 @@ def write(document: dict, run_dir: Path) -> Path:
     return path
 
 
+def from_schema_1(data: dict) -> dict:
+    """A schema-1 document as schema 2: its cells and restart series (its other parts are
+    not read by the diff)."""
+    cells = []
+    for cell in data.get("cells", []):
+        version = str(cell.get("version", ""))
+        cells.append({**{k: v for k, v in cell.items() if k in CellRecord.__dataclass_fields__},
+                      "minor": ".".join(version.split(".")[:2]), "version": version})
+    return {**data, "schema": SCHEMA, "cells": cells,
+            "restart_series": data.get("restart_series", [])}
+
+
 @dataclass
 class Outcomes:
     """A loaded outcomes file."""
@@ -168,6 +183,8 @@ def load(where: str | Path) -> Outcomes:
     except (OSError, ValueError) as err:
         raise AuthprobeError(f"{path}: not a readable outcomes file ({one_line(str(err), 80)})"
                              ) from None
+    if isinstance(data, dict) and data.get("schema") == SCHEMA_1:
+        data = from_schema_1(data)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise AuthprobeError(f"{path}: an outcomes file of schema {found or 'unknown'}, not "

@@ -174,3 +174,28 @@ def test_kubernetes_wrapper_pins_staging_and_keeps_the_rest(tmp_path):
     }
     assert "staging" not in (work / "go.mod").read_text()
     assert "../elsewhere" not in (work / "go.mod").read_text()
+
+
+def test_kubernetes_wrapper_with_its_own_go_line_and_a_source_copy(tmp_path):
+    version = KubeVersion(1, 19, 16)
+    facts = version_table().facts_for(version)
+    source = written(tmp_path, KK_GOMOD)
+    info = gomod.ModuleInfo(path=kube.KUBE_MODULE, version=version.tag, time="", dir=None,
+                            gomod=source)
+    work, copy = tmp_path / "kube-wrapper", tmp_path / "kube-wrapper-source"
+    kube.wrapper(version, info, facts, work, tmp_path / "log", copy)
+    back = gomod.read(work / "go.mod")
+    assert gomod.go_line(back) == "1.21"  # versions.yaml wrapper_go, not k/k's 1.25.0
+    replaced = set(gomod.replaces(back))
+    assert Replace(kube.KUBE_MODULE, None, "../kube-wrapper-source", None) in replaced
+    assert Replace("k8s.io/api", None, "k8s.io/api", "v0.19.16") in replaced
+    assert Replace("github.com/modern-go/reflect2", None, "github.com/modern-go/reflect2",
+                   "v1.0.2") in replaced
+    assert Replace("vbom.ml/util", None, "github.com/fvbommel/util",
+                   "v0.0.0-20160121211510-db5cfe13f5cc") in replaced
+
+
+def test_replace_entries_split_old_new_and_version():
+    assert gomod.replace_entries(["a.example/x=b.example/y@v1.0.0", "c.example/z=../local"]) == [
+        Replace("a.example/x", None, "b.example/y", "v1.0.0"),
+        Replace("c.example/z", None, "../local", None)]

@@ -1,4 +1,4 @@
-"""Pure parts of the Kubernetes build: version ldflags and kubeadm's image list.
+"""Pure parts of the Kubernetes build: version ldflags, kubeadm's image list, the step key.
 
 The wrapper go.mod is tested with the real `go mod edit` in test_gomod.py.
 """
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from authprobe.model.versions import KubeVersion
-from authprobe.nodeimage import kube
+from authprobe.model.versions import KubeVersion, supported
+from authprobe.nodeimage import build, kube
 
 IMAGES_OUTPUT = """\
 registry.k8s.io/kube-apiserver:v1.34.12
@@ -71,3 +71,15 @@ def test_an_image_on_a_registry_with_a_port_keeps_its_tag():
     assert kube.image_tag("localhost:5000/etcd:3.6.5-0") == "3.6.5-0"
     assert kube.parse_image_list("localhost:5000/etcd:3.6.5-0\n") == [
         "localhost:5000/etcd:3.6.5-0"]
+
+
+@pytest.mark.parametrize("minor", sorted(supported()))
+def test_kubernetes_step_key_grows_only_for_facts_older_trees_set(minor):
+    row = supported()[minor]
+    key = build.kube_step_key(row.patch, row.facts, "go1.26.8")
+    base = {"version", "go", "tags", "commands", "ldflags"}
+    if row.patch.minor >= 30:  # the keys of the cached 1.30+ builds stay as they were
+        assert set(key) == base
+    else:
+        assert set(key) == base | {"replaces", "openapi", "wrapper_go"}
+        assert key["openapi"] is True and key["wrapper_go"] == "1.21"

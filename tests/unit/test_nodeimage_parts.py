@@ -16,6 +16,11 @@ from authprobe.nodeimage import assemble, components, hashing, nodefs, workspace
 
 KIND_CONTAINERD = """\
 version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  # use systemd cgroup by default
+  SystemdCgroup = true
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.test-handler.options]
+  SystemdCgroup = true
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "registry.k8s.io/pause:3.10"
   tolerate_missing_hugepages_controller = true
@@ -57,20 +62,29 @@ def test_files_digest_keys_relative_paths(tmp_path):
 
 
 def test_containerd_config_edits():
-    text = nodefs.containerd_config(KIND_CONTAINERD, "registry.k8s.io/pause:3.10.1")
+    text = nodefs.containerd_config(KIND_CONTAINERD, "registry.k8s.io/pause:3.10.1", True)
     assert "restrict_oom_score_adj = true" in text
     assert "restrict_oom_score_adj = false" not in text
     assert 'sandbox_image = "registry.k8s.io/pause:3.10.1"' in text
     assert "tolerate_missing_hugepages_controller = true" in text
+    assert text.count("SystemdCgroup = true") == 2
+
+
+def test_containerd_config_cgroupfs_for_every_runc_runtime():
+    text = nodefs.containerd_config(KIND_CONTAINERD, "k8s.gcr.io/pause:3.2", False)
+    assert text.count("SystemdCgroup = false") == 2 and "SystemdCgroup = true" not in text
+    assert "# use systemd cgroup by default" in text  # only the settings change
+    assert 'sandbox_image = "k8s.gcr.io/pause:3.2"' in text
 
 
 @pytest.mark.parametrize(("text", "missing"), [
-    ('sandbox_image = "x"\n', "restrict_oom_score_adj"),
-    ("restrict_oom_score_adj = false\n", "sandbox_image"),
+    ('sandbox_image = "x"\nSystemdCgroup = true\n', "restrict_oom_score_adj"),
+    ("restrict_oom_score_adj = false\nSystemdCgroup = true\n", "sandbox_image"),
+    ('restrict_oom_score_adj = false\nsandbox_image = "x"\n', "SystemdCgroup"),
 ])
 def test_containerd_config_without_a_setting_is_an_error(text, missing):
     with pytest.raises(AuthprobeError, match=missing):
-        nodefs.containerd_config(text, "registry.k8s.io/pause:3.10.1")
+        nodefs.containerd_config(text, "registry.k8s.io/pause:3.10.1", True)
 
 
 def test_node_files_render_with_the_ranges():
@@ -122,6 +136,54 @@ def test_etcd_module_version_from_image_tag():
     assert components.etcd_module_version("3.6.5-0") == "v3.6.5"
     assert components.etcd_module_version("3.5.24-0") == "v3.5.24"
     assert components.etcd_module_version("v3.6.4") == "v3.6.4"
+
+
+def test_etcd_source_is_server_v3_at_the_tag_unless_a_fact_names_the_module():
+    assert components.etcd_source("3.6.5-0", None) == ("go.etcd.io/etcd/server/v3", "v3.6.5")
+    pin = "go.etcd.io/etcd@v0.5.0-alpha.5.0.20200824191128-ae9734ed278b"
+    assert components.etcd_source("3.4.13-0", pin) == (
+        "go.etcd.io/etcd", "v0.5.0-alpha.5.0.20200824191128-ae9734ed278b")
+
+
+@pytest.mark.parametrize(("version", "module"), [
+    ("v1.7.35", "github.com/containerd/containerd"),
+    ("v2.3.7", "github.com/containerd/containerd/v2"),
+    ("v3.0.0", "github.com/containerd/containerd/v3"),
+])
+def test_containerd_module_path_follows_the_major_version(version, module):
+    assert components.containerd_module(version) == module
+
+
+def test_containerd_builds_per_major_version():
+    (tags, commands), = components.containerd_builds("v1.7.35")
+    assert commands == [f"github.com/containerd/containerd/cmd/{name}"
+                        for name in ("containerd", "ctr", "containerd-shim-runc-v2")]
+    assert {"no_aufs", "no_btrfs", "urfave_cli_no_docs"} <= set(tags.split())
+    daemon, shim = components.containerd_builds("v2.3.7")
+    assert daemon == ("urfave_cli_no_docs no_btrfs no_devmapper no_zfs",
+                      ["github.com/containerd/containerd/v2/cmd/containerd",
+                       "github.com/containerd/containerd/v2/cmd/ctr"])
+    assert shim == ("urfave_cli_no_docs no_grpc",
+                    ["github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2"])
+
+
+@pytest.mark.parametrize("relative", ["build/pause/linux/pause.c", "build/pause/pause.c"])
+def test_pause_source_in_either_layout(tmp_path, relative):
+    (tmp_path / relative).parent.mkdir(parents=True)
+    (tmp_path / relative).write_text("int main(void) { return 0; }\n")
+    assert components.pause_source(tmp_path) == tmp_path / relative
+
+
+def test_pause_source_missing_is_one_line(tmp_path):
+    with pytest.raises(AuthprobeError, match="pause source not found"):
+        components.pause_source(tmp_path)
+
+
+def test_images_are_pinned_on_import_only_where_ctr_can():
+    assert "--label=io.cri-containerd.pinned=pinned" in assemble.import_command(True)
+    plain = assemble.import_command(False)
+    assert not any(arg.startswith("--label") for arg in plain)
+    assert plain[-1] == "/kind/images.tar" and "--no-unpack" in plain
 
 
 def test_node_changes_restore_kind_entrypoint_and_add_labels():

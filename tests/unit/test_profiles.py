@@ -80,7 +80,7 @@ def test_health_only_is_na_on_1_30_with_its_reason(shipped):
 
 
 def test_health_only_on_1_31_has_the_gate_and_v1beta1(shipped):
-    at = shipped["anon-health-only"].at(V("1.31.14"))
+    at = shipped["anon-health-only"].at(V("1.31.4"))
     assert at.na is None
     assert at.extra_args["feature-gates"] == "AnonymousAuthConfigurableEndpoints=true"
     assert at.extra_args["authentication-config"] == "{authFile:authentication-config.yaml}"
@@ -92,7 +92,7 @@ def test_health_only_on_1_31_has_the_gate_and_v1beta1(shipped):
     assert at.note.startswith("alpha")
 
 
-@pytest.mark.parametrize("version", ["1.32", "1.32.13", "1.33.13"])
+@pytest.mark.parametrize("version", ["1.32", "1.32.9", "1.33.13"])
 def test_health_only_on_1_32_and_1_33_is_v1beta1_without_gate(shipped, version):
     at = shipped["anon-health-only"].at(V(version))
     assert at.na is None

@@ -12,7 +12,7 @@ from authprobe.errors import AuthprobeError
 from authprobe.model import versions
 from authprobe.model.versions import FACT_NAMES, KubeVersion, Ranged, VersionTable
 
-MINORS = [f"1.{minor}" for minor in range(30, 38)]
+MINORS = ["1.19"] + [f"1.{minor}" for minor in range(30, 38)]
 SHIPPED = versions.versions_file()
 DIGEST = "sha256:" + "ab" * 32
 
@@ -63,6 +63,29 @@ def test_kubelet_fail_cgroup_v1_from_1_35(minor, value):
     ("1.36", "kubeadm.k8s.io/v1beta4"), ("1.37", "kubeadm.k8s.io/v1beta4")])
 def test_kubeadm_api_moves_to_v1beta4_in_1_36(minor, value):
     assert facts(minor).kubeadm_api == value
+
+
+def test_1_19_takes_its_own_build_rows():
+    old = facts("1.19")
+    assert versions.resolve("1.19").patch == KubeVersion(1, 19, 16)
+    assert versions.resolve("1.19").published is None
+    assert old.containerd == "v1.7.35" and old.containerd_systemd_cgroup is False
+    assert old.build_tags == "selinux,notest"
+    assert old.generate_openapi is True and old.wrapper_go == "1.21"
+    assert old.etcd_module == "go.etcd.io/etcd@v0.5.0-alpha.5.0.20200824191128-ae9734ed278b"
+    assert old.go_replaces == (
+        "vbom.ml/util=github.com/fvbommel/util@v0.0.0-20160121211510-db5cfe13f5cc",
+        "github.com/modern-go/reflect2=github.com/modern-go/reflect2@v1.0.2")
+    assert old.kubeadm_api == "kubeadm.k8s.io/v1beta2" and old.kubeadm_patches is False
+
+
+@pytest.mark.parametrize("minor", MINORS[1:])
+def test_1_30_on_keep_the_modern_build_rows(minor):
+    new = facts(minor)
+    assert new.containerd == "v2.3.7" and new.containerd_systemd_cgroup is True
+    assert new.build_tags == "selinux,notest,grpcnotrace"
+    assert new.go_replaces == () and new.generate_openapi is False
+    assert new.wrapper_go is None and new.etcd_module is None
 
 
 def test_a_patch_takes_the_row_of_its_minor():
@@ -185,7 +208,7 @@ def _fact_row_without_since(data):
 
 
 def _fact_starts_too_late(data):
-    data["facts"]["containerd"] = [{"since": "1.31", "value": "v2.3.7"}]
+    data["facts"]["containerd"] = [{"since": "1.20", "value": "v1.7.35"}]
 
 
 def _no_minors(data):
@@ -204,7 +227,7 @@ def _no_minors(data):
     (_default_not_a_minor, "at default", "'1.29' is not one of the minors"),
     (_fact_rows_out_of_order, "at facts.kubeadm_api", "increasing 'since'"),
     (_fact_row_without_since, "at facts.cni_plugins[0]", "'since'"),
-    (_fact_starts_too_late, "", "fact 'containerd' has no row for Kubernetes 1.30.14"),
+    (_fact_starts_too_late, "", "fact 'containerd' has no row for Kubernetes 1.19.16"),
     (_no_minors, "", "has no 'minors'"),
 ], ids=lambda value: value.__name__.strip("_") if callable(value) else None)
 def test_malformed_file_is_one_line_naming_the_place(tmp_path, change, where, fragment):

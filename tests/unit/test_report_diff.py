@@ -1,0 +1,146 @@
+"""`authprobe diff` on outcome files recorded from real runs (tests/unit/data), and on
+copies of them with one cell changed the way a real regression would change it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from authprobe.cli import main
+from authprobe.report import diff
+from authprobe.report.document import load
+
+DATA = Path(__file__).resolve().parent / "data"
+RUN = DATA / "outcomes-1.34.json"
+
+
+@pytest.fixture
+def recorded():
+    return json.loads(RUN.read_text())
+
+
+def write(tmp_path: Path, name: str, data: dict) -> Path:
+    path = tmp_path / name
+    path.mkdir()
+    (path / "outcomes.json").write_text(json.dumps(data))
+    return path
+
+
+def changed_run(tmp_path, data, profile, scenario, **fields) -> Path:
+    data = copy.deepcopy(data)
+    for cell in data["cells"]:
+        if cell["profile"] == profile and cell["scenario"] == scenario:
+            cell.update(fields)
+            break
+    else:
+        raise AssertionError(f"no cell {profile}/{scenario} in the recorded run")
+    return write(tmp_path, "new", data)
+
+
+def changes_between(old: Path, new: Path):
+    changes, _, compared = diff.compare(load(old), load(new))
+    return changes, compared
+
+
+def only_change(old, new):
+    changes, _ = changes_between(old, new)
+    assert len(changes) == 1, [(c.profile, c.scenario, c.kind) for c in changes]
+    return changes[0]
+
+
+def test_a_run_against_itself_changes_nothing(capsys):
+    assert main(["diff", str(RUN), str(RUN)]) == 0
+    out = capsys.readouterr().out
+    assert "No regression: 0 of 44 compared cells changed" in out
+
+
+@pytest.mark.parametrize(("profile", "scenario", "fields"), [
+    ("anon-on", "anonymous_get_root", {"outcome": "n/a", "message": "n/a: hidden"}),
+    ("anon-on", "anonymous_get_root", {"outcome": "skipped", "message": "could not run"}),
+    ("anon-on", "anonymous_get_root", {"outcome": "error", "message": "cluster broke"}),
+    ("anon-off", "apiserver_restarts", {"outcome": "fail", "message": "restarts flat"}),
+])
+def test_a_pass_that_stops_passing_on_the_same_version_is_a_regression(
+        tmp_path, recorded, profile, scenario, fields, capsys):
+    old = write(tmp_path, "old", recorded)
+    new = changed_run(tmp_path, recorded, profile, scenario, **fields)
+    change = only_change(old, new)
+    assert change.kind == diff.REGRESSION
+    assert main(["diff", str(old), str(new)]) == 1
+    assert "**1 regression**" in capsys.readouterr().out
+
+
+def test_an_na_row_does_not_silence_a_cell_whose_row_predicts_a_status(tmp_path, recorded):
+    """The recorded row of anonymous_get_root on 1.34 says 403; n/a there is not predicted."""
+    old = write(tmp_path, "old", recorded)
+    new = changed_run(tmp_path, recorded, "anon-on", "anonymous_get_root", outcome="n/a")
+    assert only_change(old, new).kind == diff.REGRESSION
+
+
+def test_an_error_that_becomes_a_skip_is_a_regression(tmp_path, recorded):
+    base = copy.deepcopy(recorded)
+    for cell in base["cells"]:
+        if cell["profile"] == "anon-on" and cell["scenario"] == "anonymous_get_root":
+            cell["outcome"] = "error"
+    old = write(tmp_path, "old", base)
+    new = changed_run(tmp_path, base, "anon-on", "anonymous_get_root", outcome="skipped")
+    assert only_change(old, new).kind == diff.REGRESSION
+
+
+def test_a_failure_that_passes_again_is_fixed(tmp_path, recorded):
+    broken = copy.deepcopy(recorded)
+    for cell in broken["cells"]:
+        if cell["profile"] == "anon-off" and cell["scenario"] == "anonymous_get_root":
+            cell.update(outcome="fail", observed={**cell["observed"], "status": 403})
+    old = write(tmp_path, "old", broken)
+    assert only_change(old, RUN.parent / RUN.name).kind == diff.FIXED
+
+
+def test_a_changed_status_with_the_same_row_is_a_regression(tmp_path, recorded):
+    old = write(tmp_path, "old", recorded)
+    cell = next(c for c in recorded["cells"] if c["profile"] == "anon-off"
+                and c["scenario"] == "anonymous_get_livez")
+    new = changed_run(tmp_path, recorded, "anon-off", "anonymous_get_livez", outcome="fail",
+                      observed={**cell["observed"], "status": 200})
+    change = only_change(old, new)
+    assert change.kind == diff.REGRESSION and "status" in change.fields
+
+
+def test_counts_per_class_and_exit_codes(tmp_path, recorded, capsys):
+    old = write(tmp_path, "old", recorded)
+    assert main(["diff", str(old), str(tmp_path / "missing")]) == 2
+    assert "no such report folder" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "outcomes.json").write_text('{"schema": "authprobe-outcomes/9"}')
+    assert main(["diff", str(old), str(tmp_path / "bad")]) == 2
+    assert "schema authprobe-outcomes/9, not authprobe-outcomes/2" in capsys.readouterr().err
+
+
+def test_markdown_table_cells_escape_pipes(tmp_path, recorded, capsys):
+    old = write(tmp_path, "old", recorded)
+    new = changed_run(tmp_path, recorded, "anon-on", "anonymous_get_root", outcome="fail",
+                      message="a | b")
+    main(["diff", str(old), str(new)])
+    assert "a \\| b" in capsys.readouterr().out
+
+
+def test_a_report_of_authprobe_0_1_compares_with_one_of_now():
+    """Before and after the upgrade of authprobe itself, on the same Kubernetes 1.34.12:
+    the outcomes are the same but where this version asserts more (the probe-8080 restart
+    cell) or the machine differed (a Dashboard source then, none now: a regression, since
+    a skip hides what the cell checked)."""
+    changes, compared = changes_between(DATA / "outcomes-1.34-authprobe-0.1.json", RUN)
+    assert compared == 44
+    by_kind = {}
+    for change in changes:
+        by_kind.setdefault(change.kind, set()).add((change.profile, change.scenario))
+    assert by_kind[diff.REGRESSION] == {(p, "admin_dashboard_after_binding") for p in
+                                        ("anon-on", "anon-off", "anon-health-only")}
+    outcome_changes = {(c.profile, c.scenario) for c in changes if "outcome" in c.fields}
+    assert outcome_changes == by_kind[diff.REGRESSION] | {
+        ("anon-off-probe-8080", "apiserver_restarts")}
+    assert all(c.kind == diff.CHANGED for c in changes
+               if (c.profile, c.scenario) not in by_kind[diff.REGRESSION])
