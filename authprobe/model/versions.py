@@ -121,6 +121,7 @@ class VersionFacts:
     kubelet_fail_cgroup_v1: bool
     containerd: str
     containerd_systemd_cgroup: bool
+    kubelet_unbind_cgroup_root: bool
     cri_tools: str
     cni_plugins: str
     build_tags: str

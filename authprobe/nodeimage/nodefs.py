@@ -18,6 +18,7 @@ KIND_FILES = Path("images") / "base" / "files"
 EXECUTABLE_DIRS = ("usr/local/bin", "kind/bin")
 STATIC_CNI = "etc/cni/net.d/10-authprobe-static.conflist"
 BLACKHOLE_UNIT = "cluster-ranges-blackhole.service"
+UNBIND_DROP_IN = "12-authprobe-unbind-cgroup-root.conf"
 SERVICES_ENABLED = (
     "kubelet.service", "containerd.service", "undo-mount-hacks.service", BLACKHOLE_UNIT
 )
@@ -124,6 +125,9 @@ def lay_node(tree: Path, kind_module: Path, parts: dict, facts: VersionFacts, ku
     (manifests / "default-storage.yaml").write_text(render("default-storage.yaml", values))
     (tree / "etc/systemd/system" / BLACKHOLE_UNIT).write_text(
         render(BLACKHOLE_UNIT, {"SERVICE_RANGE": SERVICE_RANGE, "POD_RANGE": POD_RANGE}))
+    if facts.kubelet_unbind_cgroup_root:
+        (tree / "etc/systemd/system/kubelet.service.d" / UNBIND_DROP_IN).write_text(
+            render(UNBIND_DROP_IN, {}))
     (tree / "kind/version").write_text(kube_version + "\n")
     (tree / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
     rootfs.chroot(tree, ["systemctl", "enable", *SERVICES_ENABLED], log, "systemctl enable")

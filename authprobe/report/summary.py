@@ -54,11 +54,19 @@ def _capped(lines: list[str], cap: int, what: str) -> list[str]:
     return lines[:cap] + more
 
 
-def failure_lines(cells: list[CellRecord]) -> list[str]:
+def failure_lines(cells: list[CellRecord], problems: list[str]) -> list[str]:
+    """Failed and errored cells with their message; the cells a run problem stopped (their
+    message is that problem) are counted on one line, not listed one by one."""
     bad = [c for c in cells if c.outcome in (FAIL, ERROR)]
-    return _capped([f"{LABELS[c.outcome]}: {c.profile} {c.scenario} {c.version}: "
-                    f"{one_line(c.message, 110)}" for c in bad], MAX_LISTED,
-                   "failed or errored cells")
+    stopped = [c for c in bad if c.message in problems or any(
+        c.message == one_line(p) for p in problems)]
+    listed = [c for c in bad if c not in stopped]
+    out = _capped([f"{LABELS[c.outcome]}: {c.profile} {c.scenario} {c.version}: "
+                   f"{one_line(c.message, 110)}" for c in listed], MAX_LISTED,
+                  "failed or errored cells")
+    if stopped:
+        out.append(f"error: {len(stopped)} cells not run, for the problems below")
+    return out
 
 
 def phase_lines(phases: list[dict]) -> list[str]:
@@ -71,8 +79,8 @@ def phase_lines(phases: list[dict]) -> list[str]:
 def lines(document: dict, run_dir: Path) -> list[str]:
     """The console lines of a run's outcome document."""
     cells = cells_of(document)
-    problems = [f"problem: {one_line(line, 140)}"
-                for line in document.get("run", {}).get("problems", [])]
-    return [*mark_lines(cells), *failure_lines(cells), *problems,
+    found = document.get("run", {}).get("problems", [])
+    problems = [f"problem: {one_line(line, 140)}" for line in found]
+    return [*mark_lines(cells), *failure_lines(cells, found), *problems,
             *phase_lines(document.get("phases", [])), f"outcomes: {counts_line(cells)}",
             f"report: {run_dir / HTML_FILENAME}"]

@@ -253,3 +253,17 @@ def test_a_failed_step_is_not_cached(tmp_path, quiet):
     runs = []
     out = space.cached("building y", "y", "k", lambda o, log: runs.append(o))
     assert runs == [out] and not (out / "half").exists()
+
+
+def test_the_cgroup_root_drop_in_goes_only_into_images_that_need_it():
+    from authprobe.model.versions import KubeVersion, version_table
+
+    table = version_table()
+    assert table.facts_for(KubeVersion(1, 19, 16)).kubelet_unbind_cgroup_root is True
+    for minor in range(30, 38):
+        assert table.facts_for(KubeVersion(1, minor, 0)).kubelet_unbind_cgroup_root is False
+    text = nodefs.render(nodefs.UNBIND_DROP_IN, {})
+    line = next(x for x in text.splitlines() if x.startswith("ExecStartPre="))
+    # systemd reads $$ as one $ and \\ as one backslash: the shell gets $(...) and "\.slice"
+    assert "$$(findmnt -lun -o target -t cgroup" in line and '"$$m"' in line
+    assert '"/kubelet(\\\\.slice)?$$"' in line
