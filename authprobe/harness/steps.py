@@ -57,7 +57,7 @@ class Env:
     host: HostFacts
     logs_root: Callable[[], Path]  # the run's logs folder (created on first use)
     register_secret: Callable[[str], None]
-    other_flags: set[str]  # flags some known profile sets
+    other_flags: dict[str, set[str]]  # flag -> the values known profiles give it
     keep: bool = False
     observe_window: float | None = None  # fixed window instead of the probes' own
     default_window: float = 330.0

@@ -12,12 +12,13 @@ from .access import NodeAccess
 from .manifest import PROBES, apiserver_container, flags_of, probe_spec, read_manifest
 
 
-def differences(manifest: dict, expected: dict, other_flags: set[str],
+def differences(manifest: dict, expected: dict, other_flags: dict[str, set[str]],
                 auth_files: list[str] | None = None) -> list[str]:
     """What differs between the manifest and ``expected`` (from ``render``); empty if none.
 
-    ``other_flags`` are flags other profiles set: this one leaves them at kubeadm's defaults,
-    so they must be absent.
+    ``other_flags`` maps the flags other profiles set to the values they set: this profile
+    leaves them at kubeadm's defaults, so none of those values may be there (kubeadm 1.19
+    writes --insecure-port=0 itself, which the 2017 fix sets to 8080).
     """
     container = apiserver_container(manifest)
     flags = flags_of(container)
@@ -27,8 +28,8 @@ def differences(manifest: dict, expected: dict, other_flags: set[str],
             found.append(f"--{name} is missing (profile sets {value!r})")
         elif flags[name] != value:
             found.append(f"--{name} is {flags[name]!r}, profile sets {value!r}")
-    for name in sorted(other_flags - set(expected["args"])):
-        if name in flags:
+    for name in sorted(set(other_flags) - set(expected["args"])):
+        if name in flags and flags[name] in other_flags[name]:
             found.append(f"--{name}={flags[name]} is set, profile leaves it unset")
     for probe in PROBES:
         present = container.get(probe) or {}
@@ -60,7 +61,7 @@ def differences(manifest: dict, expected: dict, other_flags: set[str],
 
 
 def verify(node: NodeAccess, cluster: str, profile_id: str, expected: dict,
-           other_flags: set[str], auth_dir: str) -> dict:
+           other_flags: dict[str, set[str]], auth_dir: str) -> dict:
     """Raise one AuthprobeError line naming every difference; return the probe spec."""
     manifest = read_manifest(node, cluster)
     listing = node.exec("ls", "-1", auth_dir, check=False)

@@ -46,6 +46,18 @@ def clusters_host_allows() -> int:
     return max(1, limit // INOTIFY_PER_NODE)
 
 
+def other_flags(sel: Selection, versions) -> dict[str, set[str]]:
+    """Every kube-apiserver flag some known profile sets, with the values it gives it."""
+    found: dict[str, set[str]] = {}
+    for profile in sel.all_profiles.values():
+        for version in versions.values():
+            applied = profile.at(version)
+            if not applied.na:
+                for flag, value in applied.extra_args.items():
+                    found.setdefault(flag, set()).add(value)
+    return found
+
+
 def host_cgroup_version() -> int:
     from ..host.docker import docker
 
@@ -166,8 +178,7 @@ class Harness:
             host=HostFacts(cgroup_version=host_cgroup_version()),
             logs_root=lambda: self.reporter.folder() / "logs",
             register_secret=register_secret,
-            other_flags={flag for p in sel.all_profiles.values() for v in versions.values()
-                         if not p.at(v).na for flag in p.at(v).extra_args},
+            other_flags=other_flags(sel, versions),
             keep=sel.keep, observe_window=sel.observe_window, default_window=DEFAULT_WINDOW,
             dashboard_pull=self.registry,
             audit=os.environ.get(AUDIT_ENV, "on") != "off",

@@ -14,7 +14,10 @@ from authprobe.paths import clusters_dir
 PROFILES = load_dirs([clusters_dir() / "profiles"])
 V134 = KubeVersion(1, 34, 12)
 V133 = KubeVersion(1, 33, 13)
-ALL_FLAGS = {flag for p in PROFILES.values() for flag in p.at(V134).extra_args}
+ALL_FLAGS: dict[str, set[str]] = {}
+for _profile in PROFILES.values():
+    for _flag, _value in _profile.at(V134).extra_args.items():
+        ALL_FLAGS.setdefault(_flag, set()).add(_value)
 AUDIT_FLAGS = [f"--{name}={value}" for name, value in AUDIT_ARGS.items()]
 LIVE_8080 = {"host": "127.0.0.1", "port": 8080, "path": "/healthz", "scheme": "HTTP"}
 PROBE_FLAGS = ["--anonymous-auth=false", "--insecure-bind-address=127.0.0.1",
@@ -162,3 +165,10 @@ def test_auth_files_and_mounts():
     assert differences(bare, want, ALL_FLAGS) == [
         f"{AUTH_DIR} is not mounted into kube-apiserver",
         f"{AUDIT_DIR} is not mounted into kube-apiserver"]
+
+
+def test_a_kubeadm_default_of_a_flag_another_profile_sets_is_no_difference():
+    """kubeadm 1.19 writes --insecure-port=0; only the 2017 fix's 8080 is that profile's."""
+    assert differences(manifest(["--insecure-port=0"]), expected("anon-on"), ALL_FLAGS) == []
+    found = differences(manifest(["--insecure-port=8080"]), expected("anon-on"), ALL_FLAGS)
+    assert found == ["--insecure-port=8080 is set, profile leaves it unset"]
