@@ -1,7 +1,8 @@
 """The kube-apiserver restart sampler: one reading every 10 s for a cluster's lifetime.
 
 Each reading comes from the mirror pod when the API answers (source "api"), otherwise from
-the node's container runtime (source "runtime"). Time is counted from the moment the first
+the node's container runtime (source "runtime"); the restart count is the higher of the two,
+as the runtime knows of a new container before the kubelet reports it to the API. Time is counted from the moment the first
 kube-apiserver container started (``t0``, epoch seconds).
 """
 
@@ -92,12 +93,20 @@ class RestartSampler:
             if not containers:
                 return None
             self.t0 = containers[0].created_ns / 1e9
-        reading, source = self._from_api(), "api"
-        if reading is None:
-            reading, source = self._from_runtime(), "runtime"
+        api = self._from_api()
+        try:
+            runtime = self._from_runtime()
+        except AuthprobeError:
+            if api is None:
+                raise
+            runtime = None
+        reading, source = (api, "api") if api is not None else (runtime, "runtime")
         if reading is None:
             return None
         restarts, ready, reason = reading
+        if api is not None and runtime is not None:
+            # The runtime knows of a new container before the kubelet reports it to the API.
+            restarts = max(restarts, runtime[0])
         sample = Sample(t=round(time.time() - self.t0, 1), restarts=restarts, ready=ready,
                         last_reason=reason, source=source)
         with self._lock:
