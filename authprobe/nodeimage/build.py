@@ -19,7 +19,7 @@ from ..host.tools import go_binary, go_version, kind_module_dir, kind_release
 from ..model.versions import KubeVersion, SupportedVersion, VersionFacts, version_table
 from ..paths import cache_dir
 from ..progress import say, step
-from . import assemble, components, dashboard, hashing, images, kube, nodefs, rootfs
+from . import assemble, components, dashboard, gomod, hashing, images, kube, nodefs, rootfs
 from .workspace import Workspace, build_lock, check_free_space
 
 REPOSITORY = "authprobe/node"
@@ -109,6 +109,11 @@ def _ensure(the_plan: Plan, force: bool) -> str:
     build(the_plan, workspace)
     docker.tag(the_plan.tag, the_plan.alias)
     say(f"node image {the_plan.tag} built")
+    shutil.rmtree(gomod.build_cache(), ignore_errors=True)
+    removed = prune_node_images(the_plan.version, [the_plan.tag, the_plan.alias])
+    if removed:
+        say(f"removed {len(removed)} older build(s) of {the_plan.version} no cluster uses: "
+            + ", ".join(removed))
     return the_plan.tag
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..host.tools import go_binary
+from ..paths import cache_dir
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,18 @@ def replace_entries(entries: tuple[str, ...] | list[str]) -> list[Replace]:
     return replace
 
 
+def build_cache() -> Path:
+    """The Go build cache of image builds, kept apart from the user's own: an image's binaries
+    are cached as build steps, so it is emptied after each image (it grows by gigabytes per
+    Kubernetes minor)."""
+    return cache_dir() / "nodeimage" / "go-build"
+
+
 def go_env() -> dict[str, str]:
-    """Environment for every go command: local toolchain only, default caches."""
+    """Environment for every go command: local toolchain only, the default module cache, the
+    builder's own build cache."""
     env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod -buildvcs=false",
-               CGO_ENABLED="0")
+               CGO_ENABLED="0", GOCACHE=str(build_cache()))
     env.pop("GOBIN", None)
     return env
 
