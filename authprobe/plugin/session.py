@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from ..errors import AuthprobeError, NotRunnable
+from ..host import docker
+from ..host.capacity import host_capacity
 from ..model.cell import Cell
 from ..model.outcome import ERROR, FAIL, RunLog
 from ..model.versions import KubeVersion, resolve
@@ -25,25 +27,12 @@ DEFAULT_WINDOW = 330.0
 # "off" runs kube-apiserver without its audit log: only to measure what the log costs
 # (benchmarks/bench.py); the scenarios that assert audit records then error.
 AUDIT_ENV = "AUTHPROBE_AUDIT_LOG"
-# inotify instances one running node takes (systemd, kubelet, containerd and the pods);
-# measured about 29 on a single-node cluster.
-INOTIFY_PER_NODE = 32
 PLAN = pytest.StashKey[_cells.ItemPlan]()
 STATE = pytest.StashKey[_cells.ItemState]()
 HARNESS = pytest.StashKey["Harness"]()
 XDIST_REFUSAL = ("authprobe shares one cluster per profile and version between scenarios and "
                  "brings the clusters up in parallel itself: run it without pytest-xdist's -n")
 XDIST_REFUSED = "authprobe_refused"  # key of an xdist worker's workeroutput
-
-
-def clusters_host_allows() -> int:
-    """How many single-node clusters can run at once before nodes fail to boot: all nodes
-    share root's inotify instance limit, and a node that gets none exits at start."""
-    try:
-        limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 1000
-    return max(1, limit // INOTIFY_PER_NODE)
 
 
 def other_flags(sel: Selection, versions) -> dict[str, set[str]]:
@@ -185,12 +174,12 @@ class Harness:
         )
         profiles = {m: {p: sel.all_profiles[p].at(v) for p in sel.profiles}
                     for m, v in versions.items()}
-        max_alive = clusters_host_allows()
+        capacity = host_capacity(docker.root_dir())
+        max_alive = capacity.clusters
         if max_alive < len(self.cells):
-            say(f"this host allows about {max_alive} running clusters at once (inotify "
-                f"instances); the {len(self.cells)} clusters of this run take turns. To run "
-                f"them all at once: sudo sysctl -w fs.inotify.max_user_instances="
-                f"{len(self.cells) * INOTIFY_PER_NODE * 2}")
+            say(f"this host runs about {max_alive} clusters at once (limited by "
+                f"{capacity.limit}); the {len(self.cells)} clusters of this run take turns"
+                + (f". More at once: {capacity.remedy}" if capacity.remedy else ""))
         return ClusterPool(env, self.targets, profiles, self.expects_down, self.run_token,
                            str(self.config.rootpath), sel.reuse, sel.keep, max_alive)
 
