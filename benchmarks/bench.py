@@ -15,6 +15,7 @@ Runs go through pytest as a user runs them; timings come from the wall clock and
 the lifecycle phases each run records in its outcomes.json.
 
     python benchmarks/bench.py [--only a,b,c,d,e] [--k8s-version 1.34] [--repeat 3]
+                               [--reports DIR]
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ def main_job(reports: Path, version: str, *extra: str, env: dict | None = None) 
     argv = [sys.executable, "-m", "pytest", "-q", "--pyargs", "authprobe.scenarios",
             "--k8s-version", version, "--reports-dir", str(reports), *extra]
     label = " ".join([version, *extra])
-    say(f"main job {label} ...")
+    reports.mkdir(parents=True, exist_ok=True)
+    output = reports / "pytest-output.log"
+    say(f"main job {label} ... (its output as it runs: {output})")
     start = time.monotonic()
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
+    with output.open("w") as out:
+        result = subprocess.run(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                text=True, env={**os.environ, **(env or {})})
     wall = time.monotonic() - start
-    tail = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    tail = (output.read_text().strip().splitlines() or ["(no output)"])[-1]
     say(f"main job {label}: {wall:.0f}s, exit {result.returncode}: {tail}")
     outcomes = json.loads((reports / "latest" / "outcomes.json").read_text())
     return {"wall": wall, "exit": result.returncode, "outcomes": outcomes}
@@ -206,12 +210,16 @@ def main() -> int:
     parser.add_argument("--k8s-version", default=default_minor())
     parser.add_argument("--repeat", type=int, default=3, help="bring-ups per side for (b)")
     parser.add_argument("--idle", type=float, default=60, help="seconds of idle sampling")
+    parser.add_argument("--reports", type=Path, default=None, metavar="DIR",
+                        help="keep the main jobs' report folders under DIR (default: a "
+                             "temporary folder, removed at the end)")
     args = parser.parse_args()
     args.only = set(args.only.split(","))
     kind = ensure_kind()
     results: list[str] = []
     with tempfile.TemporaryDirectory(prefix="authprobe-bench-") as folder:
-        tmp = Path(folder)
+        tmp = args.reports.resolve() if args.reports else Path(folder)
+        tmp.mkdir(parents=True, exist_ok=True)
         if args.only & {"b", "c", "d"}:
             bench_creation(args, tmp, kind, results)
         matrix = bench_matrix(args, tmp, results) if args.only & {"a", "d", "e"} else None

@@ -2,8 +2,8 @@
 
 Each reading comes from the mirror pod when the API answers (source "api"), otherwise from
 the node's container runtime (source "runtime"); the restart count is the higher of the two,
-as the runtime knows of a new container before the kubelet reports it to the API. Time is counted from the moment the first
-kube-apiserver container started (``t0``, epoch seconds).
+as the runtime knows of a new container before the kubelet reports it to the API. Time is
+counted from the moment the first kube-apiserver container started (``t0``, epoch seconds).
 """
 
 from __future__ import annotations
