@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 MESSAGE_CHARS = 160
+# The apiserver's own message, within a cell's message: cut shorter, so that what follows it
+# (the status after binding, who the audit log saw) still fits.
+PART_CHARS = 90
 # Observed fields that make up a cell's short message, in this order.
 MESSAGE_FIELDS = ("status", "message", "status_after", "up", "exit_code", "log_tail",
                   "restart_shape", "restart_cause", "audit_user")
@@ -31,6 +34,8 @@ def _value(name: str, value) -> str | None:
         return f"cause {value}"
     if name == "audit_user":
         return f"audited as {value}"
+    if name == "message":
+        return one_line(value, PART_CHARS)
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 

@@ -48,7 +48,8 @@ SYMBOLS = {PASS: "✅", EXPECTED_FAILURE: "☑️", FAIL: "❌", ERROR: "⚠️"
 # Lifecycle phase outcomes, drawn with the colours of the cell kinds they resemble.
 PHASE_CLASSES = {"passed": CLASSES[PASS], "failed": CLASSES[FAIL],
                  "expected-failure": CLASSES[EXPECTED_FAILURE], "skipped": CLASSES[SKIPPED]}
-AUDIT_COLUMNS = ("verb", "uri", "code", "user", "groups", "decision", "reason")
+AUDIT_COLUMNS = ("audit_id", "time", "verb", "uri", "code", "user", "groups", "decision",
+                 "reason")
 
 Rows = list[tuple[str, str]]
 Lookup = dict[tuple[str, str, str], CellRecord]
