@@ -34,10 +34,10 @@ def test_confirmed_rows_record_the_patch_and_nothing_else_changes(tmp_path, caps
     root = after["anonymous_get_root"]["anon-on"][0]
     assert root["since"] == "1.19" and "1.34.12" in root["seen"]
     # every other line is as it was
-    changed = [(a, b) for a, b in zip(before.splitlines(), path.read_text().splitlines())
-               if a != b]
+    old, new = before.splitlines(), path.read_text().splitlines()
+    assert len(old) == len(new)
+    changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
     assert changed and all(b.strip().startswith("seen: [") for _, b in changed)
-    assert len(before.splitlines()) == len(path.read_text().splitlines())
 
 
 def test_a_row_the_run_did_not_reach_stays_unseen(tmp_path):
