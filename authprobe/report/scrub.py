@@ -33,10 +33,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "-----BEGIN PRIVATE KEY----- " + REDACTED,
     ),
-    # HTTP header lines and dict reprs: Authorization: Bearer x, 'Authorization': 'Basic x'
+    # HTTP header lines and dict reprs: Authorization: Bearer x, 'Authorization': 'Basic x';
+    # not the audit log's annotations named .../authorization (a latency, a decision).
     (
         re.compile(
-            r"""((?:proxy-)?authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n,}]+""", re.IGNORECASE
+            r"""((?<![\w./-])(?:proxy-)?authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n,}]+""",
+            re.IGNORECASE,
         ),
         r"\1" + REDACTED,
     ),
