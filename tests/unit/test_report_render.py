@@ -16,17 +16,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from authprobe.model.outcome import (
-    ERROR,
-    EXPECTED_FAILURE,
-    FAIL,
-    LABELS,
-    MEANING,
-    NA,
-    OUTCOMES,
-    PASS,
-    SKIPPED,
-)
+from authprobe.model import outcome
+from authprobe.model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED
 from authprobe.report import csvout, document, junit, matrix, plot, summary
 from authprobe.report.writer import write_all
 
@@ -179,7 +170,7 @@ def doc() -> dict:
 
 def test_document_has_every_kind(doc):
     assert doc["schema"] == document.SCHEMA
-    assert doc["run"]["counts"] == {kind: 3 if kind == PASS else 1 for kind in OUTCOMES}
+    assert doc["run"]["counts"] == {kind: 3 if kind == PASS else 1 for kind in outcome.OUTCOMES}
 
 
 def test_grid_follows_the_story_then_the_run():
@@ -216,12 +207,12 @@ def test_story_order_reads_the_expectation_file(monkeypatch, tmp_path):
 
 def test_html_shows_every_kind_with_its_own_class(doc):
     html = matrix.render_html(doc)
-    assert len(set(matrix.CLASSES.values())) == len(OUTCOMES) == 6
-    for kind in OUTCOMES:
+    assert len(set(matrix.CLASSES.values())) == len(outcome.OUTCOMES) == 6
+    for kind in outcome.OUTCOMES:
         css = matrix.CLASSES[kind]
-        assert re.search(rf'<td class="{css}"><span class="label">{re.escape(LABELS[kind])}'
+        assert re.search(rf'<td class="{css}"><span class="label">{re.escape(outcome.LABELS[kind])}'
                          r"</span></td><td>", html), kind
-        assert MEANING[kind].replace('"', "&#34;") in html
+        assert outcome.MEANING[kind].replace('"', "&#34;") in html
         assert f'<td class="cell {css}"><a href="#' in html
         assert f".{css} {{" in html  # a style of its own
 
@@ -278,9 +269,9 @@ def test_markdown_shows_every_kind(doc):
     rows = [line for line in md.splitlines() if line.startswith(f"| {ON} |")
             or line.startswith(f"| {PROBE} |")]
     body = "\n".join(rows)
-    for kind in OUTCOMES:
-        assert f"{matrix.SYMBOLS[kind]} [{LABELS[kind]}](matrix.html#cell-" in body, kind
-        assert f"**{LABELS[kind]}**: {MEANING[kind]}" in md
+    for kind in outcome.OUTCOMES:
+        assert f"{matrix.SYMBOLS[kind]} [{outcome.LABELS[kind]}](matrix.html#cell-" in body, kind
+        assert f"**{outcome.LABELS[kind]}**: {outcome.MEANING[kind]}" in md
     assert "status 200 \\| wanted 403 \\<script>" in body  # no table break, no tag
     assert ") the Dashboard proxy needs a Dashboard for 1.36 |" in body  # no second "n/a"
     assert rows[0].startswith(f"| {ON} | {ROOT} | ")
