@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from authprobe.harness.render import token_file_text
@@ -115,3 +118,38 @@ def test_the_admin_token_as_a_bearer_header_is_scrubbed(token):
     for text in (f"Authorization: Bearer {token}", f"curl -H 'Bearer {token}' https://x",
                  f"{{'headers': {{'Authorization': 'Bearer {token}'}}}}"):
         assert token not in scrub.scrub_text(text), text
+
+
+AUDIT_LOG = Path(__file__).resolve().parent / "data" / "audit-1.34.log"
+
+
+def audit_copy(tmp_path: Path, extra: list[str] = ()) -> Path:
+    logs = tmp_path / "logs" / "authprobe-anon-health-only-134-bddb5e"
+    logs.mkdir(parents=True)
+    path = logs / "kube-apiserver-audit.log"
+    path.write_text(AUDIT_LOG.read_text() + "".join(line + "\n" for line in extra))
+    return path
+
+
+def test_a_real_audit_log_keeps_every_record_as_it_was(tmp_path):
+    """A kube-apiserver audit log of a real cluster (Metadata level) holds no credential: the
+    scrub leaves it byte for byte, annotations named .../authorization included."""
+    path = audit_copy(tmp_path)
+    assert scrub.scrub_tree(tmp_path / "logs") == 0
+    assert path.read_text() == AUDIT_LOG.read_text()
+    assert "apiserver.latency.k8s.io/authorization" in path.read_text()
+
+
+@pytest.mark.parametrize("token", ADMIN_TOKENS)
+def test_a_token_in_an_audit_record_is_scrubbed_and_the_record_still_parses(tmp_path, token):
+    record = json.loads(AUDIT_LOG.read_text().splitlines()[-1])
+    leaked = dict(record, requestURI=f"/api/v1/namespaces?access_token={token}",
+                  annotations={**record.get("annotations", {}), "note": f"Bearer {token}"})
+    scrub.register_secret(token)
+    path = audit_copy(tmp_path, [json.dumps(leaked)])
+    assert scrub.scrub_tree(tmp_path / "logs") == 1
+    text = path.read_text()
+    assert token not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    assert records[-1]["user"] == record["user"]
+    assert records[:-1] == [json.loads(line) for line in AUDIT_LOG.read_text().splitlines()]
