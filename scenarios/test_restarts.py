@@ -38,6 +38,8 @@ def test_apiserver_restarts(cluster, expected, observe):
                 restart_summary=summary(series))
         assert series and shape(series) == expected.restart_shape, summary(series)
         assert expected.restart_cause == "exit", f"the apiserver exits: {failure}"
+        if expected.exit_code is not None:
+            assert failure.exit_code == expected.exit_code, f"the apiserver exits: {failure}"
         return
     # Judged over the window only: the sampler goes on while other scenarios run.
     series = [s for s in cluster.restarts.wait_for_window(cluster.window)

@@ -144,3 +144,51 @@ def test_a_report_of_authprobe_0_1_compares_with_one_of_now():
         ("anon-off-probe-8080", "apiserver_restarts")}
     assert all(c.kind == diff.CHANGED for c in changes
                if (c.profile, c.scenario) not in by_kind[diff.REGRESSION])
+
+
+SWEEP = DATA / "outcomes-sweep-1.19-1.37.json"
+
+
+def adjacent(old_version: str, new_version: str):
+    from authprobe.commands.diff import of_version
+
+    sweep = load(SWEEP)
+    changes, _, compared = diff.compare(of_version(sweep, old_version),
+                                        of_version(sweep, new_version))
+    return {(c.profile, c.scenario): c.kind for c in changes}, compared
+
+
+@pytest.mark.parametrize(("old", "new"), [("1.31.4", "1.32.9"), ("1.32.9", "1.33.13"),
+                                          ("1.33.13", "1.34.12"), ("1.34.12", "1.35.8"),
+                                          ("1.35.8", "1.36.5"), ("1.36.5", "1.37.2")])
+def test_adjacent_minors_that_behave_alike_show_no_change(old, new):
+    kinds, compared = adjacent(old, new)
+    assert kinds == {} and compared == 44
+
+
+def test_the_n_a_rows_of_a_newer_minor_predict_its_n_a_cells_as_expected():
+    """1.19 → 1.30: the 2017 fix stops starting, so anon-off-probe-8080's scenarios that need
+    a control plane become n/a, as the 1.20 rows say."""
+    kinds, _ = adjacent("1.19.16", "1.30.14")
+    probe = {s: k for (p, s), k in kinds.items() if p == "anon-off-probe-8080"}
+    assert probe["control_plane_comes_up"] == diff.EXPECTED
+    assert probe["anonymous_get_root"] == diff.EXPECTED
+    assert {p for p, _ in kinds} == {"anon-off-probe-8080"}
+
+
+def test_a_profile_that_starts_to_apply_is_expected_but_a_skip_is_not():
+    """1.30 → 1.31: anon-health-only applies from 1.31 (n/a → pass, expected); its Dashboard
+    cell could not run offline (n/a → skipped), which no row predicts."""
+    kinds, _ = adjacent("1.30.14", "1.31.4")
+    assert kinds.pop(("anon-health-only", "admin_dashboard_after_binding")) == diff.REGRESSION
+    assert kinds and set(kinds.values()) == {diff.EXPECTED}
+    assert {p for p, _ in kinds} == {"anon-health-only"}
+
+
+def test_diff_adjacent_prints_one_section_per_pair(capsys):
+    assert main(["diff", "--adjacent", str(SWEEP)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("### authprobe diff:") == 8
+    assert out.count("No regression: 0 of 44 compared cells changed.") == 6
+    assert main(["diff", "--adjacent", str(RUN)]) == 2
+    assert "--adjacent needs two or more" in capsys.readouterr().err
