@@ -40,8 +40,8 @@ def report() -> Path:
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
     runs = [document.load(p) for p in sorted(DATA.glob("outcomes-*.json"))]
-    document = merge.merge(runs, ARTIFACTS)
-    write_all(document, ARTIFACTS)
+    merged = merge.merge(runs, ARTIFACTS)
+    write_all(merged, ARTIFACTS)
     return ARTIFACTS / "matrix.html"
 
 
