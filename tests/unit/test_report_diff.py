@@ -29,15 +29,18 @@ def write(tmp_path: Path, name: str, data: dict) -> Path:
     return path
 
 
-def changed_run(tmp_path, data, profile, scenario, **fields) -> Path:
+def with_cell(data: dict, profile: str, scenario: str, **fields) -> dict:
+    """A copy of a recorded run with one cell's fields changed."""
     data = copy.deepcopy(data)
     for cell in data["cells"]:
         if cell["profile"] == profile and cell["scenario"] == scenario:
             cell.update(fields)
-            break
-    else:
-        raise AssertionError(f"no cell {profile}/{scenario} in the recorded run")
-    return write(tmp_path, "new", data)
+            return data
+    raise AssertionError(f"no cell {profile}/{scenario} in the recorded run")
+
+
+def changed_run(tmp_path, data, profile, scenario, **fields) -> Path:
+    return write(tmp_path, "new", with_cell(data, profile, scenario, **fields))
 
 
 def changes_between(old: Path, new: Path):
@@ -81,20 +84,17 @@ def test_an_na_row_does_not_silence_a_cell_whose_row_predicts_a_status(tmp_path,
 
 
 def test_an_error_that_becomes_a_skip_is_a_regression(tmp_path, recorded):
-    base = copy.deepcopy(recorded)
-    for cell in base["cells"]:
-        if cell["profile"] == "anon-on" and cell["scenario"] == "anonymous_get_root":
-            cell["outcome"] = "error"
+    base = with_cell(recorded, "anon-on", "anonymous_get_root", outcome="error")
     old = write(tmp_path, "old", base)
     new = changed_run(tmp_path, base, "anon-on", "anonymous_get_root", outcome="skipped")
     assert only_change(old, new).kind == diff.REGRESSION
 
 
 def test_a_failure_that_passes_again_is_fixed(tmp_path, recorded):
-    broken = copy.deepcopy(recorded)
-    for cell in broken["cells"]:
-        if cell["profile"] == "anon-off" and cell["scenario"] == "anonymous_get_root":
-            cell.update(outcome="fail", observed={**cell["observed"], "status": 403})
+    cell = next(c for c in recorded["cells"] if c["profile"] == "anon-off"
+                and c["scenario"] == "anonymous_get_root")
+    broken = with_cell(recorded, "anon-off", "anonymous_get_root", outcome="fail",
+                       observed={**cell["observed"], "status": 403})
     old = write(tmp_path, "old", broken)
     assert only_change(old, RUN.parent / RUN.name).kind == diff.FIXED
 
