@@ -42,6 +42,8 @@ class RestartSampler:
         self._thread = threading.Thread(target=self._run, name=f"sampler-{cluster}",
                                         daemon=True)
         self.errors: list[str] = []
+        # An exited container's status never changes: read it once per container.
+        self._exit_reasons: dict[str, str] = {}
 
     @property
     def series(self) -> list[Sample]:
@@ -83,8 +85,12 @@ class RestartSampler:
         exited = [c for c in containers if c.state == "CONTAINER_EXITED"]
         reason = None
         if exited:
-            status = container_status(self.node, exited[-1].id)
-            reason = status.get("reason") or f"exit {status.get('exitCode')}"
+            last = exited[-1].id
+            if last not in self._exit_reasons:
+                status = container_status(self.node, last)
+                self._exit_reasons[last] = (status.get("reason")
+                                            or f"exit {status.get('exitCode')}")
+            reason = self._exit_reasons[last]
         return restarts, False, reason
 
     def sample_once(self) -> Sample | None:
