@@ -32,7 +32,7 @@ class StartFailure:
     reason: str
     exit_code: int | None = None
     log_tail: list[str] = field(default_factory=list)
-    attempts: int = 0
+    attempts: int = 0  # kube-apiserver containers started (attempt numbers)
 
     @property
     def last_line(self) -> str:
@@ -63,6 +63,13 @@ def apiserver_containers(node: NodeAccess, timeout: float = 30.0) -> list[Runtim
     return sorted(found, key=lambda c: (c.created_ns, c.attempt))
 
 
+def exits(containers: list[RuntimeContainer]) -> int:
+    """How many times kube-apiserver has exited, from the containers the runtime still
+    knows. Each restart takes the next attempt number and the kubelet removes old exited
+    containers, so an exited container of attempt n means n + 1 exits."""
+    return max((c.attempt + 1 for c in containers if c.state == "CONTAINER_EXITED"), default=0)
+
+
 def container_status(node: NodeAccess, container_id: str) -> dict:
     result = node.exec("crictl", "inspect", container_id, timeout=30)
     return json.loads(result.stdout).get("status", {})
@@ -88,7 +95,8 @@ def start_failure(node: NodeAccess, reason: str) -> StartFailure:
     exit_code = status.get("exitCode") if latest.state == "CONTAINER_EXITED" else None
     return StartFailure(reason=reason,
                         exit_code=int(exit_code) if exit_code is not None else None,
-                        log_tail=container_logs(node, latest.id), attempts=len(containers))
+                        log_tail=container_logs(node, latest.id),
+                        attempts=max(c.attempt for c in containers) + 1)
 
 
 class NotReady(Exception):

@@ -37,6 +37,7 @@ from .images import ImageFacts
 from .manifest import read_manifest, with_probes, write_manifest
 from .provider import KindProvider
 from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
+from .readiness import exits as apiserver_exits
 from .render import AUTH_DIR, TOKEN_FILE, HostFacts, Rendered, token_file_text
 from .sampler import RestartSampler
 from .verify import verify as verify_manifest
@@ -174,8 +175,7 @@ def create(env: Env, run: ClusterRun, aborting: Callable[[], bool]) -> bool:
         if not run.expected_down:
             return False
         try:
-            exits["n"] = sum(1 for c in apiserver_containers(run.handle.node, timeout=15)
-                             if c.state == "CONTAINER_EXITED")
+            exits["n"] = apiserver_exits(apiserver_containers(run.handle.node, timeout=15))
         except AuthprobeError:
             return False
         return exits["n"] >= EARLY_EXITS

@@ -1,8 +1,10 @@
-"""The restart sampler's readings from the node's runtime, with the API unreachable."""
+"""Readings of kube-apiserver's restarts from the node's runtime (crictl), with the API
+unreachable: the restart sampler, and the count of exits that ends a never-up creation."""
 
 import json
 import subprocess
 
+from authprobe.harness.readiness import RuntimeContainer, exits
 from authprobe.harness.sampler import RestartSampler
 
 
@@ -54,3 +56,17 @@ def test_an_exited_container_is_inspected_once():
     sample = sampler.sample_once()
     assert inspects(node) == ["a1", "b2"]
     assert sample.restarts == 2
+
+
+def container(attempt: int, state: str) -> RuntimeContainer:
+    return RuntimeContainer(id=f"c{attempt}", attempt=attempt, state=state,
+                            created_ns=attempt * 10**9)
+
+
+def test_exits_count_attempts_not_the_containers_left():
+    # The kubelet of 1.30 keeps one exited container: attempt 4 exited means five exits.
+    assert exits([container(4, "CONTAINER_EXITED"), container(5, "CONTAINER_RUNNING")]) == 5
+    assert exits([container(0, "CONTAINER_EXITED"), container(1, "CONTAINER_EXITED"),
+                  container(2, "CONTAINER_EXITED")]) == 3
+    assert exits([container(0, "CONTAINER_RUNNING")]) == 0
+    assert exits([]) == 0
