@@ -135,3 +135,17 @@ def check_down_profiles(plans: dict[pytest.Item, ItemPlan], expects_down) -> Non
                 f"the expectations say the control plane of {plan.profile} does not come up on "
                 f"{plan.version}, but give scenario '{plan.scenario}' a row that needs it: mark "
                 f"that row 'na' in {plan.row.source}")
+
+
+def short_cells_last(items: list[pytest.Item], is_short) -> list[pytest.Item]:
+    """The scenario items with every cell's items together and the cells whose control
+    plane is expected not to come up (``is_short(cell)``) after the others, order kept
+    otherwise. Clusters come up in this order, a fixed number at a time: the long cells
+    (each holds its cluster for a restart window) start first, so the quick ones fill the
+    slots they free instead of leaving a last wave of windows with the host half idle."""
+    first: dict[Cell, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(cell_of(item), index)
+    order = {item: index for index, item in enumerate(items)}
+    return sorted(items, key=lambda item: (bool(is_short(cell_of(item))),
+                                           first[cell_of(item)], order[item]))

@@ -107,11 +107,13 @@ class Harness:
         if not scenario_items and self._selection_error is None:
             return
         try:
-            self._plan(config, scenario_items)
+            ordered = iter(self._plan(config, scenario_items))
         except AuthprobeError as err:
             raise pytest.UsageError(err.one_line()) from None
+        items[:] = [next(ordered) if planning.cell_of(i) is not None else i for i in items]
 
-    def _plan(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def _plan(self, config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
+        """Plan the scenario items; returns them in the order to run them."""
         from ..harness import images
         from ..host import engine
 
@@ -137,12 +139,15 @@ class Harness:
         for item, plan in plans.items():
             item.stash[PLAN] = plan
             item.stash[STATE] = _cells.ItemState()
+        items = planning.short_cells_last(
+            items, lambda cell: self.expects_down(cell.profile, versions[cell.minor]))
         if config.option.collectonly:
-            return
+            return items
         self.cells = list(dict.fromkeys(planning.cell_of(i) for i in items
                                         if not plans[i].na))
         if self.cells:
             self.pool = self._make_pool(sel, versions)
+        return items
 
     def expects_down(self, profile: str, version: KubeVersion) -> bool:
         """Whether the expectations say this profile's control plane does not come up."""

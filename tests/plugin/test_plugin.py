@@ -167,6 +167,16 @@ def test_scenarios_of_one_cell_share_its_parameter(project):
     assert ids[0] == ids[1] and ids[2] == ids[3], ids
 
 
+def test_cells_expected_not_to_come_up_run_last(project):
+    # The expectations: the insecure port starts on 1.19 and not from 1.20 on.
+    result = project.run("--collect-only", "-q", "--k8s-version", "1.19,1.34",
+                         "--profile", "anon-off-probe-8080,anon-on")
+    assert result.ret == 0, project.text(result)
+    ids = cells(result)
+    assert ids[-1] == "anon-off-probe-8080-1.34", ids
+    assert sorted(ids[:-1]) == ["anon-off-probe-8080-1.19", "anon-on-1.19", "anon-on-1.34"]
+
+
 # -- pytest's own plugins ------------------------------------------------------------------
 
 
