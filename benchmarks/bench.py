@@ -6,6 +6,7 @@
     cluster` with the same config and image followed by the same readiness checks,
     median of --repeat runs each                                        target <= 1.10
 (c) peak memory of one idle cluster (node container cgroup)             target <= 1 GiB
+    and the CPU it takes while idle (cores, from the same cgroup)
 (d) what the audit log costs: cluster bring-up and the main job's wall time with the
     audit log on and off (AUTHPROBE_AUDIT_LOG=off; its audit cells then error)
 (e) the sweep over every supported minor (images cached) divided by one minor's main job
@@ -123,16 +124,34 @@ def container_memory(container: str) -> tuple[int, int]:
     raise SystemExit(f"no memory cgroup found for container {container}")
 
 
-def idle_memory(container: str, seconds: float) -> tuple[int, int]:
+def container_cpu_seconds(container: str) -> float:
+    """CPU seconds a container has used, from its cgroup (v1 or v2)."""
+    cid = docker.docker("inspect", "-f", "{{.Id}}", container, check="docker inspect").stdout
+    cid = cid.strip()
+    v1 = Path("/sys/fs/cgroup/cpuacct/docker") / cid / "cpuacct.usage"
+    if v1.exists():
+        return int(v1.read_text()) / 1e9
+    v2 = Path("/sys/fs/cgroup/system.slice") / f"docker-{cid}.scope" / "cpu.stat"
+    if v2.exists():
+        for line in v2.read_text().splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) / 1e6
+    raise SystemExit(f"no CPU cgroup found for container {container}")
+
+
+def idle_usage(container: str, seconds: float) -> tuple[int, int, float]:
+    """(current, peak) memory bytes over ``seconds`` idle, and the cores used meanwhile."""
     samples: list[tuple[int, int]] = []
-    end = time.monotonic() + seconds
+    start, cpu_start = time.monotonic(), container_cpu_seconds(container)
+    end = start + seconds
 
     def sampled() -> bool:
         samples.append(container_memory(container))
         return time.monotonic() >= end
 
     until(sampled, timeout=seconds + 60, interval=5, what="idle memory samples", quiet=True)
-    return max(s[0] for s in samples), max(s[1] for s in samples)
+    cores = (container_cpu_seconds(container) - cpu_start) / (time.monotonic() - start)
+    return max(s[0] for s in samples), max(s[1] for s in samples), cores
 
 
 def bench_creation(args, tmp: Path, kind: Path, results: list[str]) -> None:
@@ -149,7 +168,7 @@ def bench_creation(args, tmp: Path, kind: Path, results: list[str]) -> None:
             seconds, container = bare_once(kind, private, image, want)
             bare.append(seconds)
             if turn == 0 and "c" in args.only:
-                idle = idle_memory(container, args.idle)
+                idle = idle_usage(container, args.idle)
         finally:
             delete(kind, BARE)
             naming.forget(name)
@@ -168,7 +187,8 @@ def bench_creation(args, tmp: Path, kind: Path, results: list[str]) -> None:
     if idle:
         results.append(f"(c) idle cluster memory: peak {idle[1] / GIB:.2f} GiB "
                        f"({idle[1] / 1024**2:.0f} MiB), current {idle[0] / 1024**2:.0f} MiB "
-                       f"over {args.idle:.0f}s idle   (target <= 1 GiB)")
+                       f"over {args.idle:.0f}s idle   (target <= 1 GiB); CPU while idle "
+                       f"{idle[2]:.2f} cores")
     if off:
         o = statistics.median(off)
         results.append(f"(d) bring-up with the audit log {h:.1f}s, without {o:.1f}s: "
