@@ -1,8 +1,9 @@
 """Scheduling the clusters of a run: which step runs when, in which thread.
 
 Every cell (profile x minor) that has scenarios to run gets one cluster. Bring-ups run in
-worker threads as soon as the run starts, at most ``max_alive`` clusters at a time (the
-host's inotify limit), handed out strictly in the order the scenarios need them. Node
+worker threads as soon as the run starts, at most ``max_alive`` clusters at a time (what
+the host holds, :mod:`authprobe.host.capacity`), handed out strictly in the order the
+scenarios need them. Node
 images are prepared once per minor. The steps themselves live in :mod:`.steps`.
 """
 
