@@ -132,12 +132,14 @@ class ClusterPool:
         turn, so the cell the scenarios wait for is never starved by later ones."""
         with self._slot:
             mine = self._order.index(cell)
-            while not (len(self._holding) < self.max_alive
-                       and all(c in self._served for c in self._order[:mine])):
+            while True:
                 if self.aborting.is_set() or self.closing.is_set():
                     self._served.add(cell)
                     self._slot.notify_all()
                     raise AuthprobeError("the run ended before this cluster was needed")
+                if (len(self._holding) < self.max_alive
+                        and all(c in self._served for c in self._order[:mine])):
+                    break
                 self._slot.wait(timeout=1.0)
             self._holding.add(cell)
             self._served.add(cell)
