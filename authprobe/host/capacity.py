@@ -1,9 +1,10 @@
 """How many single-node kind clusters this host can run at once.
 
 Each running node takes inotify instances from root's shared limit (a node that gets none
-exits at start), memory, and disk under the Docker root (its /var volume, images unpacked,
-container and audit logs); its start-up also takes the CPU for about a minute, and kubeadm's
-waits have deadlines. The smallest of those limits wins, and the run says which one it was.
+exits at start), memory, disk under the Docker root (its /var volume, images unpacked,
+container and audit logs), and CPU: idle it keeps a sixth of a core busy, its start-up takes
+more, and kubeadm's waits and the kubelet's probes have deadlines. The smallest of those
+limits wins, and the run says which one it was.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ INOTIFY_PER_NODE = 32
 MEMORY_PER_NODE = 1 * 2**30
 DISK_PER_NODE = 2 * 2**30
 DISK_RESERVE = 4 * 2**30  # left free for the engine, the reports and everything else
-CLUSTERS_PER_CORE = 6
+# An idle single-node cluster takes 0.15-0.18 of a core (benchmarks/NOTES.md, bench (c)): six
+# per core leave nothing for bring-ups and probes, and on 2 cores with twelve up kubeadm's
+# waits ran out and startup probes slipped past the restart window. Four per core leave a
+# third of the CPU for them.
+CLUSTERS_PER_CORE = 4
 
 
 @dataclass(frozen=True)
