@@ -9,6 +9,7 @@ import pytest
 from kubernetes.client import RbacV1Subject, V1ClusterRoleBinding, V1ObjectMeta, V1RoleRef
 from kubernetes.client.exceptions import ApiException
 
+from authprobe.harness.readiness import wait_ready
 from authprobe.scenario import answered, wait_for_status
 
 BINDING = "login-on-dashboard-with-cluster-admin"
@@ -26,7 +27,15 @@ def cluster_admin_binding(cluster):
     """
     rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api)
 
+    def serving() -> None:
+        # A kube-apiserver that has just (re)started answers before its RBAC caches are
+        # filled and denies even kind's cluster-admin (group kubeadm:cluster-admins) with
+        # 'clusterrole "cluster-admin" not found'; anon-off's restarts make that likely.
+        wait_ready(cluster.admin, cluster.api, cluster.version, timeout=420.0,
+                   what=f"kube-apiserver of {cluster.name} ready for an RBAC change")
+
     def delete_binding() -> None:
+        serving()
         try:
             answered(lambda: rbac.delete_cluster_role_binding(BINDING))
         except ApiException as err:
@@ -42,6 +51,7 @@ def cluster_admin_binding(cluster):
             subjects=[RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="User",
                                     name="admin")],
         )
+        serving()
         answered(lambda: rbac.create_cluster_role_binding(body))
         try:
             allowed = wait_for_status(lambda: cluster.admin.get(ADMIN_PROBE_PATH), 200)
