@@ -1,6 +1,7 @@
 """``authprobe clusters list|prune``: the authprobe clusters on this machine, and which run
 holds each. ``prune`` removes the ones no running run holds (left by a killed run, or kept
-with --keep-cluster / --reuse-clusters); a cluster in use by a run is never touched."""
+with --keep-cluster / --reuse-clusters) and the private folders of clusters that are gone;
+a cluster in use by a run is never touched."""
 
 from __future__ import annotations
 
@@ -70,6 +71,18 @@ def prune(clusters: list[Found], kind: Path) -> list[str]:
     return removed
 
 
+def orphan_folders(present: set[str]) -> list[str]:
+    """Private folders (tokens, kubeconfigs) of authprobe clusters that no longer exist and
+    that no running run holds: left by a run killed between making the folder and the
+    cluster, or after deleting the cluster."""
+    root = naming.private_dir("", create=False)
+    if not root.is_dir():
+        return []
+    return sorted(path.name for path in root.iterdir()
+                  if path.is_dir() and naming.NAME_RE.match(path.name)
+                  and path.name not in present and naming.lease_free(path.name))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     sub.add_parser("list", help="list the authprobe clusters and who holds them")
@@ -98,4 +111,11 @@ def run(args: argparse.Namespace) -> int:
     check_kind(kind)
     removed = prune([c for c in clusters if not c.in_use], kind)
     print(f"removed {len(removed)} cluster(s)" + (": " + ", ".join(removed) if removed else ""))
+    if not args.names:
+        orphans = orphan_folders({c.name for c in find()})
+        for name in orphans:
+            naming.forget(name)
+        if orphans:
+            print(f"removed the private folders of {len(orphans)} cluster(s) that no longer "
+                  "exist: " + ", ".join(orphans))
     return 0
