@@ -109,10 +109,14 @@ def delete(kind: Path, name: str) -> None:
                    timeout=300)
 
 
+def container_id(container: str) -> str:
+    return docker.docker("inspect", "-f", "{{.Id}}", container,
+                         check="docker inspect").stdout.strip()
+
+
 def container_memory(container: str) -> tuple[int, int]:
     """(current, peak) memory bytes of a container from its cgroup (v1 or v2)."""
-    cid = docker.docker("inspect", "-f", "{{.Id}}", container, check="docker inspect").stdout
-    cid = cid.strip()
+    cid = container_id(container)
     for base, current, peak in (
             (Path("/sys/fs/cgroup/memory/docker") / cid, "memory.usage_in_bytes",
              "memory.max_usage_in_bytes"),
@@ -126,8 +130,7 @@ def container_memory(container: str) -> tuple[int, int]:
 
 def container_cpu_seconds(container: str) -> float:
     """CPU seconds a container has used, from its cgroup (v1 or v2)."""
-    cid = docker.docker("inspect", "-f", "{{.Id}}", container, check="docker inspect").stdout
-    cid = cid.strip()
+    cid = container_id(container)
     v1 = Path("/sys/fs/cgroup/cpuacct/docker") / cid / "cpuacct.usage"
     if v1.exists():
         return int(v1.read_text()) / 1e9

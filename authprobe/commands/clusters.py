@@ -75,7 +75,7 @@ def orphan_folders(present: set[str]) -> list[str]:
     """Private folders (tokens, kubeconfigs) of authprobe clusters that no longer exist and
     that no running run holds: left by a run killed between making the folder and the
     cluster, or after deleting the cluster."""
-    root = naming.private_dir("", create=False)
+    root = naming.clusters_root()
     if not root.is_dir():
         return []
     return sorted(path.name for path in root.iterdir()

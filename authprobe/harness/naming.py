@@ -43,8 +43,13 @@ def cluster_name(profile: str, minor: str, ident: str) -> str:
     return f"{PREFIX}{profile[:room].strip('-')}-{digits}-{ident}"
 
 
+def clusters_root() -> Path:
+    """The folder of every cluster's private folder."""
+    return cache_dir() / "clusters"
+
+
 def private_dir(name: str, create: bool = True) -> Path:
-    path = cache_dir() / "clusters" / name
+    path = clusters_root() / name
     if create:
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, 0o700)

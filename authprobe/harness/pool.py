@@ -3,8 +3,8 @@
 Every cell (profile x minor) that has scenarios to run gets one cluster. Bring-ups run in
 worker threads as soon as the run starts, at most ``max_alive`` clusters at a time (what
 the host holds, :mod:`authprobe.host.capacity`), handed out strictly in the order the
-scenarios need them. Node
-images are prepared once per minor. The steps themselves live in :mod:`.steps`.
+scenarios need them. Node images are prepared once per minor. The steps themselves live in
+:mod:`.steps`.
 """
 
 from __future__ import annotations
