@@ -12,7 +12,8 @@ def test_control_plane_comes_up(cluster, expected, observe):
         return
     assert not cluster.up, "the control plane came up, but with this profile it must not"
     failure = cluster.start_failure
-    observe(exit_code=failure.exit_code, log_tail=failure.log_tail[-5:], reason=failure.reason)
+    observe(exit_code=failure.exit_code, log_tail=failure.log_tail[-5:])
+    observe.evidence(start_failure=failure.reason)
     assert failure.exit_code == expected.exit_code
     assert any(expected.log_message in line for line in failure.log_tail), (
         f"no log line of kube-apiserver names {expected.log_message!r}")

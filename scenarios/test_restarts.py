@@ -34,8 +34,8 @@ def test_apiserver_restarts(cluster, expected, observe):
         series = cluster.restarts.series if cluster.restarts else []
         failure = cluster.start_failure
         observe(restart_shape=shape(series) if series else None, ever_ready=False,
-                restart_cause="exit", exit_code=failure.exit_code, exit_line=failure.last_line,
-                restart_summary=summary(series))
+                restart_cause="exit", exit_code=failure.exit_code, exit_line=failure.last_line)
+        observe.evidence(restart_summary=summary(series))
         assert series and shape(series) == expected.restart_shape, summary(series)
         assert expected.restart_cause == "exit", f"the apiserver exits: {failure}"
         if expected.exit_code is not None:
@@ -52,8 +52,8 @@ def test_apiserver_restarts(cluster, expected, observe):
     observe(restart_shape=shape(series), first_restart_at=first_restart_at(series),
             ever_ready=ever_ready(series), restart_cause=cause, probe_status=probe_status,
             probe_user=most_common([e["user"] for e in audited]),
-            probe_budget=cluster.probe_budget, window=cluster.window,
-            restart_summary=summary(series))
+            probe_budget=cluster.probe_budget, window=cluster.window)
+    observe.evidence(restart_summary=summary(series))
     assert shape(series) == expected.restart_shape, summary(series)
     if expected.ever_ready is not None:
         assert ever_ready(series) == expected.ever_ready, summary(series)

@@ -9,6 +9,7 @@ adds rows for its own scenarios and profiles in files of its own (``--expectatio
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,30 +17,29 @@ from typing import Any
 import yaml
 
 from ..errors import AuthprobeError
+from . import observations
+from .observations import Declarations
 from .versions import KubeVersion, Ranged
 
-# Fields a row may hold, with their meaning. Anything else is a typo and is rejected.
-FIELDS = {
+# Fields every row may hold besides the predictions, with their meaning.
+META_FIELDS = {
     "na": "the scenario does not apply on these versions; the value says why",
     "note": "where the row's facts come from (changelog, source, a live run)",
     "seen": "patch releases a live run showed this row on (empty: not yet seen live)",
-    "comes_up": "whether the control plane comes up (bool)",
-    "exit_code": "exit code of the kube-apiserver container when it must not come up",
-    "log_message": "fragment of the apiserver's last log lines when it must not come up",
-    "status": "expected HTTP status code",
-    "message": "fragment expected in the Status message (or body)",
-    "www_authenticate": "whether a 401 carries a WWW-Authenticate header (bool)",
-    "status_after": "expected HTTP status after the cluster-admin binding",
-    "audit_user": "user the apiserver's audit record names for the request (null: none)",
-    "audit_group": "a group the audit record's user must belong to",
-    "restart_shape": "shape of the restart series: flat, climbs or never-up",
-    "ever_ready": "whether kube-apiserver is Ready at least once in the window (bool)",
-    "restart_cause": "why kube-apiserver restarts: none, probe-401 or exit",
-    "probe_status": "HTTP status the kubelet's probe requests get, as the audit log shows",
-    "probe_user": "user the audit log names for the kubelet's probes (null: none)",
 }
+
+
+def fields_of(declarations: Declarations) -> dict[str, str]:
+    """The fields a row may hold: the meta fields, and each expectation field the observation
+    declarations name (with what it predicts). Anything else is a typo and is rejected."""
+    return {**META_FIELDS, **declarations.expectation_fields()}
+
+
+# The fields of the shipped declarations (scenarios/observations.yaml).
+FIELDS = fields_of(observations.shipped())
 SHAPES = ("flat", "climbs", "never-up")
-CAUSES = ("none", "probe-401", "exit")
+# A cause of "unknown" fails whatever the row says, so no row predicts it.
+CAUSES = ("none", "exit", "probe-timeout")  # and probe-<HTTP status>
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Expectation:
     since: str
     values: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    known: frozenset[str] = frozenset(FIELDS)
 
     @property
     def na(self) -> str | None:
@@ -62,12 +63,12 @@ class Expectation:
         return is_expected_failure(self.values)
 
     def get(self, name: str) -> Any:
-        if name not in FIELDS:
+        if name not in self.known:
             raise KeyError(f"'{name}' is not an expectation field")
         return self.values.get(name)
 
     def __getattr__(self, name: str) -> Any:
-        if name in FIELDS:
+        if name != "known" and name in self.known:
             return self.values.get(name)
         raise AttributeError(name)
 
@@ -87,14 +88,21 @@ class ExpectationTable:
     def __init__(self) -> None:
         self.scenarios: dict[str, dict[str, Ranged]] = {}
         self.sources: dict[tuple[str, str], str] = {}
+        self.observations = Declarations(observations.shipped())
+        self.fields = fields_of(self.observations)
 
     def add(self, data: Any, source: str) -> None:
         def bad(where: str, what: str) -> None:
             at = f" at {where}" if where else ""
             raise AuthprobeError(f"malformed expectation file {source}{at}: {what}")
 
-        if not isinstance(data, dict) or set(data) != {"scenarios"}:
-            bad("", "the top level must be a mapping with only a 'scenarios' key")
+        if not isinstance(data, dict) or "scenarios" not in data or set(data) - {
+                "scenarios", "observations"}:
+            bad("", "the top level must be a mapping with a 'scenarios' key (and, for fields "
+                "of your own scenarios, an 'observations' key)")
+        if "observations" in data:
+            self.observations.add(data["observations"], source)
+            self.fields = fields_of(self.observations)
         if not isinstance(data["scenarios"], dict):
             bad("scenarios", "must map scenario names to profiles")
         for scenario, per_profile in data["scenarios"].items():
@@ -104,7 +112,7 @@ class ExpectationTable:
                 where = f"scenarios.{scenario}.{profile}"
                 ranged = Ranged.parse(rows, where, bad)
                 for since, row in ranged.rows:
-                    _check_row(row, f"{where} since {since}", bad)
+                    _check_row(row, f"{where} since {since}", bad, self.fields)
                 key = (str(scenario), str(profile))
                 if key in self.sources:
                     bad(where, f"already given in {self.sources[key]}; a scenario's rows for a "
@@ -130,21 +138,28 @@ class ExpectationTable:
                 f"scenario '{scenario}', profile '{profile}' has no row for Kubernetes {version} "
                 f"(its rows start at {ranged.first}) in {source}")
         since, row = found
-        return Expectation(profile, scenario, str(since), dict(row), source)
+        return Expectation(profile, scenario, str(since), dict(row), source,
+                           frozenset(self.fields))
 
     def pairs(self) -> list[tuple[str, str, str]]:
         """(scenario, profile, source file) of every entry, in file order."""
         return [(s, p, self.sources[(s, p)]) for s, per in self.scenarios.items() for p in per]
 
 
-def _check_row(row: dict, where: str, bad) -> None:
-    unknown = sorted(set(row) - set(FIELDS))
+def _check_row(row: dict, where: str, bad, fields: dict[str, str]) -> None:
+    unknown = sorted(set(row) - set(fields))
     if unknown:
-        bad(where, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}")
+        bad(where, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
     if row.get("restart_shape") not in (None, *SHAPES):
         bad(where, f"restart_shape must be one of {', '.join(SHAPES)}")
-    if row.get("restart_cause") not in (None, *CAUSES):
-        bad(where, f"restart_cause must be one of {', '.join(CAUSES)}")
+    causes = row.get("restart_cause")
+    for cause in causes if isinstance(causes, list) else [causes]:
+        if cause not in (None, *CAUSES) and not re.fullmatch(r"probe-\d{3}", str(cause)):
+            bad(where, f"restart_cause must be one of {', '.join(CAUSES)} or probe-<status>")
+    within = row.get("first_restart_at")
+    if within is not None and not (isinstance(within, list) and len(within) == 2 and all(
+            isinstance(v, (int, float)) for v in within) and within[0] <= within[1]):
+        bad(where, "first_restart_at must be a range [low, high] of seconds")
     seen = row.get("seen")
     if seen is not None and (not isinstance(seen, list)
                              or not all(isinstance(v, str) for v in seen)):

@@ -120,6 +120,7 @@ class RunLog:
     probe_results: dict[str, list[dict]] = field(default_factory=dict)
     probe_failures: dict[str, list[dict]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # one line per thing that stopped cells
+    observations: dict[str, dict] = field(default_factory=dict)  # the declared observed fields
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_cell(self, cell: CellRecord) -> None:
@@ -159,4 +160,5 @@ class RunLog:
                 "probe_results": {k: list(v) for k, v in self.probe_results.items()},
                 "probe_failures": {k: list(v) for k, v in self.probe_failures.items()},
                 "problems": list(self.problems),
+                "observations": dict(self.observations),
             }

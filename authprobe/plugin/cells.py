@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ..model.expectations import Expectation
+from ..model.observations import Declarations
 from ..model.outcome import (
     ERROR,
     EXPECTED_FAILURE,
@@ -64,9 +65,10 @@ def _tail(text: str) -> str:
 
 
 def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
-          assertion: bool) -> None:
+          assertion: bool, declarations: Declarations | None = None) -> None:
     """Fold one phase's report into the item's state. ``assertion``: the phase failed on an
-    assertion (the scenario saw something else) rather than an error."""
+    assertion (the scenario saw something else) rather than an error; ``declarations``: the
+    observed fields, whose wording makes the message of a cell that passed."""
     state.duration += float(report.duration or 0.0)
     if report.when == "setup":
         if report.skipped:
@@ -79,7 +81,7 @@ def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
         if report.passed:
             expected_failure = plan.row is not None and plan.row.expected_failure
             state.outcome = EXPECTED_FAILURE if expected_failure else PASS
-            state.message = observed_summary(state.observed) or (
+            state.message = observed_summary(state.observed, declarations) or (
                 "failed as expected" if expected_failure else "passed")
         elif report.skipped:
             state.outcome, state.message = SKIPPED, crash_line(report)

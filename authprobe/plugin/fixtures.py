@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..harness.audit import AuditRecord
     from ..harness.handle import ClusterHandle
     from ..model.expectations import Expectation
+    from ..model.observations import Declarations
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +54,13 @@ class Observer:
     """``observe(field=value, ...)`` records what the scenario saw (JSON values);
     ``observe.audit(record)`` keeps the apiserver's audit record of a request as evidence."""
 
-    def __init__(self, state) -> None:
+    def __init__(self, state, declarations: Declarations) -> None:
         self.state = state
+        self.declarations = declarations
 
     def __call__(self, **fields) -> None:
         for name, value in fields.items():
+            self.declarations.check_name(name)  # the diff compares only declared fields
             json.dumps(value)  # a TypeError here names a value the reports could not hold
             self.state.observed[name] = value
 
@@ -79,4 +82,5 @@ def observe(request: pytest.FixtureRequest) -> Observer:
     if state is None:
         pytest.fail("`observe` is only for scenarios that use the `cluster` fixture",
                     pytrace=False)
-    return Observer(state)
+    harness = request.config.stash[HARNESS]
+    return Observer(state, harness.selection().expectations.observations)

@@ -134,6 +134,7 @@ class Harness:
             self.registry = images.registry_answers()
             self.targets = planning.choose_images(sel, self.registry)
             versions = {m: t.choice.version for m, t in self.targets.items()}
+        self.runlog.observations = sel.expectations.observations.to_dict()
         plans = planning.plan_items(items, sel, versions, self.expects_down)
         planning.check_down_profiles(plans, self.expects_down)
         for item, plan in plans.items():
@@ -245,7 +246,7 @@ class Harness:
             return report
         state = item.stash[STATE]
         assertion = bool(call.excinfo and call.excinfo.errisinstance(AssertionError))
-        _cells.apply(plan, state, report, assertion)
+        _cells.apply(plan, state, report, assertion, self.selection().expectations.observations)
         if report.when == "teardown":
             record = _cells.record(plan, state, item.nodeid)
             self.runlog.add_cell(record)

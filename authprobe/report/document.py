@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ..errors import AuthprobeError
+from ..model import observations as _observations
 from ..model.outcome import OUTCOMES, CellRecord, RunLog
 from ..model.series import Sample, shape, summary
 from ..model.summary import one_line
@@ -100,13 +101,16 @@ def build(run: dict, runlog: RunLog, tests: list[dict], run_dir: Path) -> dict:
                                   "version": info.version if info else None, **row})
     return assemble(run, snapshot["cells"], [t for t in tests if t["nodeid"] not in scenario_ids],
                     snapshot["phases"], snapshot["clusters"], _series(runlog, snapshot),
-                    probe_results, log_entries(run_dir), snapshot["problems"])
+                    probe_results, log_entries(run_dir), snapshot["problems"],
+                    snapshot["observations"])
 
 
 def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict],
              clusters: list[dict], series: list[dict], probe_results: list[dict],
-             logs: list[dict], problems: list[str]) -> dict:
-    """The document, with the run facts derived from its parts."""
+             logs: list[dict], problems: list[str],
+             observations: dict[str, dict] | None = None) -> dict:
+    """The document, with the run facts derived from its parts; ``observations``: the
+    declarations of the observed fields (the shipped ones when not given)."""
     records = [CellRecord.from_dict(c) for c in cells]
     versions = sorted({c.version for c in records}, key=version_key)
     node_images = {c["version"]: c["node_image"] for c in clusters if c.get("node_image")}
@@ -125,6 +129,7 @@ def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict]
         "restart_series": series,
         "probe_results": probe_results,
         "logs": logs,
+        "observations": observations or _observations.shipped().to_dict(),
     })
 
 
@@ -161,6 +166,21 @@ class Outcomes:
     @property
     def versions(self) -> list[str]:
         return sorted({c.version for c in self.cells}, key=version_key)
+
+    @property
+    def declarations(self) -> _observations.Declarations:
+        """The observed fields as the run declared them (the shipped ones, and a team's)."""
+        return _observations.from_document(self.data.get("observations"))
+
+    @property
+    def recorded(self) -> set[str]:
+        """The observed fields this run could record: those it declared, or, in a file of an
+        authprobe that did not record its declarations, those some cell of it recorded."""
+        declared = self.data.get("observations")
+        if declared:
+            return set(declared)
+        return {name for cell in self.data.get("cells", []) for name in
+                (cell.get("observed") or {})}
 
     def series(self) -> list[tuple[dict, list[Sample]]]:
         return [(entry, [Sample.from_dict(s) for s in entry.get("samples", [])])

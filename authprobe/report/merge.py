@@ -22,6 +22,7 @@ def merge(inputs: list[Outcomes], output: Path) -> dict:
     tests, phases, probe_results, problems = [], [], [], []
     clusters: dict[str, dict] = {}
     series: dict[str, dict] = {}
+    declared: dict[str, dict] = {}
     sources, started, finished, exit_status = [], [], [], 0
     for item in inputs:
         data, run = item.data, item.run
@@ -32,6 +33,8 @@ def merge(inputs: list[Outcomes], output: Path) -> dict:
         phases.extend(data.get("phases", []))
         probe_results.extend(data.get("probe_results", []))
         problems.extend(p for p in run.get("problems", []) if p not in problems)
+        declared.update({k: v for k, v in (data.get("observations") or {}).items()
+                         if k not in declared})
         clusters.update({c["name"]: c for c in data.get("clusters", [])})
         series.update({s["cluster"]: s for s in data.get("restart_series", [])})
         started += [run["started"]] if run.get("started") else []
@@ -50,5 +53,6 @@ def merge(inputs: list[Outcomes], output: Path) -> dict:
            "started": first, "finished": max(finished) if finished else first,
            "exit_status": exit_status, "merged_from": sources}
     return assemble(run, list(cells.values()), tests, phases, list(clusters.values()),
-                    list(series.values()), probe_results, log_entries(output), problems)
+                    list(series.values()), probe_results, log_entries(output), problems,
+                    declared or None)
 

@@ -1,0 +1,249 @@
+"""What a cell may observe, declared once: each observed field's meaning, the expectation field
+that predicts it and how, how two runs' values compare, and how it reads in a message line.
+
+The declarations are data (``scenarios/observations.yaml``, and ``observations:`` in a team's
+expectation file). The expectation fields, the diff and the cells' messages are derived
+from them, so a new observation is compared by the diff without another list to edit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import AuthprobeError
+
+PART_CHARS = 90  # an apiserver message within a cell's message line
+
+def _equal(row: Any, observed: Any) -> bool:
+    if isinstance(row, list) and not isinstance(observed, list):
+        return observed in row
+    return row == observed
+
+
+def _fragment(row: Any, observed: Any) -> bool:
+    lines = observed if isinstance(observed, list) else [observed]
+    return any(str(row) in str(line) for line in lines if line is not None)
+
+
+def _member(row: Any, observed: Any) -> bool:
+    if row is None:
+        return observed in (None, [])  # null: no value at all
+    return isinstance(observed, list) and row in observed
+
+
+def _present(row: Any, observed: Any) -> bool:
+    return bool(row) == (observed not in (None, ""))
+
+
+def _within(row: Any, observed: Any) -> bool:
+    low, high = row
+    return isinstance(observed, (int, float)) and low <= observed <= high
+
+
+def decision_of(status: int) -> str | None:
+    """The authorizer's decision behind an HTTP status: none for 401 (the request was not
+    authenticated, so never authorized), forbid for 403, allow for anything else."""
+    if status == 401:
+        return None
+    return "forbid" if status == 403 else "allow"
+
+
+def _decision(row: Any, observed: Any) -> bool:
+    statuses = row if isinstance(row, list) else [row]
+    return observed in {decision_of(s) for s in statuses}
+
+
+# How an expectation field's value predicts an observed value: (description, test).
+MATCHES: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "equal": ("the expected value (a list: any of them)", _equal),
+    "fragment": ("a text expected in", _fragment),
+    "member": ("a value expected among (null: none at all)", _member),
+    "present": ("whether there is", _present),
+    "within": ("[low, high], the range expected of", _within),
+    "decision": ("an HTTP status whose authorizer decision is", _decision),
+}
+COMPARES = ("exact", "set", "within")
+KEYS = {"meaning", "expect", "match", "compare", "tolerance", "line", "line_when"}
+
+
+@dataclass(frozen=True)
+class Observation:
+    name: str
+    meaning: str
+    expect: str | None = None
+    match: str = "equal"
+    compare: str = "exact"
+    tolerance: float = 0.0
+    line: str | None = None
+    line_when: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def predicts(self, row_value: Any, observed: Any) -> bool:
+        """Whether a row's value of the ``expect`` field predicts this observed value."""
+        return MATCHES[self.match][1](row_value, observed)
+
+    def differs(self, before: Any, after: Any) -> bool:
+        """Whether two runs' values of this observation differ, as it is compared."""
+        if self.compare == "set" and isinstance(before, list) and isinstance(after, list):
+            return sorted(map(json.dumps, before)) != sorted(map(json.dumps, after))
+        if (self.compare == "within" and isinstance(before, (int, float))
+                and isinstance(after, (int, float))):
+            return abs(after - before) > self.tolerance
+        return before != after
+
+    def reads(self, value: Any) -> str | None:
+        """How a value reads in a cell's message line (None: not shown)."""
+        literal = json.dumps(value)
+        if literal in self.line_when:
+            return self.line_when[literal]
+        if self.line is None or value in (None, "", []):
+            return None
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        lines = value if isinstance(value, list) else text.strip().splitlines() or [text]
+        last = lines[-1]
+        try:
+            return self.line.format(value=value, last=" ".join(str(last).split()),
+                                    short=_short(text))
+        except (ValueError, TypeError):  # a format spec the value does not take
+            return self.line.format(value=text, last=text, short=_short(text))
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= PART_CHARS else text[: PART_CHARS - 1] + "…"
+
+
+class Declarations:
+    """The declared observations, in declaration order."""
+
+    def __init__(self, items: Iterable[Observation] = ()) -> None:
+        self.by_name: dict[str, Observation] = {}
+        for item in items:
+            self.by_name[item.name] = item
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.by_name
+
+    def __iter__(self):
+        return iter(self.by_name.values())
+
+    def __getitem__(self, name: str) -> Observation:
+        return self.by_name[name]
+
+    def get(self, name: str) -> Observation | None:
+        return self.by_name.get(name)
+
+    def add(self, data: Any, source: str) -> None:
+        """Add the ``observations`` mapping of a file; a name may be declared once."""
+        def bad(where: str, what: str) -> None:
+            raise AuthprobeError(f"malformed observation declarations in {source} at "
+                                 f"observations.{where}: {what}")
+
+        if not isinstance(data, dict):
+            raise AuthprobeError(f"malformed observation declarations in {source}: "
+                                 "'observations' must map field names to declarations")
+        for name, spec in data.items():
+            name = str(name)
+            if not isinstance(spec, dict):
+                bad(name, "must be a mapping with at least 'meaning'")
+            unknown = sorted(set(spec) - KEYS)
+            if unknown:
+                bad(name, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KEYS))}")
+            if not str(spec.get("meaning") or "").strip():
+                bad(name, "needs a meaning")
+            if spec.get("match", "equal") not in MATCHES:
+                bad(name, f"match must be one of {', '.join(MATCHES)}")
+            if spec.get("compare", "exact") not in COMPARES:
+                bad(name, f"compare must be one of {', '.join(COMPARES)}")
+            if (spec.get("compare") == "within") != ("tolerance" in spec):
+                bad(name, "compare: within goes with a tolerance, and only with it")
+            if "match" in spec and not spec.get("expect"):
+                bad(name, "a match needs the expectation field it reads ('expect')")
+            when = spec.get("line_when") or {}
+            if not isinstance(when, dict):
+                bad(name, "line_when must map JSON literals to texts")
+            if name in self.by_name:
+                bad(name, f"already declared in {self.by_name[name].source}; an observed "
+                          "field is declared once")
+            self.by_name[name] = Observation(
+                name=name, meaning=" ".join(str(spec["meaning"]).split()),
+                expect=spec.get("expect"), match=spec.get("match", "equal"),
+                compare=spec.get("compare", "exact"),
+                tolerance=float(spec.get("tolerance", 0.0)), line=spec.get("line"),
+                line_when={str(k): str(v) for k, v in when.items()}, source=source)
+
+    def predicting(self, expectation_field: str) -> list[Observation]:
+        return [o for o in self if o.expect == expectation_field]
+
+    def expectation_fields(self) -> dict[str, str]:
+        """Each expectation field the declarations name, with what it predicts."""
+        fields: dict[str, str] = {}
+        for item in self:
+            if item.expect:
+                what = f"{MATCHES[item.match][0]} {item.name} ({item.meaning})"
+                fields[item.expect] = (f"{fields[item.expect]}; {what}"
+                                       if item.expect in fields else what)
+        return fields
+
+    def check_name(self, name: str) -> None:
+        if name not in self.by_name:
+            raise AuthprobeError(
+                f"observed field '{name}' is not declared: declare it under 'observations' in "
+                "scenarios/observations.yaml (or in your expectation file) with its meaning, "
+                "the expectation field that predicts it and how it compares")
+
+    def to_dict(self) -> dict[str, dict]:
+        return {o.name: {"meaning": o.meaning, "expect": o.expect, "match": o.match,
+                         "compare": o.compare, "tolerance": o.tolerance} for o in self}
+
+
+def shipped_path() -> Path:
+    from ..paths import scenarios_dir
+    return scenarios_dir() / "observations.yaml"
+
+
+def read_file(path: Path) -> Any:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise AuthprobeError(f"cannot read observation declarations {path}: {err.strerror}"
+                             ) from None
+    except yaml.YAMLError as err:
+        raise AuthprobeError(f"observation declarations {path} are not valid YAML: "
+                             f"{getattr(err, 'problem', err)}") from None
+    if not isinstance(data, dict) or set(data) != {"observations"}:
+        raise AuthprobeError(f"malformed observation declarations in {path}: the top level "
+                             "must be a mapping with only an 'observations' key")
+    return data["observations"]
+
+
+@cache
+def shipped() -> Declarations:
+    """The declarations authprobe ships (scenarios/observations.yaml)."""
+    path = shipped_path()
+    declarations = Declarations()
+    declarations.add(read_file(path), str(path))
+    return declarations
+
+
+def from_document(data: Mapping[str, dict] | None) -> Declarations:
+    """The shipped declarations, and those an outcomes document recorded that are not shipped
+    (a team's own observations), so a report is compared as it was declared."""
+    declarations = Declarations(shipped())
+    for name, spec in (data or {}).items():
+        if name in declarations:
+            continue
+        compare = spec.get("compare", "exact")
+        declarations.by_name[name] = Observation(
+            name=name, meaning=str(spec.get("meaning", "")), expect=spec.get("expect"),
+            match=spec.get("match") or "equal",
+            compare=compare if compare in COMPARES else "exact",
+            tolerance=float(spec.get("tolerance") or 0.0), source="the report")
+    return declarations
