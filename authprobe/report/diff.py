@@ -3,19 +3,30 @@ runs, classed, in Markdown for a pull-request comment.
 
 Cells are matched by profile and scenario; a version present in both runs is compared with
 itself, a version only in NEW with the nearest lower version of OLD (an upgrade from 1.34 to
-1.36 compares the 1.34 cells with the 1.36 cells). The classes:
+1.36 compares the 1.34 cells with the 1.36 cells). Every declared observation
+(``scenarios/observations.yaml``) is compared, as its declaration says (exactly, as a set, or
+within a tolerance). Each changed field is judged against the expectation rows:
 
-- ``regression``: the new cell fails or errors; or it is skipped (it could not run); or it
-  changed in a way the expectation rows do not predict, such as a pass that became n/a on
-  the same version.
-- ``expected``: between two versions whose expectation rows differ in exactly what changed
-  (a 403 that became a 401, a cell that is n/a on the newer version).
+- *explained*: the two versions' rows differ in the expectation field that predicts it, and
+  the newer row predicts the new value;
+- *allowed*: the newer row predicts the new value, but the rows do not single the change out
+  (the same version, or the same row on both sides);
+- *unpredicted*: no row predicts the new value (or no expectation field predicts the field).
+
+The classes:
+
+- ``regression``: the new cell fails or errors; or it is skipped (it could not run); or a
+  field changed that no row predicts (a pass that became n/a on the same version is one).
+- ``still failing``: it failed or errored before and after. ``removed``: only in OLD. Both
+  make the diff fail, like a regression.
+- ``expected``: every change is explained (a 403 that became a 401, a cell that is n/a on
+  the newer version, a probe that kills where the newer row says it does).
 - ``fixed``: it failed, errored or was skipped, and now passes.
-- ``changed``: it passes in both runs, as its row allows, but observed something else.
-- ``still failing``: it failed before and after, with other observations.
-- ``added`` / ``removed``: only in NEW / only in OLD.
+- ``changed``: it passes in both runs, and every change is allowed by its row.
+- ``added``: only in NEW, passing.
 
-Exit status: 1 when there is a regression, 0 when there is none, 2 on bad input.
+Exit status: 1 when there is a regression, a still-failing or a removed cell; 0 when there
+is none; 2 on bad input.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..model.expectations import is_expected_failure
+from ..model.observations import Declarations
 from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, CellRecord
 from ..model.summary import one_line
 from ..model.versions import version_key
@@ -36,16 +48,14 @@ CHANGED = "changed"
 STILL_FAILING = "still failing"
 ADDED = "added"
 REMOVED = "removed"
-CLASSES = (REGRESSION, EXPECTED, FIXED, CHANGED, STILL_FAILING, ADDED, REMOVED)
+CLASSES = (REGRESSION, STILL_FAILING, REMOVED, EXPECTED, FIXED, CHANGED, ADDED)
+# The classes that make the diff fail.
+FAILS = (REGRESSION, STILL_FAILING, REMOVED)
 FAILING = (FAIL, ERROR)
-# observed field -> the expectation field that predicts it
-COMPARED = {
-    "status": "status", "message": "message", "status_after": "status_after",
-    "www_authenticate": "www_authenticate", "audit_user": "audit_user",
-    "restart_shape": "restart_shape", "ever_ready": "ever_ready",
-    "restart_cause": "restart_cause", "probe_status": "probe_status", "up": "comes_up",
-    "exit_code": "exit_code",
-}
+EXPLAINED = "explained"
+ALLOWED = "allowed"
+UNPREDICTED = "unpredicted"
+OUTCOME = "outcome"
 
 
 @dataclass
@@ -56,6 +66,7 @@ class Change:
     new: CellRecord | None
     fields: list[str] = field(default_factory=list)
     kind: str = ""
+    judged: dict[str, str] = field(default_factory=dict)  # field -> explained, allowed, ...
 
     @property
     def versions(self) -> str:
@@ -78,10 +89,33 @@ def pair_versions(old: list[str], new: list[str]) -> dict[str, str | None]:
     return pairs
 
 
-def changed_fields(old: CellRecord, new: CellRecord) -> list[str]:
-    fields = ["outcome"] if old.outcome != new.outcome else []
-    return fields + [name for name in COMPARED if old.observed.get(name) !=
-                     new.observed.get(name)]
+@dataclass(frozen=True)
+class Context:
+    """What a comparison needs besides the two cells: the declared observations, and the
+    fields each run recorded at all (a field one run never recorded is not compared)."""
+
+    declarations: Declarations
+    comparable: frozenset[str]
+    not_compared: tuple[str, ...] = ()
+
+
+def context(old: Outcomes, new: Outcomes) -> Context:
+    declarations = new.declarations
+    for item in old.declarations:
+        if item.name not in declarations:
+            declarations.by_name[item.name] = item
+    both, either = old.recorded & new.recorded, old.recorded | new.recorded
+    declared = {name for name in both if name in declarations}
+    return Context(declarations, frozenset(declared), tuple(sorted(either - declared)))
+
+
+def changed_fields(old: CellRecord, new: CellRecord, ctx: Context) -> list[str]:
+    fields = [OUTCOME] if old.outcome != new.outcome else []
+    for declared in ctx.declarations:
+        if declared.name in ctx.comparable and declared.differs(
+                old.observed.get(declared.name), new.observed.get(declared.name)):
+            fields.append(declared.name)
+    return fields
 
 
 def predicted_kind(row: dict) -> str:
@@ -91,18 +125,32 @@ def predicted_kind(row: dict) -> str:
     return EXPECTED_FAILURE if is_expected_failure(row) else PASS
 
 
-def _explained(name: str, old: CellRecord, new: CellRecord) -> bool:
-    """Whether the two cells' rows say this field changes between them."""
-    if name == "outcome":
-        return (predicted_kind(old.expected) != predicted_kind(new.expected)
-                and new.outcome == predicted_kind(new.expected))
-    if NA in (old.outcome, new.outcome):
-        return True  # the scenario applies on one side only: its observations go with it
-    governing = COMPARED[name]
-    return old.expected.get(governing) != new.expected.get(governing)
+def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
+    """Whether the rows explain, allow, or do not predict the change of one field."""
+    other_version = old.version != new.version
+    gone_with_outcome = old.outcome != new.outcome and name not in new.observed
+    if name == OUTCOME or NA in (old.outcome, new.outcome) or gone_with_outcome:
+        # A scenario that applies on one side only, or a field the new outcome does not
+        # record (no probes to audit when the apiserver never comes up): its observations
+        # go with its outcome.
+        rows_differ = predicted_kind(old.expected) != predicted_kind(new.expected)
+        if new.outcome != predicted_kind(new.expected) or not rows_differ:
+            return UNPREDICTED
+        return EXPLAINED if other_version else ALLOWED
+    declared = ctx.declarations.get(name)
+    if declared is None or not declared.expect or declared.expect not in new.expected:
+        return UNPREDICTED
+    row = new.expected[declared.expect]
+    if not declared.predicts(row, new.observed.get(name)):
+        return UNPREDICTED
+    before = old.expected.get(declared.expect, _ABSENT)
+    return EXPLAINED if other_version and before != row else ALLOWED
 
 
-def classify(old: CellRecord, new: CellRecord, fields: list[str]) -> str:
+_ABSENT = object()
+
+
+def classify(old: CellRecord, new: CellRecord, judged: dict[str, str]) -> str:
     before, after = old.outcome, new.outcome
     if after in FAILING:
         return STILL_FAILING if before in FAILING else REGRESSION
@@ -112,17 +160,15 @@ def classify(old: CellRecord, new: CellRecord, fields: list[str]) -> str:
         return REGRESSION  # n/a that its own row does not give
     if before in (*FAILING, SKIPPED) and after in (PASS, EXPECTED_FAILURE):
         return FIXED
-    explained = old.version != new.version and all(_explained(f, old, new) for f in fields)
-    if explained:
-        return EXPECTED
-    if before != after:
-        # n/a that now runs and passes on the same version: the rows were edited, nothing broke
-        return CHANGED if before == NA and after in (PASS, EXPECTED_FAILURE) else REGRESSION
-    return CHANGED
+    verdicts = set(judged.values())
+    if UNPREDICTED in verdicts:
+        return REGRESSION
+    return EXPECTED if verdicts == {EXPLAINED} else CHANGED
 
 
 def compare(old: Outcomes, new: Outcomes) -> tuple[list[Change], dict[str, str | None], int]:
     """(changes, version pairs, number of cells compared)."""
+    ctx = context(old, new)
     pairs = pair_versions(old.versions, new.versions)
     old_cells = {c.key: c for c in old.cells}
     used: set[tuple[str, str, str]] = set()
@@ -137,26 +183,39 @@ def compare(old: Outcomes, new: Outcomes) -> tuple[list[Change], dict[str, str |
             continue
         compared += 1
         used.add(before.key)
-        fields = changed_fields(before, cell)
-        if fields:
+        fields = changed_fields(before, cell, ctx)
+        if fields or cell.outcome in FAILING:  # a cell failing in both runs is listed too
+            judged = {name: judge(name, before, cell, ctx) for name in fields}
             changes.append(Change(cell.profile, cell.scenario, before, cell, fields,
-                                  classify(before, cell, fields)))
+                                  classify(before, cell, judged), judged))
     for cell in sorted(old.cells, key=lambda c: (c.profile, c.scenario, version_key(c.version))):
         if cell.key not in used:
             changes.append(Change(cell.profile, cell.scenario, cell, None, ["cell"], REMOVED))
     return changes, pairs, compared
 
 
+def not_compared(old: Outcomes, new: Outcomes) -> tuple[str, ...]:
+    """Observed fields only one of the runs recorded at all (an older authprobe's, or a
+    scenario that ran on one side only), or that are no longer declared: named under the
+    diff, never counted as changes."""
+    return context(old, new).not_compared
+
+
 def counts(changes: list[Change]) -> dict[str, int]:
     return {kind: sum(1 for c in changes if c.kind == kind) for kind in CLASSES}
 
 
+def failed(changes: list[Change]) -> bool:
+    """Whether the diff fails: a regression, a still-failing or a removed cell."""
+    return any(c.kind in FAILS for c in changes)
+
+
 def summary_line(changes: list[Change], compared: int) -> str:
     found = counts(changes)
-    regressions = found[REGRESSION]
+    regressions = sum(found[k] for k in FAILS)
     head = (f"**{regressions} regression{'s' if regressions != 1 else ''}**" if regressions
             else "No regression")
-    changed = sum(1 for c in changes if c.old and c.new)
+    changed = sum(1 for c in changes if c.old and c.new and c.fields)
     rest = ", ".join(f"{found[k]} {k}" for k in CLASSES if found[k])
     return (f"{head}: {changed} of {compared} compared cells changed"
             + (f" ({rest})" if rest else "") + ".")
@@ -174,14 +233,20 @@ def _describe(cell: CellRecord | None) -> str:
 def _what(change: Change) -> str:
     if change.old is None or change.new is None:
         return "only in " + ("NEW" if change.old is None else "OLD")
+    if not change.fields:
+        return "fails in both runs"
     parts = []
     for name in change.fields:
-        if name == "outcome":
-            parts.append(f"outcome {change.old.outcome} → {change.new.outcome}")
+        if name == OUTCOME:
+            note = " (no row predicts it)" if change.judged.get(name) == UNPREDICTED else ""
+            parts.append(f"outcome {change.old.outcome} → {change.new.outcome}{note}")
             continue
         before, after = (f"`{_md(c.observed[name])}`" if name in c.observed else "(none)"
                          for c in (change.old, change.new))
-        parts.append(f"{name} {before} → {after}")
+        verdict = change.judged.get(name)
+        note = {UNPREDICTED: " (no row predicts it)", ALLOWED: " (its row allows it)"}.get(
+            verdict, "")
+        parts.append(f"{name} {before} → {after}{note}")
     return "; ".join(parts)
 
 
@@ -195,14 +260,18 @@ def render(old: Outcomes, new: Outcomes, changes: list[Change], pairs: dict[str,
            ""]
     if mapping:
         out += [f"Kubernetes versions compared: {mapping}", ""]
+    skipped = not_compared(old, new)
+    footer = ([f"Not compared (recorded by one run only, or no longer declared): "
+               f"{', '.join(skipped)}.", ""]
+              if skipped else [])
     if not changes:
         out.append("Every cell has the same outcome and observations in both runs.")
-        return "\n".join(out) + "\n"
+        return "\n".join(out + ([""] + footer if footer else [])).rstrip("\n") + "\n"
     out += ["| class | profile | scenario | Kubernetes | before | after | what changed |",
             "|---|---|---|---|---|---|---|"]
     for change in sorted(changes, key=lambda c: (CLASSES.index(c.kind), c.profile, c.scenario)):
-        kind = f"**{change.kind}**" if change.kind == REGRESSION else change.kind
+        kind = f"**{change.kind}**" if change.kind in FAILS else change.kind
         out.append(f"| {kind} | {change.profile} | {change.scenario} | {change.versions} | "
                    f"{_describe(change.old)} | {_describe(change.new)} | {_what(change)} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + ([""] + footer if footer else [])).rstrip("\n") + "\n"
 

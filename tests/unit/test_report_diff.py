@@ -149,21 +149,45 @@ def test_a_report_of_authprobe_0_1_compares_with_one_of_now():
 SWEEP = DATA / "outcomes-sweep-1.19-1.37.json"
 
 
-def adjacent(old_version: str, new_version: str):
-    from authprobe.commands.diff import of_version
+def adjacent(old_version: str, new_version: str, rows: bool = False):
+    from authprobe.commands.diff import of_version, with_rows
 
     sweep = load(SWEEP)
+    if rows:
+        sweep = with_rows(sweep, [])
     changes, _, compared = diff.compare(of_version(sweep, old_version),
                                         of_version(sweep, new_version))
     return {(c.profile, c.scenario): c.kind for c in changes}, compared
 
 
 @pytest.mark.parametrize(("old", "new"), [("1.31.4", "1.32.9"), ("1.32.9", "1.33.13"),
-                                          ("1.33.13", "1.34.12"), ("1.34.12", "1.35.8"),
-                                          ("1.35.8", "1.36.5"), ("1.36.5", "1.37.2")])
+                                          ("1.33.13", "1.34.12"), ("1.35.8", "1.36.5"),
+                                          ("1.36.5", "1.37.2")])
 def test_adjacent_minors_that_behave_alike_show_no_change(old, new):
     kinds, compared = adjacent(old, new)
     assert kinds == {} and compared == 44
+
+
+def test_the_1_35_restart_by_the_liveness_probe_is_a_change():
+    """1.34.12 → 1.35.8: anon-off's kube-apiserver was killed at 311 s on 1.34 (the startup
+    probe) and at 165 s on 1.35 (the liveness probe, the replacement container marked started).
+    The rows this sweep recorded predict no first-restart time: a regression; the shipped
+    rows say the startup probe kills up to 1.34 and either probe from 1.35: expected."""
+    kinds, _ = adjacent("1.34.12", "1.35.8")
+    assert kinds == {("anon-off", "apiserver_restarts"): diff.REGRESSION}
+    kinds, _ = adjacent("1.34.12", "1.35.8", rows=True)
+    assert kinds == {("anon-off", "apiserver_restarts"): diff.EXPECTED}
+
+
+def test_the_sweep_judged_by_the_shipped_rows_has_no_regression_but_the_missing_dashboard(
+        capsys):
+    assert main(["diff", "--adjacent", "--rows", "scenarios/expectations.yaml",
+                 str(SWEEP)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("**regression**") == 1
+    assert "| **regression** | anon-health-only | admin_dashboard_after_binding |" in out
+    assert "| expected | anon-off | apiserver_restarts | 1.34.12 → 1.35.8 |" in out
+    assert "first_restart_at `311.4` → `165.2`" in out
 
 
 def test_the_n_a_rows_of_a_newer_minor_predict_its_n_a_cells_as_expected():
@@ -189,6 +213,90 @@ def test_diff_adjacent_prints_one_section_per_pair(capsys):
     assert main(["diff", "--adjacent", str(SWEEP)]) == 1
     out = capsys.readouterr().out
     assert out.count("### authprobe diff:") == 8
-    assert out.count("No regression: 0 of 44 compared cells changed.") == 6
+    assert out.count("No regression: 0 of 44 compared cells changed.") == 5
     assert main(["diff", "--adjacent", str(RUN)]) == 2
     assert "--adjacent needs two or more" in capsys.readouterr().err
+
+
+def restarts_cell(data: dict, profile: str = "anon-off") -> dict:
+    return next(c for c in data["cells"] if c["profile"] == profile
+                and c["scenario"] == "apiserver_restarts")
+
+
+def test_a_restart_that_comes_sooner_by_another_probe_as_another_user_is_a_regression(
+        tmp_path, recorded, capsys):
+    """The recorded 1.34.12 run, and a copy where anon-off's apiserver restarts at 130 s
+    instead of 302 s, killed by the liveness probe, its probes audited as another user."""
+    cell = restarts_cell(recorded)
+    old_data = with_cell(recorded, "anon-off", "apiserver_restarts",
+                         observed={**cell["observed"], "killed_by": "startup"})
+    new_data = with_cell(recorded, "anon-off", "apiserver_restarts", observed={
+        **cell["observed"], "first_restart_at": 130.0, "probe_user": "system:anonymous",
+        "killed_by": "liveness"})
+    old, new = write(tmp_path, "old", old_data), write(tmp_path, "new", new_data)
+    change = only_change(old, new)
+    assert change.kind == diff.REGRESSION
+    assert set(change.fields) == {"first_restart_at", "probe_user", "killed_by"}
+    assert set(change.judged.values()) == {diff.UNPREDICTED}
+    assert main(["diff", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "killed_by `startup` → `liveness` (no row predicts it)" in out
+    assert "first_restart_at `302" in out
+
+
+def test_a_timing_within_its_tolerance_is_no_change(tmp_path, recorded):
+    cell = restarts_cell(recorded)
+    before = cell["observed"]["first_restart_at"]
+    old = write(tmp_path, "old", recorded)
+    new = changed_run(tmp_path, recorded, "anon-off", "apiserver_restarts",
+                      observed={**cell["observed"], "first_restart_at": before + 40})
+    changes, _ = changes_between(old, new)
+    assert changes == []
+
+
+def test_groups_compare_as_a_set(tmp_path, recorded):
+    cell = next(c for c in recorded["cells"] if c["observed"].get("audit_groups")
+                and len(c["observed"]["audit_groups"]) == 1)
+    old_data = with_cell(recorded, cell["profile"], cell["scenario"], observed={
+        **cell["observed"], "audit_groups": ["a", "b"]})
+    new_data = with_cell(recorded, cell["profile"], cell["scenario"], observed={
+        **cell["observed"], "audit_groups": ["b", "a"]})
+    changes, _ = changes_between(write(tmp_path, "old", old_data),
+                                 write(tmp_path, "new", new_data))
+    assert changes == []
+
+
+def test_a_cell_still_failing_or_removed_fails_the_diff(tmp_path, recorded, capsys):
+    failing = with_cell(recorded, "anon-on", "anonymous_get_root", outcome="fail",
+                        message="403 expected")
+    worse = with_cell(failing, "anon-on", "anonymous_get_root", message="500 now")
+    old, new = write(tmp_path, "old", failing), write(tmp_path, "new", worse)
+    assert only_change(old, new).kind == diff.STILL_FAILING
+    assert main(["diff", str(old), str(new)]) == 1
+    assert "**1 regression**" in capsys.readouterr().out
+    fewer = copy.deepcopy(recorded)
+    fewer["cells"] = [c for c in fewer["cells"] if c["scenario"] != "anonymous_get_root"
+                      or c["profile"] != "anon-on"]
+    gone = write(tmp_path, "gone", fewer)
+    assert only_change(write(tmp_path, "base", recorded), gone).kind == diff.REMOVED
+    assert main(["diff", str(tmp_path / "base"), str(gone)]) == 1
+
+
+def test_a_field_only_one_run_recorded_is_named_not_compared(tmp_path, recorded, capsys):
+    """An older run that did not record killed_by: the field is named under the diff and
+    counted as no change."""
+    cell = restarts_cell(recorded)
+    new_data = with_cell(recorded, "anon-off", "apiserver_restarts",
+                         observed={**cell["observed"], "killed_by": "startup"})
+    old, new = write(tmp_path, "old", recorded), write(tmp_path, "new", new_data)
+    assert changes_between(old, new)[0] == []
+    assert main(["diff", str(old), str(new)]) == 0
+    assert "killed_by" in capsys.readouterr().out.split("Not compared")[1]
+
+
+def test_rows_that_do_not_exist_for_a_cell_are_one_line(tmp_path, recorded, capsys):
+    team = tmp_path / "rows.yaml"
+    team.write_text("scenarios:\n  anonymous_get_root:\n    anon-on:\n"
+                    "      - since: '1.19'\n        status: 403\n")
+    assert main(["diff", "--rows", str(team), str(RUN), str(RUN)]) == 2
+    assert "already given" in capsys.readouterr().err
