@@ -1,14 +1,18 @@
-"""``restarts.svg``: kube-apiserver restart count over time, one line per cluster.
+"""``restarts.svg``: kube-apiserver restarts over time, one small panel per profile and, in
+it, one lane per cluster, named by its Kubernetes version.
 
-A line's colour is its profile, its dash pattern its Kubernetes version. Below the time
-axis, one lane per cluster marks the moments the kubelet logged a failed probe of that
-cluster's apiserver. Plain SVG text, so the HTML report can inline it and any browser
-shows it; every text in it is escaped.
+In a lane the step line is the restart count (from 0 at the lane's foot to the most restarts
+of any lane of the panel), its dots the samples (filled where the apiserver was Ready), the
+ticks across it the kubelet's probe failures of that cluster (coloured by HTTP status), the
+dashed line the probe budget; the count at the end is written at the right. Every panel
+shares one time axis. Plain SVG text, so the HTML report inlines it and any browser shows
+it; every text in it is escaped.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -16,19 +20,21 @@ from pathlib import Path
 
 from ..model.series import Sample
 from ..model.versions import version_key
+from .grid import profiles_in
 
 FILENAME = "restarts.svg"
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-           "#F0E442")
-DASHES = ("", "6 3", "2 3", "8 3 2 3")
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies; one per profile.
+COLOURS = ("#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+STATUS_COLOURS = {401: "#D55E00", None: "#8c8c8c"}
+OTHER_STATUS = "#7B3294"
 
-WIDTH, HEIGHT = 880, 380
-LEFT, RIGHT, TOP, BOTTOM = 64, 250, 40, 56
-PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-AXIS_Y = TOP + PLOT_H
-LANE = 9  # height of one cluster's lane of probe-failure markers below the axis
+WIDTH = 1160
+MARGIN, GAP = 12, 28  # outer margin; space between panel columns
+HEAD = 58  # title and legend above the panels
+LABEL_W, NOTE_W = 66, 124  # lane labels on the left, the end count on the right
+PANEL_HEAD, AXIS_H, PANEL_GAP = 24, 36, 14
+FONT = 12
 
 
 @dataclass
@@ -37,43 +43,12 @@ class Line:
 
     label: str
     samples: list[Sample]
-    group: str = ""  # the profile: picks the colour
-    variant: str = ""  # the Kubernetes version: picks the dash pattern
+    group: str = ""  # the profile: picks the panel and its colour
+    variant: str = ""  # the Kubernetes version: names the lane
     failures: list[dict] = field(default_factory=list)  # {t, probe, status, output}
-    colour: str = ""
-    dash: str = ""
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Where data lands on the canvas: seconds on x, restarts on y."""
-
-    x_ticks: tuple[float, ...]
-    y_ticks: tuple[float, ...]
-    lanes: int
-
-    @property
-    def x_max(self) -> float:
-        return self.x_ticks[-1]
-
-    @property
-    def y_max(self) -> float:
-        return self.y_ticks[-1]
-
-    def x(self, t: float) -> float:
-        return LEFT + PLOT_W * (max(t, 0.0) / self.x_max)
-
-    def y(self, restarts: float) -> float:
-        return AXIS_Y - PLOT_H * (restarts / self.y_max)
-
-    @property
-    def strip(self) -> float:
-        """Height of the probe-failure lanes under the axis."""
-        return self.lanes * LANE + 4 if self.lanes else 0
-
-    @property
-    def height(self) -> float:
-        return HEIGHT + self.strip
+    budget: float | None = None  # the probe budget of the cluster, in seconds
+    shape: str = ""
+    summary: str = ""
 
 
 def nice_step(span: float, target: int = 6, integer: bool = False) -> float:
@@ -91,8 +66,8 @@ def nice_step(span: float, target: int = 6, integer: bool = False) -> float:
     return float(step)
 
 
-def ticks(upper: float, integer: bool = False) -> list[float]:
-    step = nice_step(upper, integer=integer)
+def ticks(upper: float, integer: bool = False, target: int = 6) -> list[float]:
+    step = nice_step(upper, target, integer=integer)
     count = int(math.ceil(upper / step - 1e-9))
     return [i * step for i in range(count + 1)]
 
@@ -105,158 +80,266 @@ def _attr(text: str) -> str:
     return escape(str(text), quote=True)
 
 
-def _style(lines: list[Line]) -> None:
-    groups = list(dict.fromkeys(line.group for line in lines))
-    variants = list(dict.fromkeys(line.variant for line in lines))
-    for line in lines:
-        line.colour = COLOURS[groups.index(line.group) % len(COLOURS)]
-        line.dash = DASHES[variants.index(line.variant) % len(DASHES)]
+def status_colour(status) -> str:
+    return STATUS_COLOURS.get(status, OTHER_STATUS)
 
 
-def _dash_attr(line: Line) -> str:
-    return f' stroke-dasharray="{line.dash}"' if line.dash else ""
+def restarts_at(samples: list[Sample], t: float) -> int:
+    """The restart count the series had at ``t`` (its first count before its first sample)."""
+    found = samples[0].restarts if samples else 0
+    for sample in samples:
+        if sample.t > t:
+            break
+        found = sample.restarts
+    return found
 
 
-def _frame(lines: list[Line]) -> Frame:
+@dataclass
+class Panel:
+    """One profile's lanes, placed on the canvas."""
+
+    name: str
+    lines: list[Line]
+    colour: str
+    x: float = 0.0
+    y: float = 0.0
+    width: float = 0.0
+
+    @property
+    def lane(self) -> float:
+        return max(22.0, min(56.0, 150.0 / max(len(self.lines), 1)))
+
+    @property
+    def height(self) -> float:
+        return PANEL_HEAD + self.lane * len(self.lines) + AXIS_H
+
+    @property
+    def left(self) -> float:
+        return self.x + LABEL_W
+
+    @property
+    def right(self) -> float:
+        return self.x + self.width - NOTE_W
+
+    @property
+    def most(self) -> int:
+        return max([s.restarts for line in self.lines for s in line.samples] + [1])
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Seconds to x within a panel; the same time span for every panel."""
+
+    x_ticks: tuple[float, ...]
+
+    def x(self, panel: Panel, t: float) -> float:
+        return panel.left + (panel.right - panel.left) * (max(t, 0.0) / self.x_ticks[-1])
+
+
+def _scale(lines: list[Line]) -> Scale:
     times = [s.t for line in lines for s in line.samples]
     times += [float(f.get("t", 0.0)) for line in lines for f in line.failures]
-    restarts = [s.restarts for line in lines for s in line.samples] or [0]
-    return Frame(tuple(ticks(max(max(times, default=0.0), 10.0))),
-                 tuple(ticks(max(max(restarts), 1), integer=True)),
-                 sum(1 for line in lines if line.failures))
+    times += [line.budget for line in lines if line.budget]
+    return Scale(tuple(ticks(max(max(times, default=0.0), 10.0))))
 
 
-def _axes(frame: Frame) -> list[str]:
-    """Grid, ticks, axis lines and axis titles."""
-    out = []
-    for value in frame.y_ticks:
-        y = frame.y(value)
-        out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + PLOT_W}" y2="{y:.1f}" '
-                   'stroke="#e3e3e3"/>')
-        out.append(f'<line x1="{LEFT - 5}" y1="{y:.1f}" x2="{LEFT}" y2="{y:.1f}" stroke="#333"/>')
-        out.append(f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">{_fmt(value)}</text>')
-    below = AXIS_Y + frame.strip
-    for value in frame.x_ticks:
-        x = frame.x(value)
-        out.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{AXIS_Y}" stroke="#f0f0f0"/>')
-        out.append(f'<line x1="{x:.1f}" y1="{below:.1f}" x2="{x:.1f}" y2="{below + 5:.1f}" '
-                   'stroke="#333"/>')
-        out.append(f'<text x="{x:.1f}" y="{below + 19:.1f}" text-anchor="middle">'
-                   f'{_fmt(value)}</text>')
-    out.append(f'<line x1="{LEFT}" y1="{AXIS_Y}" x2="{LEFT + PLOT_W}" y2="{AXIS_Y}" '
-               'stroke="#333"/>')
-    out.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{AXIS_Y}" stroke="#333"/>')
-    out.append(f'<text x="{LEFT + PLOT_W / 2}" y="{frame.height - 12:.1f}" '
-               'text-anchor="middle">seconds since kube-apiserver started</text>')
-    out.append(f'<text x="18" y="{TOP + PLOT_H / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 18 {TOP + PLOT_H / 2})">restart count</text>')
+def _panels(lines: list[Line]) -> tuple[list[Panel], float]:
+    """The panels in the lines' order, laid out in one or two columns; the canvas height."""
+    names = list(dict.fromkeys(line.group for line in lines))
+    panels = [Panel(name, [line for line in lines if line.group == name],
+                    COLOURS[index % len(COLOURS)]) for index, name in enumerate(names)]
+    columns = 1 if len(panels) == 1 else 2
+    width = (WIDTH - 2 * MARGIN - (columns - 1) * GAP) / columns
+    y = HEAD
+    for start in range(0, len(panels), columns):
+        row = panels[start:start + columns]
+        for column, panel in enumerate(row):
+            panel.x, panel.y, panel.width = MARGIN + column * (width + GAP), y, width
+        y += max(p.height for p in row) + PANEL_GAP
+    return panels, y
+
+
+def _head(title: str, any_failure: bool) -> list[str]:
+    """The title and the legend of every mark."""
+    out = [f'<text x="{MARGIN}" y="18" font-size="15" font-weight="bold">{_attr(title)}</text>']
+    y, x = 42, MARGIN
+    items = [("dot", "#555", "Ready"), ("ring", "#555", "not Ready")]
+    if any_failure:
+        items += [("tick", status_colour(401), "kubelet probe failure: HTTP 401"),
+                  ("tick", status_colour(None), "no answer"),
+                  ("tick", OTHER_STATUS, "other status")]
+    items += [("budget", "#333", "probe budget"),
+              ("step", "#555", "restart count, 0 to the panel's most")]
+    for kind, colour, text in items:
+        if kind in ("dot", "ring"):
+            fill = colour if kind == "dot" else "#ffffff"
+            out.append(f'<circle class="legend-marker" cx="{x + 5}" cy="{y - 4}" r="3.2" '
+                       f'fill="{fill}" stroke="{colour}" stroke-width="1.2"/>')
+        elif kind == "tick":
+            out.append(f'<line class="legend-marker" x1="{x + 5}" y1="{y - 10}" x2="{x + 5}" '
+                       f'y2="{y + 2}" stroke="{colour}" stroke-width="2"/>')
+        elif kind == "budget":
+            out.append(f'<line x1="{x + 5}" y1="{y - 11}" x2="{x + 5}" y2="{y + 3}" '
+                       f'stroke="{colour}" stroke-dasharray="3 2"/>')
+        else:
+            out.append(f'<path d="M{x},{y} L{x + 6},{y} L{x + 6},{y - 8} L{x + 14},{y - 8}" '
+                       f'fill="none" stroke="{colour}" stroke-width="1.6"/>')
+        out.append(f'<text x="{x + 18}" y="{y}" fill="#444">{_attr(text)}</text>')
+        x += 18 + len(text) * 6.3 + 16
     return out
 
 
-def _series(line: Line, frame: Frame, nudge: float) -> list[str]:
-    """A step path of the restart count, with filled markers where the apiserver was Ready."""
-    if not line.samples:
-        return []
+def _axis(panel: Panel, scale: Scale) -> list[str]:
+    """Grid lines across the lanes, and the time axis under them."""
+    top = panel.y + PANEL_HEAD
+    bottom = top + panel.lane * len(panel.lines)
+    out = []
+    for value in scale.x_ticks:
+        x = scale.x(panel, value)
+        out.append(f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" '
+                   'stroke="#ececec"/>')
+        out.append(f'<line x1="{x:.1f}" y1="{bottom:.1f}" x2="{x:.1f}" y2="{bottom + 4:.1f}" '
+                   'stroke="#333"/>')
+        out.append(f'<text x="{x:.1f}" y="{bottom + 16:.1f}" text-anchor="middle" '
+                   f'font-size="11">{_fmt(value)}</text>')
+    out.append(f'<line x1="{panel.left:.1f}" y1="{bottom:.1f}" x2="{panel.right:.1f}" '
+               f'y2="{bottom:.1f}" stroke="#333"/>')
+    out.append(f'<text x="{(panel.left + panel.right) / 2:.1f}" y="{bottom + 30:.1f}" '
+               'text-anchor="middle" font-size="11" fill="#555">seconds since kube-apiserver '
+               'started</text>')
+    return out
+
+
+def _series(line: Line, panel: Panel, scale: Scale, foot: float, rise: float) -> list[str]:
+    """The step path of the restart count, and a dot per sample (filled where Ready)."""
+    def y(restarts: int) -> float:
+        return foot - rise * restarts / panel.most
+
     steps = []
     for i, sample in enumerate(line.samples):
-        x = frame.x(sample.t)
+        x = scale.x(panel, sample.t)
         if i and line.samples[i - 1].restarts != sample.restarts:
-            steps.append(f"{x:.1f},{frame.y(line.samples[i - 1].restarts) + nudge:.1f}")
-        steps.append(f"{x:.1f},{frame.y(sample.restarts) + nudge:.1f}")
-    out = [f'<path class="series" fill="none" stroke="{line.colour}" stroke-width="2"'
-           f'{_dash_attr(line)} d="M{" L".join(steps)}"><title>{_attr(line.label)}</title></path>']
+            steps.append(f"{x:.1f},{y(line.samples[i - 1].restarts):.1f}")
+        steps.append(f"{x:.1f},{y(sample.restarts):.1f}")
+    out = [f'<path class="series" fill="none" stroke="{panel.colour}" stroke-width="2" '
+           f'd="M{" L".join(steps)}"><title>{_attr(line.label)}</title></path>'] if steps else []
     for sample in line.samples:
-        fill = line.colour if sample.ready else "#ffffff"
+        fill = panel.colour if sample.ready else "#ffffff"
         tip = (f"{line.label}: t={sample.t:.0f}s restarts={sample.restarts} "
                f"ready={'yes' if sample.ready else 'no'} source={sample.source}"
                + (f" last={sample.last_reason}" if sample.last_reason else ""))
-        cx, cy = frame.x(sample.t), frame.y(sample.restarts) + nudge
-        out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.6" fill="{fill}" '
-                   f'stroke="{line.colour}" stroke-width="1.2">'
+        out.append(f'<circle cx="{scale.x(panel, sample.t):.1f}" cy="{y(sample.restarts):.1f}" '
+                   f'r="2.4" fill="{fill}" stroke="{panel.colour}" stroke-width="1.1">'
                    f'<title>{_attr(tip)}</title></circle>')
-    return out
-
-
-def _marker(x: float, top: float, colour: str, tip: str, css: str = "probe-failure") -> str:
-    """A small triangle pointing up at the time axis."""
-    points = f"{x:.1f},{top:.1f} {x - 3.5:.1f},{top + 6:.1f} {x + 3.5:.1f},{top + 6:.1f}"
-    return (f'<polygon class="{css}" points="{points}" fill="{colour}" '
-            f'stroke="{colour}"><title>{_attr(tip)}</title></polygon>')
-
-
-def _failures(line: Line, frame: Frame, lane: int) -> list[str]:
-    """One lane under the axis: a faint line in the series' style and a marker per failure."""
-    top = AXIS_Y + 3 + lane * LANE
-    out = [f'<line class="probe-lane" x1="{LEFT}" y1="{top + 6:.1f}" x2="{LEFT + PLOT_W}" '
-           f'y2="{top + 6:.1f}" stroke="{line.colour}" stroke-opacity="0.35"{_dash_attr(line)}>'
-           f'<title>{_attr(line.label)}: kubelet probe failures</title></line>']
     for failure in line.failures:
         t = float(failure.get("t", 0.0))
         status = failure.get("status")
         tip = (f"{line.label}: {failure.get('probe') or 'probe'} probe failed at t={t:.0f}s"
                + (f" (HTTP {status})" if status is not None else "")
                + (f": {failure['output']}" if failure.get("output") else ""))
-        out.append(_marker(frame.x(t), top, line.colour, tip))
+        x, at = scale.x(panel, t), y(restarts_at(line.samples, t))
+        out.append(f'<line class="probe-failure" x1="{x:.1f}" y1="{at - 6:.1f}" x2="{x:.1f}" '
+                   f'y2="{at + 6:.1f}" stroke="{status_colour(status)}" stroke-width="1.6" '
+                   f'stroke-opacity="0.8"><title>{_attr(tip)}</title></line>')
     return out
 
 
-def _legend(lines: list[Line]) -> list[str]:
-    x = LEFT + PLOT_W + 24
-    out = []
-    for index, line in enumerate(lines):
-        y = TOP + 8 + index * 20
-        out.append(f'<line x1="{x}" y1="{y}" x2="{x + 26}" y2="{y}" stroke="{line.colour}" '
-                   f'stroke-width="2.5"{_dash_attr(line)}/>')
-        out.append(f'<text x="{x + 32}" y="{y + 4}">{_attr(line.label)}</text>')
-    y = TOP + 8 + len(lines) * 20 + 10
-    out.append(f'<circle cx="{x + 13}" cy="{y}" r="3" fill="#555" stroke="#555"/>')
-    out.append(f'<text x="{x + 32}" y="{y + 4}" fill="#555">Ready</text>')
-    out.append(f'<circle cx="{x + 13}" cy="{y + 18}" r="3" fill="#fff" stroke="#555"/>')
-    out.append(f'<text x="{x + 32}" y="{y + 22}" fill="#555">not Ready</text>')
-    if any(line.failures for line in lines):
-        out.append(_marker(x + 13, y + 31, "#555", "kubelet probe failure", "legend-marker"))
-        out.append(f'<text x="{x + 32}" y="{y + 40}" fill="#555">kubelet probe failure</text>')
-        out.append(f'<text x="{x + 32}" y="{y + 54}" fill="#555" font-size="11">'
-                   '(in lanes under the axis)</text>')
-    return out
+def _note(line: Line) -> str:
+    """What the lane ended with: its restart count, or that it never came up."""
+    last = line.samples[-1].restarts if line.samples else 0
+    count = f"{last} restart{'' if last == 1 else 's'}"
+    return f"never up, {count}" if line.shape == "never-up" else count
+
+
+def _lane(line: Line, index: int, panel: Panel, scale: Scale) -> list[str]:
+    top = panel.y + PANEL_HEAD + index * panel.lane
+    foot, rise = top + panel.lane - 5, panel.lane - 11
+    out = [f'<g class="lane" data-version="{_attr(line.variant)}">']
+    if index % 2:
+        out.append(f'<rect x="{panel.x:.1f}" y="{top:.1f}" width="{panel.width:.1f}" '
+                   f'height="{panel.lane:.1f}" fill="#f6f7f9"/>')
+    out.append(f'<line x1="{panel.left:.1f}" y1="{foot:.1f}" x2="{panel.right:.1f}" '
+               f'y2="{foot:.1f}" stroke="#d5d5d5"/>')
+    tip = f"{line.label}" + (f": {line.summary}" if line.summary else "")
+    out.append(f'<text class="series-label" x="{panel.left - 8:.1f}" y="{foot - 1:.1f}" '
+               f'text-anchor="end" font-weight="600">{_attr(line.variant)}'
+               f'<title>{_attr(tip)}</title></text>')
+    if line.budget:
+        x = scale.x(panel, line.budget)
+        out.append(f'<line class="probe-budget" x1="{x:.1f}" y1="{top + 2:.1f}" x2="{x:.1f}" '
+                   f'y2="{foot + 4:.1f}" stroke="#333" stroke-dasharray="3 2">'
+                   f'<title>{_attr(line.label)}: probe budget {line.budget:.0f}s</title></line>')
+    out += _series(line, panel, scale, foot, rise)
+    out.append(f'<text class="end-note" x="{panel.right + 8:.1f}" y="{foot - 1:.1f}" '
+               f'font-size="11" fill="#333">{_attr(_note(line))}</text>')
+    return [*out, "</g>"]
+
+
+def _caption(panel: Panel) -> str:
+    """After the profile's name: how many clusters, and their probe budget."""
+    budgets = sorted({line.budget for line in panel.lines if line.budget})
+    count = len(panel.lines)
+    text = f"  {count} cluster{'' if count == 1 else 's'}"
+    return text + (", probe budget " + ", ".join(f"{b:.0f}s" for b in budgets) if budgets else "")
+
+
+def _panel(panel: Panel, scale: Scale) -> list[str]:
+    out = [f'<g class="panel" data-profile="{_attr(panel.name)}">',
+           f'<rect x="{panel.x:.1f}" y="{panel.y + 5:.1f}" width="10" height="10" '
+           f'fill="{panel.colour}"/>',
+           f'<text class="panel-title" x="{panel.x + 16:.1f}" y="{panel.y + 14:.1f}" '
+           f'font-size="13" font-weight="bold">{_attr(panel.name)}'
+           f'<tspan font-weight="normal" font-size="11" fill="#555">{_attr(_caption(panel))}'
+           '</tspan></text>']
+    out += _axis(panel, scale)
+    for index, line in enumerate(panel.lines):
+        out += _lane(line, index, panel, scale)
+    return [*out, "</g>"]
 
 
 def render(lines: Sequence[Line], title: str = "") -> str:
     """SVG text for ``lines``; a line needs samples or probe failures to be drawn."""
-    title = title or "kube-apiserver restarts over time"
+    title = title or "kube-apiserver restarts over time: a panel per profile, a lane per cluster"
     lines = [line for line in lines if line.samples or line.failures]
-    _style(lines)
-    frame = _frame(lines)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{frame.height:.0f}" '
-           f'viewBox="0 0 {WIDTH} {frame.height:.0f}" role="img" aria-label="{_attr(title)}" '
-           'font-family="sans-serif" font-size="12">',
-           f'<rect x="0" y="0" width="{WIDTH}" height="{frame.height:.0f}" fill="#ffffff"/>',
-           f'<text x="{LEFT}" y="22" font-size="15" font-weight="bold">{_attr(title)}</text>']
+    panels, height = _panels(lines)
+    height = max(height, HEAD + 60)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0f}" '
+           f'viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-label="{_attr(title)}" '
+           f'font-family="sans-serif" font-size="{FONT}">',
+           f'<rect x="0" y="0" width="{WIDTH}" height="{height:.0f}" fill="#ffffff"/>',
+           *_head(title, any(line.failures for line in lines))]
     if not lines:
-        out.append(f'<text x="{LEFT + PLOT_W / 2}" y="{TOP + PLOT_H / 2}" text-anchor="middle" '
+        out.append(f'<text x="{WIDTH / 2}" y="{HEAD + 30}" text-anchor="middle" '
                    'fill="#555">no restart samples in this run</text>')
         return "\n".join([*out, "</svg>"])
-    out += _axes(frame)
-    for index, line in enumerate(lines):
-        # a small vertical offset keeps overlapping flat lines apart
-        out += _series(line, frame, (index - (len(lines) - 1) / 2) * 1.5)
-    for lane, line in enumerate(line for line in lines if line.failures):
-        out += _failures(line, frame, lane)
-    out += _legend(lines)
+    scale = _scale(lines)
+    for panel in panels:
+        out += _panel(panel, scale)
     return "\n".join([*out, "</svg>"])
 
 
 def series_lines(document: dict) -> list[Line]:
-    """One :class:`Line` per restart series of an outcomes document, by profile and version."""
-    entries = sorted(document.get("restart_series", []),
-                     key=lambda e: (str(e.get("profile")), version_key(str(e.get("version")))))
+    """One :class:`Line` per restart series of an outcomes document, by profile (in the
+    story's order) and version."""
+    entries = document.get("restart_series", [])
+    budgets = {c.get("name"): c.get("probe_budget") for c in document.get("clusters", [])}
+    profiles = profiles_in([str(e.get("profile") or e["cluster"]) for e in entries])
+    entries = sorted(entries, key=lambda e: (profiles.index(str(e.get("profile") or e["cluster"])),
+                                             version_key(str(e.get("version")))))
+    seen = Counter((e.get("profile") or e["cluster"], e.get("version")) for e in entries)
     lines = []
     for entry in entries:
         profile = entry.get("profile") or entry["cluster"]
         version = entry.get("version") or "?"
-        lines.append(Line(f"{profile} ({version})",
+        budget = budgets.get(entry["cluster"])
+        # two clusters of one profile and version (merged runs): the run token tells them apart
+        lane = (f"{version} {entry['cluster'].rsplit('-', 1)[-1]}"
+                if seen[(profile, entry.get("version"))] > 1 else version)
+        lines.append(Line(f"{profile} ({lane})",
                           [Sample.from_dict(s) for s in entry.get("samples", [])],
-                          profile, version, list(entry.get("probe_failures") or [])))
+                          profile, lane, list(entry.get("probe_failures") or []),
+                          float(budget) if budget else None, entry.get("shape") or "",
+                          entry.get("summary") or ""))
     return lines
 
 

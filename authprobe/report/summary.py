@@ -10,11 +10,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, LABELS, NA, PASS, SKIPPED, CellRecord
+from ..model.outcome import ERROR, FAIL, LABELS, CellRecord
 from ..model.summary import one_line
-from .matrix import HTML_FILENAME, Lookup, cells_of, counts_line, grid, scenario_order
+from .grid import HTML_FILENAME, MARKS, Lookup, cells_of, counts_line, grid, scenario_order
 
-MARKS = {PASS: ".", EXPECTED_FAILURE: "x", FAIL: "F", ERROR: "E", SKIPPED: "s", NA: "-"}
 NOT_RUN = " "
 MAX_LISTED = 15
 MAX_PHASES = 5

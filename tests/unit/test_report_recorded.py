@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from authprobe.model.outcome import EXPECTED_FAILURE, PASS
-from authprobe.report import junit, matrix, plot, summary
+from authprobe.model.outcome import EXPECTED_FAILURE, PASS, CellRecord
+from authprobe.report import grid, junit, matrix, plot, summary
 
 DATA = Path(__file__).resolve().parent / "data"
 RECORDED = sorted(p for p in DATA.glob("outcomes-*.json") if "authprobe-0.1" not in p.name)
@@ -74,7 +74,7 @@ def test_the_matrix_shows_who_the_apiserver_saw(recorded):
     assert "audited as system:anonymous" in text and "audited with no user" in text
     html = matrix.render_html(recorded)
     for cell in http_cells(recorded, lambda e: e.get("audit_user") == "system:anonymous"):
-        start = html.index(f'id="{matrix.cell_anchor(matrix.CellRecord.from_dict(cell))}"')
+        start = html.index(f'id="{grid.cell_anchor(CellRecord.from_dict(cell))}"')
         section = html[start:html.find('id="cell-', start + 1)]
         assert cell["evidence"]["audit"][-1]["audit_id"] in section
         assert "system:anonymous" in section and "system:unauthenticated" in section
@@ -100,4 +100,4 @@ def test_the_plot_marks_every_kubelet_probe_failure(recorded):
 
 def test_the_console_summary_counts_the_cells(recorded, tmp_path):
     lines = summary.lines(recorded, tmp_path)
-    assert f"outcomes: {matrix.counts_line(matrix.cells_of(recorded))}" in lines
+    assert f"outcomes: {grid.counts_line(grid.cells_of(recorded))}" in lines

@@ -18,7 +18,8 @@ import pytest
 
 from authprobe.model import outcome
 from authprobe.model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED
-from authprobe.report import csvout, document, junit, matrix, plot, summary
+from authprobe.model.series import Sample
+from authprobe.report import csvout, document, grid, junit, matrix, plot, summary
 from authprobe.report.writer import write_all
 
 V1, V2 = "1.34.12", "1.36.4"
@@ -160,7 +161,7 @@ def make_document() -> dict:
 @pytest.fixture(autouse=True)
 def story(monkeypatch):
     """The story's order as an expectation file would give it."""
-    monkeypatch.setattr(matrix, "story_order", lambda: STORY)
+    monkeypatch.setattr(grid, "story_order", lambda: STORY)
 
 
 @pytest.fixture
@@ -174,16 +175,16 @@ def test_document_has_every_kind(doc):
 
 
 def test_grid_follows_the_story_then_the_run():
-    records = matrix.cells_of(make_document())
-    rows, versions, lookup = matrix.grid(records)
+    records = grid.cells_of(make_document())
+    rows, versions, lookup = grid.grid(records)
     assert versions == [V1, V2]
     assert rows == [(ON, ROOT), (ON, PROXY), (ON, RESTARTS), (PROBE, UP)]
     assert lookup[(PROBE, UP, V2)].outcome == ERROR
 
 
 def test_grid_keeps_run_order_without_a_story(monkeypatch):
-    monkeypatch.setattr(matrix, "story_order", lambda: ((), ()))
-    rows, _, _ = matrix.grid(matrix.cells_of(make_document()))
+    monkeypatch.setattr(grid, "story_order", lambda: ((), ()))
+    rows, _, _ = grid.grid(grid.cells_of(make_document()))
     assert rows == [(ON, ROOT), (ON, RESTARTS), (ON, PROXY), (PROBE, UP)]
 
 
@@ -196,20 +197,20 @@ def test_story_order_reads_the_expectation_file(monkeypatch, tmp_path):
         "  anonymous_get_root:\n"
         "    anon-on:\n      - since: '1.18'\n        status: 403\n")
     monkeypatch.undo()  # the real story_order, on this file
-    monkeypatch.setattr(matrix.paths, "scenarios_dir", lambda: tmp_path)
-    matrix.story_order.cache_clear()
+    monkeypatch.setattr(grid.paths, "scenarios_dir", lambda: tmp_path)
+    grid.story_order.cache_clear()
     try:
-        assert matrix.story_order() == (("anon-off", "anon-on"),
+        assert grid.story_order() == (("anon-off", "anon-on"),
                                         ("control_plane_comes_up", "anonymous_get_root"))
     finally:
-        matrix.story_order.cache_clear()
+        grid.story_order.cache_clear()
 
 
 def test_html_shows_every_kind_with_its_own_class(doc):
     html = matrix.render_html(doc)
-    assert len(set(matrix.CLASSES.values())) == len(outcome.OUTCOMES) == 6
+    assert len(set(grid.CLASSES.values())) == len(outcome.OUTCOMES) == 6
     for kind in outcome.OUTCOMES:
-        css = matrix.CLASSES[kind]
+        css = grid.CLASSES[kind]
         assert re.search(rf'<td class="{css}"><span class="label">{re.escape(outcome.LABELS[kind])}'
                          r"</span></td><td>", html), kind
         assert outcome.MEANING[kind].replace('"', "&#34;") in html
@@ -232,18 +233,18 @@ def test_html_is_self_contained(doc):
 
 def test_html_cells_link_to_their_evidence(doc):
     html = matrix.render_html(doc)
-    for record in matrix.cells_of(doc):
-        target = matrix.cell_anchor(record)
+    for record in grid.cells_of(doc):
+        target = grid.cell_anchor(record)
         assert f'<a href="#{target}">' in html
         assert f'id="{target}"' in html
-    section = html[html.index(f'id="{matrix.cell_anchor(matrix.cells_of(doc)[0])}"'):]
+    section = html[html.index(f'id="{grid.cell_anchor(grid.cells_of(doc)[0])}"'):]
     section = section[:section.index("</section>")]
     assert '<table class="audit">' in section
     assert "<td>get</td><td>/</td><td>403</td><td>system:anonymous</td>" in section
     assert "<td>system:unauthenticated</td><td>forbid</td><td>no RBAC policy matched</td>" \
         in section
     assert '<pre class="expected">' in section and "&#34;status&#34;: 403" in section
-    assert f'href="#{matrix.anchor("series", cluster_name(ON, V1))}"' in section
+    assert f'href="#{grid.anchor("series", cluster_name(ON, V1))}"' in section
     assert "from the SPEC" in section and "1.34.12" in section
 
 
@@ -259,22 +260,36 @@ def test_html_shows_problems_phases_probes_and_logs(doc):
     assert "<td>Liveness</td><td>401</td><td>HTTP probe failed with statuscode: 401</td>" \
            "<td>3</td>" in html
     assert "<td>240s</td><td>300s</td>" in html  # probe budget and window
-    assert "<td>no: kube-apiserver exited 1</td><td>never-up</td>" in html
+    assert ('<td title="no: kube-apiserver exited 1">no: kube-apiserver exited 1</td>'
+            "<td>never-up</td>") in html
     assert f'href="logs/{cluster_name(ON, V1)}/kube-apiserver.log"' in html
 
 
 def test_markdown_shows_every_kind(doc):
     md = matrix.render_md(doc)
-    assert len(set(matrix.SYMBOLS.values())) == 6
+    assert len(set(grid.SYMBOLS.values())) == 6
     rows = [line for line in md.splitlines() if line.startswith(f"| {ON} |")
             or line.startswith(f"| {PROBE} |")]
     body = "\n".join(rows)
     for kind in outcome.OUTCOMES:
-        assert f"{matrix.SYMBOLS[kind]} [{outcome.LABELS[kind]}](matrix.html#cell-" in body, kind
+        assert f"[{grid.SYMBOLS[kind]}](matrix.html#cell-" in body, kind
         assert f"**{outcome.LABELS[kind]}**: {outcome.MEANING[kind]}" in md
     assert "status 200 \\| wanted 403 \\<script>" in body  # no table break, no tag
-    assert ") the Dashboard proxy needs a Dashboard for 1.36 |" in body  # no second "n/a"
+    # each version's message after its span; the n/a one without a second "n/a"
+    assert "<br>1.36: ➖ the Dashboard proxy needs a Dashboard for 1.36 |" in body
     assert rows[0].startswith(f"| {ON} | {ROOT} | ")
+    assert "| profile | scenario | 1.34 | 1.36 | messages |" in md
+
+
+def test_markdown_opens_with_the_changes(doc):
+    md = matrix.render_md(doc)
+    changes = md[md.index("## Changes between adjacent versions"):md.index("## Outcome matrix")]
+    assert f"- **{V1} → {V2}**: **2 regressions**: 3 of 4 compared cells changed" in changes
+    assert (f"  - regression: {ON} {ROOT}: [✅ pass](matrix.html#cell-{ON}-{ROOT}-{V1}) → "
+            f"[❌ fail](matrix.html#cell-{ON}-{ROOT}-{V2}): outcome pass → fail; "
+            "status `403` → `200`") in changes
+    assert f"  - expected: {ON} {PROXY}: " in changes
+    assert md.index("## Failures and errors") < md.index("## Outcome matrix")
 
 
 def test_markdown_sections(doc):
@@ -332,18 +347,55 @@ def test_junit_text_is_xml_safe(doc):
     assert failure.find("failure").get("message") == "red bell"
 
 
-def test_plot_has_a_path_per_series_and_a_marker_per_probe_failure(doc):
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def panels_of(svg: str) -> dict[str, ET.Element]:
+    """The plot's panels by profile."""
+    root = ET.fromstring(svg)  # well-formed
+    return {g.get("data-profile"): g for g in root.iter(f"{SVG}g") if g.get("class") == "panel"}
+
+
+def test_plot_has_a_panel_per_profile_and_a_labelled_lane_per_series(doc):
     svg = plot.render(plot.series_lines(doc))
-    ET.fromstring(svg)  # well-formed
+    panels = panels_of(svg)
+    assert list(panels) == [ON, PROBE]
+    labels = {name: [t.text for t in panel.iter(f"{SVG}text") if t.get("class") == "series-label"]
+              for name, panel in panels.items()}
+    assert labels == {ON: [V1, V2], PROBE: [V1]}
     assert svg.count('<path class="series"') == len(doc["restart_series"]) == 3
-    failures = sum(len(s["probe_failures"]) for s in doc["restart_series"])
-    assert svg.count('class="probe-failure"') == failures == 6
-    assert svg.count('class="probe-lane"') == 3
-    assert "kubelet probe failure" in svg and 'class="legend-marker"' in svg
+    # one probe budget line per lane, at the clusters' 240s
+    assert svg.count('class="probe-budget"') == 3 and "probe budget 240s" in svg
     colours = {label: colour for colour, label in re.findall(
         r'<path class="series" fill="none" stroke="(#[0-9A-F]+)"[^>]*><title>([^<]+)</title>',
         svg)}
     assert colours[f"{ON} ({V1})"] == colours[f"{ON} ({V2})"] != colours[f"{PROBE} ({V1})"]
+    assert "never up, 3 restarts" in svg and "2 restarts" in svg
+
+
+def test_plot_marks_each_probe_failure_on_its_own_lane(doc):
+    svg = plot.render(plot.series_lines(doc))
+    failures = sum(len(s["probe_failures"]) for s in doc["restart_series"])
+    assert svg.count('class="probe-failure"') == failures == 6
+    for name, panel in panels_of(svg).items():
+        for lane in (g for g in panel.iter(f"{SVG}g") if g.get("class") == "lane"):
+            series = next(s for s in doc["restart_series"]
+                          if s["profile"] == name and s["version"] == lane.get("data-version"))
+            marks = [m for m in lane.iter(f"{SVG}line") if m.get("class") == "probe-failure"]
+            assert len(marks) == len(series["probe_failures"])
+            assert all(m.find(f"{SVG}title").text.startswith(f"{name} ({series['version']})")
+                       for m in marks)
+    # a 401 in the colour the legend gives it; a probe with no answer in another
+    assert plot.status_colour(401) != plot.status_colour(None)
+    assert "kubelet probe failure: HTTP 401" in svg and 'class="legend-marker"' in svg
+
+
+def test_plot_puts_a_failure_on_the_count_the_series_had_then():
+    samples = [Sample(t=10.0, restarts=0, ready=True, last_reason=None, source="api"),
+               Sample(t=20.0, restarts=1, ready=False, last_reason="Error", source="api")]
+    assert plot.restarts_at(samples, 5.0) == 0
+    assert plot.restarts_at(samples, 15.0) == 0
+    assert plot.restarts_at(samples, 25.0) == 1
 
 
 def test_plot_escapes_labels_and_handles_no_series():

@@ -1,0 +1,181 @@
+"""What differs between adjacent Kubernetes versions of one report, classed and worded the
+way ``authprobe diff --adjacent`` classes and words it (``report.diff``).
+
+Each pair of adjacent versions gets the diff's summary line and its changes, grouped where
+several scenarios of one profile changed the same way (a profile that stops coming up turns
+ten passes into n/a at once); every change links to its two cells.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..commands.diff import of_version
+from ..model.outcome import LABELS, CellRecord
+from ..model.summary import one_line
+from . import diff
+from .document import FILENAME, Outcomes
+from .grid import (
+    CLASSES,
+    HTML_MARKS,
+    anchor,
+    cell_anchor,
+    cells_of,
+    profiles_in,
+    row_anchor,
+    scenarios_in,
+    shown_message,
+)
+
+VALUE_CHARS = 100
+NONE = "(none)"
+
+
+@dataclass
+class Side:
+    """One of a change's two cells, as a link."""
+
+    anchor: str
+    version: str
+    kind: str
+    label: str
+    css: str
+    mark: str
+    message: str
+
+    @classmethod
+    def of(cls, cell: CellRecord) -> Side:
+        return cls(cell_anchor(cell), cell.version, cell.outcome, LABELS[cell.outcome],
+                   CLASSES[cell.outcome], HTML_MARKS[cell.outcome], shown_message(cell))
+
+
+@dataclass
+class Item:
+    """One change: a scenario of a profile, its cells before and after, what changed."""
+
+    kind: str
+    profile: str
+    scenario: str
+    id: str
+    row: str
+    old: Side | None
+    new: Side | None
+    what: list[tuple[str, str, str]]  # (field, before, after); empty: only on one side
+    only: str = ""  # "only in the newer version" / "only in the older version"
+
+
+@dataclass
+class Group:
+    """Changes of one class and profile whose outcomes went the same way."""
+
+    kind: str
+    profile: str
+    items: list[Item]
+
+    @property
+    def old(self) -> Side | None:
+        return self.items[0].old
+
+    @property
+    def new(self) -> Side | None:
+        return self.items[0].new
+
+    @property
+    def message(self) -> str:
+        """The newer cells' message when they all say the same, else empty."""
+        found = {item.new.message if item.new else "" for item in self.items}
+        return found.pop() if len(found) == 1 else ""
+
+
+@dataclass
+class Pair:
+    """Two adjacent versions: the diff's summary line, and the changes grouped."""
+
+    old: str
+    new: str
+    id: str
+    summary: str  # Markdown: the regressions in **bold**
+    compared: int
+    groups: list[Group] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return sum(len(g.items) for g in self.groups)
+
+
+def value(cell: CellRecord, name: str) -> str:
+    """An observed value as the diff shows it: strings as they are, the rest as JSON."""
+    if name not in cell.observed:
+        return NONE
+    found = cell.observed[name]
+    text = found if isinstance(found, str) else json.dumps(found, sort_keys=True)
+    return one_line(text, VALUE_CHARS)
+
+
+def what_changed(change: diff.Change) -> list[tuple[str, str, str]]:
+    """(field, before, after) for every field the diff found changed."""
+    if change.old is None or change.new is None:
+        return []
+    return [(name, change.old.outcome, change.new.outcome) if name == "outcome"
+            else (name, value(change.old, name), value(change.new, name))
+            for name in change.fields]
+
+
+def change_anchor(change: diff.Change) -> str:
+    cell = change.new or change.old
+    side = "" if change.new else "removed"
+    return anchor("change", cell.version, side, change.profile, change.scenario)
+
+
+def item(change: diff.Change) -> Item:
+    only = ("only in the newer version" if change.old is None else
+            "only in the older version" if change.new is None else "")
+    return Item(change.kind, change.profile, change.scenario, change_anchor(change),
+                row_anchor(change.profile, change.scenario),
+                Side.of(change.old) if change.old else None,
+                Side.of(change.new) if change.new else None, what_changed(change), only)
+
+
+def group(changes: list[diff.Change]) -> list[Group]:
+    """Changes grouped by class, profile and outcomes before and after, in the diff's class
+    order, then the story's order of profiles and scenarios."""
+    profiles = profiles_in([c.profile for c in changes])
+    scenarios = scenarios_in([c.scenario for c in changes])
+    order = sorted(changes, key=lambda c: (diff.CLASSES.index(c.kind), profiles.index(c.profile),
+                                           scenarios.index(c.scenario)))
+    groups: dict[tuple, Group] = {}
+    for change in order:
+        key = (change.kind, change.profile, change.old.outcome if change.old else None,
+               change.new.outcome if change.new else None)
+        groups.setdefault(key, Group(change.kind, change.profile, [])).items.append(item(change))
+    return list(groups.values())
+
+
+def outcomes(document: dict) -> Outcomes:
+    """The document as the diff reads a loaded outcomes file."""
+    return Outcomes(Path(FILENAME), document, cells_of(document))
+
+
+def adjacent(document: dict) -> list[Pair]:
+    """Every pair of adjacent versions of the document, older first; none for one version."""
+    run = outcomes(document)
+    versions = run.versions
+    pairs = []
+    for old, new in zip(versions, versions[1:], strict=False):
+        changes, _, compared = diff.compare(of_version(run, old), of_version(run, new))
+        pairs.append(Pair(old, new, anchor("pair", old, new),
+                          diff.summary_line(changes, compared), compared, group(changes)))
+    return pairs
+
+
+def marked(pairs: list[Pair]) -> dict[tuple[str, str, str], Item]:
+    """The newer cell of every change (profile, scenario, version) -> its change."""
+    return {(i.profile, i.scenario, i.new.version): i
+            for p in pairs for g in p.groups for i in g.items if i.new}
+
+
+def bold_parts(markdown: str) -> list[tuple[str, bool]]:
+    """A line with ``**bold**`` spans as (text, bold) parts, for a page that escapes text."""
+    return [(part, index % 2 == 1) for index, part in enumerate(markdown.split("**")) if part]
