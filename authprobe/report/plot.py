@@ -115,7 +115,10 @@ class Panel:
 
     @property
     def left(self) -> float:
-        return self.x + LABEL_W
+        """Where the lanes start: right of the longest lane label (bold, about 7 px a
+        character)."""
+        longest = max((len(line.variant) for line in self.lines), default=0)
+        return self.x + max(LABEL_W, 7.2 * longest + 14)
 
     @property
     def right(self) -> float:

@@ -1,12 +1,14 @@
-"""matrix.html renders in a real browser: headless Chromium screenshot and DOM.
+"""matrix.html renders in a real browser: headless Chromium screenshot, DOM and print.
 
-The report is built from the recorded outcome files of both Kubernetes versions
-(tests/unit/data), merged into one matrix. The screenshot and the report are kept under
-tests/artifacts/report-html/ for a person to look at.
+The reports are built from the recorded outcome files (tests/unit/data): all of them merged
+into one matrix, the sweep of nine minors, and the main job of one minor. The screenshots,
+PDFs and reports are kept under tests/artifacts/report-html/ for a person to look at.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import struct
 import subprocess
@@ -15,13 +17,17 @@ from pathlib import Path
 import pytest
 
 from authprobe.host import packages
-from authprobe.report import document, merge
+from authprobe.model.outcome import CellRecord
+from authprobe.report import document, grid, merge
 from authprobe.report.writer import write_all
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "unit" / "data"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "report-html"
 WIDTH, HEIGHT = 1400, 2000
+LAPTOP = (1440, 900)
+# Printed, a report stays short: the evidence is behind a click (and in outcomes.json).
+MAX_PAGES = {"outcomes-sweep-1.19-1.37.json": 40, "outcomes-1.34.json": 12}
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -83,3 +89,48 @@ def test_matrix_html_dom_has_the_matrix_and_the_plot(chromium, report, tmp_path)
                                               for c in r.cells}) * len(
         {c.version for r in runs for c in r.cells})
     assert dom.count('<section class="evidence') == cells
+
+
+@pytest.fixture(scope="module", params=sorted(MAX_PAGES))
+def single(request, report) -> tuple[str, Path]:
+    """The report of one recorded run, written next to the merged one."""
+    folder = ARTIFACTS / Path(request.param).stem
+    folder.mkdir()
+    write_all(merge.merge([document.load(DATA / request.param)], folder), folder)
+    return request.param, folder / "matrix.html"
+
+
+def pdf_pages(path: Path) -> int:
+    """The number of pages of a PDF Chromium printed (one page object each)."""
+    return len(re.findall(rb"/Type\s*/Page[^s]", path.read_bytes()))
+
+
+def test_a_recorded_run_prints_in_a_few_pages(chromium, single, tmp_path):
+    name, html = single
+    pdf = html.with_suffix(".pdf")
+    result = run_chromium(chromium, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
+                          html.as_uri())
+    assert result.returncode == 0 and pdf.exists(), result.stderr[-2000:]
+    pages = pdf_pages(pdf)
+    assert 1 <= pages <= MAX_PAGES[name], f"{name}: {pages} pages"
+
+
+def test_a_recorded_run_on_a_laptop_screen(chromium, single, tmp_path):
+    _, html = single
+    shot = html.with_suffix(".png")
+    result = run_chromium(chromium, tmp_path, f"--screenshot={shot}",
+                          "--window-size={},{}".format(*LAPTOP), html.as_uri())
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    assert png_size(shot) == LAPTOP
+    assert shot.stat().st_size > 60_000, f"screenshot looks empty: {shot.stat().st_size} bytes"
+
+
+def test_a_link_to_a_cell_opens_its_evidence(chromium, single, tmp_path):
+    _, html = single
+    doc = json.loads((html.parent / "outcomes.json").read_text())
+    cell = CellRecord.from_dict(doc["cells"][-1])
+    result = run_chromium(chromium, tmp_path, "--dump-dom",
+                          f"{html.as_uri()}#{grid.cell_anchor(cell)}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    opened = re.findall(r'<details class="evidence-row" id="([^"]+)" open', result.stdout)
+    assert opened == ["evidence-" + grid.row_anchor(cell.profile, cell.scenario)]
