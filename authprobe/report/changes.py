@@ -62,7 +62,8 @@ class Item:
     row: str
     old: Side | None
     new: Side | None
-    what: list[tuple[str, str, str]]  # (field, before, after); empty: only on one side
+    what: list[tuple[str, str, str, str]]  # (field, before, after, the rows' verdict); empty:
+    # only on one side, or failing on both
     only: str = ""  # "only in the newer version" / "only in the older version"
 
 
@@ -99,6 +100,7 @@ class Pair:
     summary: str  # Markdown: the regressions in **bold**
     compared: int
     groups: list[Group] = field(default_factory=list)
+    not_compared: tuple[str, ...] = ()  # fields one side never recorded, or undeclared
 
     @property
     def changed(self) -> int:
@@ -114,12 +116,22 @@ def value(cell: CellRecord, name: str) -> str:
     return one_line(text, VALUE_CHARS)
 
 
-def what_changed(change: diff.Change) -> list[tuple[str, str, str]]:
-    """(field, before, after) for every field the diff found changed."""
+def verdict(change: diff.Change, name: str) -> str:
+    """What the diff says of one changed field beyond the change itself."""
+    judged = change.judged.get(name)
+    if judged == diff.UNPREDICTED:
+        return "no row predicts it"
+    return "its row allows it" if judged == diff.ALLOWED and name != diff.OUTCOME else ""
+
+
+def what_changed(change: diff.Change) -> list[tuple[str, str, str, str]]:
+    """(field, before, after, verdict) for every field the diff found changed, worded as
+    the diff words it."""
     if change.old is None or change.new is None:
         return []
-    return [(name, change.old.outcome, change.new.outcome) if name == "outcome"
-            else (name, value(change.old, name), value(change.new, name))
+    return [(name, change.old.outcome, change.new.outcome, verdict(change, name))
+            if name == diff.OUTCOME else
+            (name, value(change.old, name), value(change.new, name), verdict(change, name))
             for name in change.fields]
 
 
@@ -164,10 +176,25 @@ def adjacent(document: dict) -> list[Pair]:
     versions = run.versions
     pairs = []
     for old, new in zip(versions, versions[1:], strict=False):
-        changes, _, compared = diff.compare(of_version(run, old), of_version(run, new))
+        before, after = of_version(run, old), of_version(run, new)
+        changes, _, compared = diff.compare(before, after)
         pairs.append(Pair(old, new, anchor("pair", old, new),
-                          diff.summary_line(changes, compared), compared, group(changes)))
+                          diff.summary_line(changes, compared), compared, group(changes),
+                          diff.not_compared(before, after)))
     return pairs
+
+
+def not_compared(pairs: list[Pair]) -> list[tuple[str, tuple[str, ...]]]:
+    """The fields the diff did not compare, with the pairs they hold for ("every pair"
+    when they are the same for all)."""
+    found: dict[tuple[str, ...], list[Pair]] = {}
+    for pair in pairs:
+        if pair.not_compared:
+            found.setdefault(pair.not_compared, []).append(pair)
+    if len(found) == 1 and len(next(iter(found.values()))) == len(pairs) > 1:
+        return [("every pair", next(iter(found)))]
+    return [(", ".join(f"{p.old} → {p.new}" for p in members), names)
+            for names, members in found.items()]
 
 
 def marked(pairs: list[Pair]) -> dict[tuple[str, str, str], Item]:

@@ -51,9 +51,10 @@ def _what(item) -> str:
     def code(text: str) -> str:
         return text if text == NONE else f"`{_md(text, 90)}`"
 
-    return "; ".join(f"{name} {before} → {after}" if name == "outcome" else
-                     f"{name} {code(before)} → {code(after)}"
-                     for name, before, after in item.what)
+    return "; ".join((f"{name} {before} → {after}" if name == "outcome" else
+                      f"{name} {code(before)} → {code(after)}")
+                     + (f" ({note})" if note else "")
+                     for name, before, after, note in item.what)
 
 
 def _changes(page: dict) -> list[str]:
@@ -67,6 +68,8 @@ def _changes(page: dict) -> list[str]:
             for item in group.items:
                 out.append(f"  - {group.kind}: {group.profile} {item.scenario}: "
                            f"{_side(item.old)} → {_side(item.new)}: {_what(item)}")
+    out += [f"\nNot compared ({where}; recorded by one run only, or no longer declared): "
+            f"{', '.join(names)}." for where, names in page["not_compared"]]
     return [*out, ""]
 
 

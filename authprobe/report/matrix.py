@@ -81,6 +81,7 @@ def view(document: dict) -> dict:
         "run_id": str(run.get("id", "")), "facts": run_facts(document),
         "counts": counts_line(cells), "legend": legend(), "versions": versions,
         "names": names, "pairs": pairs, "changed": sum(p.changed for p in pairs),
+        "not_compared": changes.not_compared(pairs),
         "blocks": rows.blocks(grid_rows, versions, lookup, names, changes.marked(pairs)),
         "failures": problem_groups(cells, (FAIL, ERROR), problems),
         "skipped": problem_groups(cells, (SKIPPED,)),

@@ -286,8 +286,8 @@ def test_markdown_opens_with_the_changes(doc):
     changes = md[md.index("## Changes between adjacent versions"):md.index("## Outcome matrix")]
     assert f"- **{V1} → {V2}**: **2 regressions**: 3 of 4 compared cells changed" in changes
     assert (f"  - regression: {ON} {ROOT}: [✅ pass](matrix.html#cell-{ON}-{ROOT}-{V1}) → "
-            f"[❌ fail](matrix.html#cell-{ON}-{ROOT}-{V2}): outcome pass → fail; "
-            "status `403` → `200`") in changes
+            f"[❌ fail](matrix.html#cell-{ON}-{ROOT}-{V2}): outcome pass → fail (no row predicts "
+            "it); status `403` → `200` (no row predicts it)") in changes
     assert f"  - expected: {ON} {PROXY}: " in changes
     assert md.index("## Failures and errors") < md.index("## Outcome matrix")
 
