@@ -107,32 +107,20 @@ class Pair:
         return sum(len(g.items) for g in self.groups)
 
 
-def value(cell: CellRecord, name: str) -> str:
+def shown(value: object) -> str:
     """An observed value as the diff shows it: strings as they are, the rest as JSON."""
-    if name not in cell.observed:
+    if value is diff.ABSENT:
         return NONE
-    found = cell.observed[name]
-    text = found if isinstance(found, str) else json.dumps(found, sort_keys=True)
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return one_line(text, VALUE_CHARS)
-
-
-def verdict(change: diff.Change, name: str) -> str:
-    """What the diff says of one changed field beyond the change itself."""
-    judged = change.judged.get(name)
-    if judged == diff.UNPREDICTED:
-        return "no row predicts it"
-    return "its row allows it" if judged == diff.ALLOWED and name != diff.OUTCOME else ""
 
 
 def what_changed(change: diff.Change) -> list[tuple[str, str, str, str]]:
     """(field, before, after, verdict) for every field the diff found changed, worded as
     the diff words it."""
-    if change.old is None or change.new is None:
-        return []
-    return [(name, change.old.outcome, change.new.outcome, verdict(change, name))
-            if name == diff.OUTCOME else
-            (name, value(change.old, name), value(change.new, name), verdict(change, name))
-            for name in change.fields]
+    return [(name, str(before), str(after), words) if name == diff.OUTCOME else
+            (name, shown(before), shown(after), words)
+            for name, before, after, words in diff.field_changes(change)]
 
 
 def change_anchor(change: diff.Change) -> str:

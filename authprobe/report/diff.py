@@ -230,23 +230,42 @@ def _describe(cell: CellRecord | None) -> str:
     return "—" if cell is None else f"**{cell.outcome}** {_md(cell.message)}".strip()
 
 
+# How a changed field's verdict reads beside it (an explained change needs no word).
+VERDICT_WORDS = {UNPREDICTED: "no row predicts it", ALLOWED: "its row allows it"}
+ABSENT = object()
+
+
+def verdict_words(change: Change, name: str) -> str:
+    """What the diff says of one changed field beyond the change itself."""
+    words = VERDICT_WORDS.get(change.judged.get(name), "")
+    return "" if name == OUTCOME and words == VERDICT_WORDS[ALLOWED] else words
+
+
+def field_changes(change: Change) -> list[tuple[str, object, object, str]]:
+    """(field, before, after, verdict words) of every changed field of a cell in both runs;
+    the outcome's values are outcome kinds, a field a cell did not record is ``ABSENT``."""
+    if change.old is None or change.new is None:
+        return []
+    found = []
+    for name in change.fields:
+        if name == OUTCOME:
+            before, after = change.old.outcome, change.new.outcome
+        else:
+            before, after = (c.observed.get(name, ABSENT) for c in (change.old, change.new))
+        found.append((name, before, after, verdict_words(change, name)))
+    return found
+
+
 def _what(change: Change) -> str:
     if change.old is None or change.new is None:
         return "only in " + ("NEW" if change.old is None else "OLD")
     if not change.fields:
         return "fails in both runs"
     parts = []
-    for name in change.fields:
-        if name == OUTCOME:
-            note = " (no row predicts it)" if change.judged.get(name) == UNPREDICTED else ""
-            parts.append(f"outcome {change.old.outcome} → {change.new.outcome}{note}")
-            continue
-        before, after = (f"`{_md(c.observed[name])}`" if name in c.observed else "(none)"
-                         for c in (change.old, change.new))
-        verdict = change.judged.get(name)
-        note = {UNPREDICTED: " (no row predicts it)", ALLOWED: " (its row allows it)"}.get(
-            verdict, "")
-        parts.append(f"{name} {before} → {after}{note}")
+    for name, before, after, words in field_changes(change):
+        shown = [str(v) if name == OUTCOME else "(none)" if v is ABSENT else f"`{_md(v)}`"
+                 for v in (before, after)]
+        parts.append(f"{name} {shown[0]} → {shown[1]}" + (f" ({words})" if words else ""))
     return "; ".join(parts)
 
 

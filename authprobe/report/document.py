@@ -102,7 +102,7 @@ def build(run: dict, runlog: RunLog, tests: list[dict], run_dir: Path) -> dict:
     return assemble(run, snapshot["cells"], [t for t in tests if t["nodeid"] not in scenario_ids],
                     snapshot["phases"], snapshot["clusters"], _series(runlog, snapshot),
                     probe_results, log_entries(run_dir), snapshot["problems"],
-                    snapshot["observations"])
+                    snapshot["observations"] or _observations.shipped().to_dict())
 
 
 def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict],
@@ -110,7 +110,8 @@ def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict]
              logs: list[dict], problems: list[str],
              observations: dict[str, dict] | None = None) -> dict:
     """The document, with the run facts derived from its parts; ``observations``: the
-    declarations of the observed fields (the shipped ones when not given)."""
+    declarations of the observed fields the run used (None: not known, as in a merge of
+    runs that did not record them)."""
     records = [CellRecord.from_dict(c) for c in cells]
     versions = sorted({c.version for c in records}, key=version_key)
     node_images = {c["version"]: c["node_image"] for c in clusters if c.get("node_image")}
@@ -129,7 +130,7 @@ def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict]
         "restart_series": series,
         "probe_results": probe_results,
         "logs": logs,
-        "observations": observations or _observations.shipped().to_dict(),
+        **({"observations": observations} if observations else {}),
     })
 
 
