@@ -83,6 +83,9 @@ class ClusterRun:
     created: bool = False  # this run made it (and so may delete it)
     handle: ClusterHandle | None = None
     error: str | None = None  # the cluster broke in a way no scenario expects
+    # The control plane did not come up on a node that runs the profile as rendered: the
+    # scenario that checks whether it comes up judges that (a fail where it must come up).
+    judge_down: bool = False
     logs_dir: Path | None = None
     token: str | None = field(default=None, repr=False)
 
@@ -212,11 +215,11 @@ def collect_start_failure(env: Env, run: ClusterRun, reason: str) -> None:
         except AuthprobeError:
             pass
         handle.restarts = sampler
-        if run.expected_down:
-            try:
-                verify(env, run)
-            except AuthprobeError:
-                run.expected_down = False  # not the profile's failure: an error, not a pass
+        try:
+            verify(env, run)
+            run.judge_down = True
+        except AuthprobeError:
+            run.expected_down = False  # not the profile's failure: an error, not a pass
     else:
         handle.start_failure = StartFailure(reason=f"{reason}; no node container exists")
     handle.up = False
