@@ -7,6 +7,7 @@ window is the apiserver's own probe budget plus a margin."""
 
 import math
 from collections import Counter
+from dataclasses import asdict
 
 import pytest
 
@@ -93,9 +94,9 @@ def test_apiserver_restarts(cluster, expected, observe):
         restart_summary=summary(series), restarts=[r.to_dict() for r in restarts],
         kubelet_probe_failures=window_failures(record.journal.failures, restarts, window),
         readiness_failures=dict(readiness),
-        kubelet_kills=[{"t": k.t, "probe": k.probe} for k in record.journal.kills
-                       if k.t <= window],
+        kubelet_unhealthy=[asdict(k) for k in record.journal.kills if k.t <= window],
         events=record.events, events_read=record.evidence.events_read,
+        kill_events=[asdict(e) for e in record.evidence.events],
         audited_probes=dict(Counter(f"{e['path']} {e['code']} {e['user'] or '(no user)'}"
                                     for e in audited)))
     assert shape(series) == expected.restart_shape, summary(series)

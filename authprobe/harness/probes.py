@@ -99,7 +99,8 @@ _OLD_KILL = re.compile(r'SyncLoop \(container unhealthy\): "kube-apiserver-')
 
 
 def parse_kills(journal: str, t0: float) -> list[KillLine]:
-    """When the kubelet acted on a failed startup or liveness probe of kube-apiserver."""
+    """When the kubelet acted on an unhealthy startup or liveness probe of kube-apiserver
+    (see :class:`authprobe.model.restarts.KillLine` for which of these are kills)."""
     found = []
     for line in journal.splitlines():
         if "SyncLoop (" not in line or "kube-apiserver-" not in line:

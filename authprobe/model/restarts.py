@@ -132,8 +132,10 @@ class KillEvent:
 
 @dataclass(frozen=True)
 class KillLine:
-    """The kubelet's journal: it acted on a failed ``probe`` ("SyncLoop (probe)" with
-    status "unhealthy") at ``t``."""
+    """The kubelet's journal: it acted on an unhealthy ``probe`` ("SyncLoop (probe)" with
+    status "unhealthy") at ``t``: a failure reaching the threshold, which kills, or for the
+    startup probe also the first (unknown) result of a container the kubelet starts probing,
+    which does not; only the lines late enough in a container's life to be a kill count."""
 
     t: float
     probe: str
@@ -230,7 +232,7 @@ def _explain(ev: Evidence, run: ContainerRun) -> Restart:
     low, high = end - grace(ev.spec) - SLACK, end + SLACK
     if run.started is not None:
         low = max(low, run.started - SLACK)
-    lines = [k for k in ev.kill_lines if low <= k.t <= high]
+    lines = [k for k in ev.kill_lines if low <= k.t <= high and _may_kill(ev.spec, run, k)]
     kills = []
     for event in ev.events:
         at = event.occurs_in(low, high, [k.t for k in lines if k.probe == event.probe])
@@ -279,6 +281,13 @@ def _explain(ev: Evidence, run: ContainerRun) -> Restart:
                                      f"{_secs(life)} into its life, after {threshold} "
                                      f"failures answered {status}", probe, kill_at,
                   killing[-1].status, killing)
+
+
+def _may_kill(spec: dict, run: ContainerRun, line: KillLine) -> bool:
+    """Whether the line comes late enough in the container's life to be its probe's kill."""
+    earliest = earliest_kill(spec, line.probe)
+    return (run.started is None or earliest is None
+            or line.t - run.started >= earliest - SLACK)
 
 
 def _no_kill(ev: Evidence, run: ContainerRun, lines: list[KillLine], result) -> Restart:

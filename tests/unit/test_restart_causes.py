@@ -183,3 +183,12 @@ def test_a_restart_reads_as_a_dict_for_the_report():
     assert data["cause"] == EXIT and data["killed_by"] is None and data["last_line"] == "bye"
     assert ContainerRun.from_dict({"id": "a", "attempt": 0, "started": 0.5, "finished": 19.0,
                                    "exit_code": 1, "reason": "Error", "last_line": "bye"}) == run
+
+
+def test_the_startup_probes_first_result_on_a_new_container_is_no_kill():
+    # The kubelet logs "SyncLoop (probe)" startup "unhealthy" also when it starts probing a
+    # container (its result is unknown until the probe runs): too early to be a kill.
+    run = ContainerRun("a", 0, 0.0, 30.0, 1, "Error")
+    restart = restarts_in(evidence([run], lines=[KillLine(1.0, "startup"),
+                                                 KillLine(25.0, "startup")]))[0]
+    assert restart.cause == EXIT and not restart.awaits_event
