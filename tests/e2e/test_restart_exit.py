@@ -1,8 +1,8 @@
-"""An anon-off kube-apiserver that ends on its own is not the story's restart: its process is
-sent SIGTERM twice inside the node once the cluster is made (the first starts its graceful
-shutdown, the second makes it exit 1 at once, as k8s.io/apiserver's signal handler does), and
-the restart cell fails with the cause `exit`, though every probe of it got 401 as in the
-story and it exits 1 as a crash would."""
+"""An anon-off kube-apiserver that ends on its own is not the story's restart: once the
+cluster is made and the kubelet's startup probe has had 401s, its process is sent SIGTERM
+twice inside the node (the first starts its graceful shutdown, the second makes it exit 1 at
+once, as k8s.io/apiserver's signal handler does). It exits 1 between 401 probes, as a crash
+would, and the restart cell fails with the cause `exit`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import re
 import pytest
 
 from authprobe.harness.access import NodeAccess
+from authprobe.harness.probes import parse_failures
+from authprobe.harness.readiness import epoch
 from authprobe.wait import until
 
 from .conftest import VERSION, outcomes_of
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.e2e
 
 # kube-apiserver's log lines once a SIGTERM has started its graceful shutdown.
 SHUTTING_DOWN = ("ShutdownInitiated", "Stopped listening on")
+REFUSED = 3  # startup probes answered 401 before the apiserver is ended
 MADE = re.compile(r"creating cluster (authprobe-anon-off-\S+) \(anon-off, .*\): done in")
 
 
@@ -30,7 +33,18 @@ def end_the_apiserver(node: NodeAccess) -> str:
     running = node.exec("crictl", "ps", "--name", "^kube-apiserver$", "--state", "running",
                         "-q").stdout.split()
     assert len(running) == 1, f"running kube-apiserver containers: {running}"
-    pid = str(json.loads(node.exec("crictl", "inspect", running[0]).stdout)["info"]["pid"])
+    inspected = json.loads(node.exec("crictl", "inspect", running[0]).stdout)
+    pid = str(inspected["info"]["pid"])
+    started = epoch(inspected["status"]["startedAt"])
+
+    def refused() -> bool:
+        journal = node.exec("journalctl", "-u", "kubelet", "--no-pager", "-o", "short-unix",
+                            f"--since=@{int(started)}").stdout
+        return len([f for f in parse_failures(journal, started)
+                    if f.probe == "Startup" and f.status == 401 and f.t >= 0]) >= REFUSED
+
+    until(refused, timeout=120, interval=2.0,
+          what=f"{REFUSED} startup probes of kube-apiserver answered 401")
     signal = ("sh", "-c", 'kill -s TERM "$1"', "sh", pid)  # the shell's own kill
     node.exec(*signal)
 
@@ -69,5 +83,8 @@ def test_an_apiserver_that_exits_on_its_own_fails_the_restart_cell_as_exit(tmp_p
     first = restarts["evidence"]["restarts"][0]
     assert (first["cause"], first["exit_code"], first["killed_by"]) == ("exit", 1, None)
     assert first["ended_at"] - first["started_at"] < observed["probe_budget"]
+    refused = [f for f in restarts["evidence"]["kubelet_probe_failures"]
+               if f["probe"] == "Startup" and f["t"] <= first["ended_at"]]
+    assert len(refused) >= REFUSED and {f["status"] for f in refused} == {401}, refused
     assert "cause exit" in restarts["message"], restarts["message"]
     assert restarts["evidence"]["events_read"] is True  # no Killing event near its end
