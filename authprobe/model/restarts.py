@@ -9,14 +9,18 @@ no answer) only when all of these hold:
 
 - a Killing event of the kubelet naming P was recorded between the kill's latest possible
   moment (the container's end) and its earliest (the end less the grace period);
-- the kubelet's journal holds P's failures in that container's life, at least P's
-  failure threshold of them, before the kill;
-- the container lived long enough for P to kill it: the first probe comes at P's initial
-  delay, each further failure one period later, so P cannot kill before
-  delay + (failureThreshold - 1) x period.
+- the kubelet's journal holds at least P's failure threshold of P's failures since P's count
+  began, up to the kill. The kubelet counts a probe's consecutive failures per pod: from the
+  pod's first container, across a container that ends on its own (the count goes on with
+  the next one), afresh after each kill by that probe;
+- that count ran long enough for P to kill: the first probe comes at P's initial delay,
+  each further failure one period later, so P cannot kill before
+  delay + (failureThreshold - 1) x period. For the first restart this is the budget from
+  the pod's start.
 
 A restart is "exit" when the container ended with no kill matched to its end: no Killing
-event near it (the events were read after it), or a life too short for any probe to kill.
+event near it (the events were read after it), or an end too early in every probe's count
+for any probe to have killed.
 Anything else is "unknown", which no expectation row allows.
 """
 
@@ -203,7 +207,16 @@ def restarts_in(evidence: Evidence) -> list[Restart]:
     ended = {c.attempt: c for c in evidence.containers
              if c.finished is not None and c.finished <= evidence.window}
     seen = max((s.restarts for s in evidence.series if s.t <= evidence.window), default=0)
-    found = [_explain(evidence, run) for run in ended.values()]
+    # Where each probe's count of consecutive failures began: the kubelet counts them per
+    # pod, from its first container's start, across a container that ends on its own, and
+    # afresh after each kill by that probe.
+    counts = {probe: -SLACK for probe in KILLING}
+    found = []
+    for attempt in sorted(ended):
+        restart = _explain(evidence, ended[attempt], counts)
+        if restart.cause.startswith("probe-"):
+            counts[restart.killed_by] = restart.kill_at + 1.0
+        found.append(restart)
     for attempt in sorted(set(range(seen)) - set(ended)):
         found.append(Restart(0, ContainerRun("", attempt, None, None, None), None, None,
                              None, None, (), UNKNOWN,
@@ -218,7 +231,12 @@ def _started_state(series: Sequence[Sample], attempt: int) -> bool | None:
     return states[-1] if states else None
 
 
-def _explain(ev: Evidence, run: ContainerRun) -> Restart:
+def _counted(counts: dict[str, float], probe: str, t: float) -> float:
+    """Seconds of ``probe``'s count of failures up to ``t``."""
+    return t - max(counts[probe], 0.0)
+
+
+def _explain(ev: Evidence, run: ContainerRun, counts: dict[str, float]) -> Restart:
     started_state = _started_state(ev.series, run.attempt)
 
     def result(cause: str, why: str, probe: str | None = None, at: float | None = None,
@@ -232,7 +250,7 @@ def _explain(ev: Evidence, run: ContainerRun) -> Restart:
     low, high = end - grace(ev.spec) - SLACK, end + SLACK
     if run.started is not None:
         low = max(low, run.started - SLACK)
-    lines = [k for k in ev.kill_lines if low <= k.t <= high and _may_kill(ev.spec, run, k)]
+    lines = [k for k in ev.kill_lines if low <= k.t <= high and _may_kill(ev.spec, counts, k)]
     kills = []
     for event in ev.events:
         at = event.occurs_in(low, high, [k.t for k in lines if k.probe == event.probe])
@@ -245,7 +263,7 @@ def _explain(ev: Evidence, run: ContainerRun) -> Restart:
                                    f"recurred {maybe[0].count} times between "
                                    f"{maybe[0].first:.0f} s and {maybe[0].last:.0f} s, and its "
                                    "journal does not say whether one was at this end")
-        return _no_kill(ev, run, lines, result)
+        return _no_kill(ev, run, counts, lines, result)
     probe_kills = [(e, at) for e, at in kills if e.probe in KILLING]
     if not probe_kills:
         return result(UNKNOWN, f"the kubelet killed it for another reason: "
@@ -254,43 +272,43 @@ def _explain(ev: Evidence, run: ContainerRun) -> Restart:
     probe = event.probe
     confirmed = [k.t for k in lines if k.probe == probe]
     kill_at = max([t for t in confirmed if t <= at + SLACK], default=at)
-    life = kill_at - run.started if run.started is not None else None
     earliest = earliest_kill(ev.spec, probe)
     if earliest is None:
         return result(UNKNOWN, f"a Killing event names the {probe} probe, which the running "
                                "apiserver does not have", probe, kill_at)
-    if life is None or life < earliest - SLACK:
-        return result(UNKNOWN, f"a Killing event names the {probe} probe, but the container "
-                               f"was killed {_secs(life)} into its life, before that probe "
-                               f"could kill it ({earliest:.0f} s)", probe, kill_at)
+    counted = _counted(counts, probe, kill_at)
+    if counted < earliest - SLACK:
+        return result(UNKNOWN, f"a Killing event names the {probe} probe at {kill_at:.0f} s, "
+                               f"{counted:.0f} s after its count of failures began, before "
+                               f"that probe could kill ({earliest:.0f} s)", probe, kill_at)
     _, _, threshold = probe_timing(ev.spec, probe)
     mine = tuple(f for f in ev.failures if f.probe == probe
-                 and run.started - SLACK <= f.t <= kill_at + SLACK)
+                 and counts[probe] <= f.t <= kill_at + SLACK)
     if len(mine) < threshold:
         return result(UNKNOWN, f"a Killing event names the {probe} probe, but the kubelet's "
-                               f"journal has {len(mine)} of its {threshold} failures in that "
-                               "container's life", probe, kill_at, failures=mine)
+                               f"journal has {len(mine)} of the {threshold} failures that "
+                               "kill", probe, kill_at, failures=mine)
     killing = mine[-threshold:]
+    life = f", {kill_at - run.started:.0f} s into its life" if run.started is not None else ""
     answered = [f.status for f in killing if f.status is not None]
     if not answered:
-        return result(TIMEOUT, f"killed by the {probe} probe at {kill_at:.0f} s after "
+        return result(TIMEOUT, f"killed by the {probe} probe at {kill_at:.0f} s{life}, after "
                                f"{threshold} failures without an answer", probe, kill_at,
                       None, killing)
     status = Counter(answered).most_common(1)[0][0]
-    return result(f"probe-{status}", f"killed by the {probe} probe at {kill_at:.0f} s, "
-                                     f"{_secs(life)} into its life, after {threshold} "
-                                     f"failures answered {status}", probe, kill_at,
-                  killing[-1].status, killing)
+    return result(f"probe-{status}", f"killed by the {probe} probe at {kill_at:.0f} s{life}, "
+                                     f"after {threshold} failures answered {status}", probe,
+                  kill_at, killing[-1].status, killing)
 
 
-def _may_kill(spec: dict, run: ContainerRun, line: KillLine) -> bool:
-    """Whether the line comes late enough in the container's life to be its probe's kill."""
+def _may_kill(spec: dict, counts: dict[str, float], line: KillLine) -> bool:
+    """Whether the line comes late enough in its probe's count of failures to be a kill."""
     earliest = earliest_kill(spec, line.probe)
-    return (run.started is None or earliest is None
-            or line.t - run.started >= earliest - SLACK)
+    return earliest is None or _counted(counts, line.probe, line.t) >= earliest - SLACK
 
 
-def _no_kill(ev: Evidence, run: ContainerRun, lines: list[KillLine], result) -> Restart:
+def _no_kill(ev: Evidence, run: ContainerRun, counts: dict[str, float],
+             lines: list[KillLine], result) -> Restart:
     ending = (f"exit code {run.exit_code}" + (f" ({run.reason})" if run.reason else "")
               + (f", last log line: {run.last_line}" if run.last_line else ""))
     if run.exit_code is None:
@@ -300,14 +318,15 @@ def _no_kill(ev: Evidence, run: ContainerRun, lines: list[KillLine], result) -> 
                                f"{lines[-1].t:.0f} s, but no Killing event was read for it",
                       lines[-1].probe, lines[-1].t, awaits=True)
     life = run.finished - run.started if run.started is not None else None
-    could_kill = [e for e in (earliest_kill(ev.spec, p) for p in KILLING) if e is not None]
-    too_short = life is not None and all(life < e - SLACK for e in could_kill)
+    too_short = all(_counted(counts, probe, run.finished) < earliest - SLACK
+                    for probe, earliest in ((p, earliest_kill(ev.spec, p)) for p in KILLING)
+                    if earliest is not None)
     if ev.events_read:
         return result(EXIT, f"ended on its own {_secs(life)} into its life, no Killing event "
                             f"near its end; {ending}")
     if too_short:
         return result(EXIT, f"ended on its own {_secs(life)} into its life, before any probe "
-                            f"could kill it; {ending}")
+                            f"could have failed enough to kill it; {ending}")
     return result(UNKNOWN, f"no Killing event could be read to rule out a kill; {ending}")
 
 
