@@ -6,6 +6,8 @@ kubelet asked for; the kubelet logs no decision at the verbosity the clusters ru
 
 import json
 
+import pytest
+
 from authprobe.harness.kubelet import KubeletAnswer
 from authprobe.scenario import wait_for_status
 from authprobe.wait import until
@@ -103,6 +105,9 @@ def test_kubelet_admin_before_binding(cluster, expected, observe):
     check(answer, observed(answer, "admin", PODS, observe), expected)
 
 
+# Late, so the kubelet has forgotten the denial of kubelet_admin_before_binding (it keeps
+# one 30 s) and answers at once.
+@pytest.mark.runs_last
 def test_kubelet_admin_after_binding(cluster, expected, observe, cluster_admin_binding):
     """With the cluster-admin binding user admin reads the kubelet's /pods (a PodList)."""
     last = {}

@@ -29,6 +29,7 @@ def most_common(values):
 
 
 @pytest.mark.control_plane_any
+@pytest.mark.runs_last
 def test_apiserver_restarts(cluster, expected, observe):
     if not cluster.up:
         series = cluster.restarts.series if cluster.restarts else []
