@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from ..model.profiles import AUTH_FILE_REF, ProfileAt
+from ..model.profiles import AUTH_FILE_REF, ProfileAt, flatten
 from ..model.versions import KubeVersion, VersionFacts
 
 KIND_CONFIG_API = "kind.x-k8s.io/v1alpha4"
@@ -184,18 +184,6 @@ def kubeadm_patches(inp: RenderInput, with_patch_dir: bool) -> list[str]:
     if kubelet:
         patches.append(dump({"kind": "KubeletConfiguration", **kubelet}))
     return patches
-
-
-def flatten(doc: dict, prefix: str = "") -> dict:
-    """A nested mapping as dotted paths to its leaf values."""
-    out = {}
-    for key, value in doc.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, path + "."))
-        else:
-            out[path] = value
-    return out
 
 
 def kubelet_expected(inp: RenderInput) -> dict:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import yaml
 
+from ..model.profiles import flatten
 from .access import NodeAccess
-from .render import flatten
 
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 # Kubelet flags that override a checked field of the configuration file.

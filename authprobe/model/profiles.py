@@ -208,6 +208,18 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
     )
 
 
+def flatten(doc: dict, prefix: str = "") -> dict:
+    """A nested mapping (a kubelet configuration) as dotted paths to its leaf values."""
+    out = {}
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
 def load_profile(path: Path) -> Profile:
     """Read and check one profile file; any problem is one AuthprobeError line."""
     profile_id = path.stem

@@ -19,13 +19,12 @@ from authprobe.harness.render import (
     TOKEN_USERS,
     HostFacts,
     RenderInput,
-    flatten,
     render,
     token_file_text,
     users_of_token_file,
 )
 from authprobe.harness.verify_kubelet import KUBELET_CONFIG, kubelet_differences, kubelet_flags
-from authprobe.model.profiles import load_dirs, load_profile
+from authprobe.model.profiles import flatten, load_dirs, load_profile
 from authprobe.model.versions import KubeVersion, version_table
 from authprobe.paths import clusters_dir
 
