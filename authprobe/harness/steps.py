@@ -273,10 +273,11 @@ def verify(env: Env, run: ClusterRun) -> None:
         handle.probe_budget = probes.budget(spec)
         handle.window = (env.observe_window if env.observe_window is not None
                          else probes.window(spec, env.default_window))
-        record["message"] = ("apiserver flags and probes match the profile; probe budget "
-                             f"{handle.probe_budget:.0f}s, window {handle.window:.0f}s"
-                             if handle.probe_budget is not None else
-                             "apiserver flags and probes match the profile")
+        record["message"] = ("apiserver flags and probes and the kubelet's configuration match "
+                             f"the profile; probe budget {handle.probe_budget:.0f}s, window "
+                             f"{handle.window:.0f}s" if handle.probe_budget is not None else
+                             "apiserver flags and probes and the kubelet's configuration match "
+                             "the profile")
         record_cluster(env, run, probe_budget=handle.probe_budget, window=handle.window,
                        probes=spec)
 

@@ -3,10 +3,14 @@
 kind applies a ``KubeletConfiguration`` patch silently or not at all, like the kubeadm
 patches, so the kubelet is checked as kube-apiserver is: its command line (read from the
 running process) and the configuration file that command line names, read back from the
-node. A flag on the command line overrides the file, so it is what counts where present.
+node (a flag on the command line overrides the file, so it is what counts where present);
+and, where kube-apiserver answers, the configuration the kubelet reports it runs with
+(``/configz``, through the apiserver's node proxy as cluster-admin).
 """
 
 from __future__ import annotations
+
+import json
 
 import yaml
 
@@ -80,9 +84,34 @@ def read_kubelet(node: NodeAccess) -> tuple[dict, list[str]]:
     return (config if isinstance(config, dict) else {}), argv
 
 
+def configz_differences(configz: dict, expected: dict) -> list[str]:
+    """What differs between the kubelet's own /configz answer and ``expected``."""
+    values = flatten(configz.get("kubeletconfig") or {})
+    return [f"the running kubelet's {path} is {values.get(path)!r} (/configz), profile sets "
+            f"{want!r}" for path, want in expected.items()
+            if path not in values or not _same(values[path], want)]
+
+
+def read_configz(node: NodeAccess) -> dict | None:
+    """The kubelet's /configz, through the apiserver's node proxy; None when it does not
+    answer (a control plane that is down or restarting)."""
+    path = f"/api/v1/nodes/{node.container}/proxy/configz"
+    result = node.kubectl("get", "--raw", path, "--request-timeout=20s", check=False,
+                          timeout=40)
+    try:
+        found = json.loads(result.stdout) if result.returncode == 0 else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) and "kubeletconfig" in found else None
+
+
 def verify_kubelet(node: NodeAccess, expected: dict) -> list[str]:
     """Differences between the node's running kubelet and ``expected``; empty if none."""
     config, argv = read_kubelet(node)
     if not argv:
         return ["no kubelet process runs in the node"]
-    return kubelet_differences(config, argv, expected)
+    found = kubelet_differences(config, argv, expected)
+    configz = read_configz(node)
+    if configz is not None:
+        found += configz_differences(configz, expected)
+    return found

@@ -23,7 +23,12 @@ from authprobe.harness.render import (
     token_file_text,
     users_of_token_file,
 )
-from authprobe.harness.verify_kubelet import KUBELET_CONFIG, kubelet_differences, kubelet_flags
+from authprobe.harness.verify_kubelet import (
+    KUBELET_CONFIG,
+    configz_differences,
+    kubelet_differences,
+    kubelet_flags,
+)
 from authprobe.model.profiles import flatten, load_dirs, load_profile
 from authprobe.model.versions import KubeVersion, version_table
 from authprobe.paths import clusters_dir
@@ -165,6 +170,16 @@ def test_another_config_file_and_a_missing_field_are_named():
     found = kubelet_differences(config, argv, KUBELET_CHECKED)
     assert found[0] == f"the kubelet runs with --config='/etc/k.yaml', not {KUBELET_CONFIG}"
     assert "authentication.anonymous.enabled is not set" in found[1]
+
+
+def test_the_kubelets_own_configz_is_checked_too():
+    configz = {"kubeletconfig": {**KUBEADM_CONFIG, "authentication": {
+        "anonymous": {"enabled": True}, "webhook": {"enabled": True}}}}
+    assert configz_differences(configz, {**KUBELET_CHECKED,
+                                         "authentication.anonymous.enabled": True}) == []
+    assert configz_differences(configz, KUBELET_CHECKED) == [
+        "the running kubelet's authentication.anonymous.enabled is True (/configz), profile "
+        "sets False"]
 
 
 def test_kubelet_flags_reads_both_forms():
