@@ -19,7 +19,7 @@ request in time and by the node and user reviewed.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import requests
@@ -41,6 +41,11 @@ REVIEWS = {"subjectaccessreviews": "SubjectAccessReview", "tokenreviews": "Token
 # Slack around a request when matching the reviews it caused: one clock (the node is a
 # container on this host), so only the audit log's rounding to microseconds.
 SLACK = 0.01
+# How long the kubelet keeps a webhook's answer instead of asking again: kubeadm writes 0s,
+# which the kubelet takes as its defaults (its /configz shows them). Within these, the
+# record behind an answer is the earlier review the kubelet still holds.
+KEEPS_ALLOWED = 300.0
+KEEPS_DENIED = 30.0
 
 
 def published_port(container: str, port: int = KUBELET_PORT) -> int:
@@ -113,6 +118,7 @@ class Review:
     name: str | None = None
     allowed: bool | None = None
     reason: str = ""
+    held: bool = False  # made for an earlier request; the kubelet answered from its cache
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,17 +160,31 @@ def reviews_by(audit: AuditLog, node_name: str, start: float, end: float) -> lis
 
 @dataclass
 class KubeletAnswer:
-    """A kubelet's answer and the reviews behind it."""
+    """A kubelet's answer and the reviews behind it: those it asked for while answering
+    (``reviews``) and, for a decision it still held, those it asked for before
+    (``earlier``, the last KEEPS_ALLOWED seconds)."""
 
     response: requests.Response
     reviews: list[Review]
     sent: float
     answered: float
+    earlier: list[Review] = field(default_factory=list)
 
-    def asked_about(self, user: str | None) -> list[Review]:
-        """The SubjectAccessReviews about ``user`` (None: any user)."""
-        return [r for r in self.reviews if r.kind == "SubjectAccessReview"
-                and (user is None or r.user == user)]
+    def asked_about(self, user: str) -> list[Review]:
+        """The SubjectAccessReviews about ``user`` behind the answer: those asked for while
+        answering; when there are none, the latest earlier one of each subresource that the
+        kubelet still held (an allow 5 min, a denial 30 s), marked ``held``."""
+        now = [r for r in self.reviews if r.kind == "SubjectAccessReview" and r.user == user]
+        if now:
+            return now
+        held: dict[str, Review] = {}
+        for review in self.earlier:
+            age = self.sent - (epoch_of(review.time) or 0.0)
+            keeps = KEEPS_ALLOWED if review.allowed else KEEPS_DENIED
+            if (review.kind == "SubjectAccessReview" and review.user == user
+                    and age <= keeps):
+                held[review.subresource or ""] = replace(review, held=True)
+        return sorted(held.values(), key=lambda r: r.time)
 
 
 class KubeletDoor:
@@ -207,7 +227,9 @@ class KubeletDoor:
         answered = time.time()
         self._settle()
         return KubeletAnswer(response, reviews_by(self.audit, self.node_name, sent, answered),
-                             sent, answered)
+                             sent, answered,
+                             reviews_by(self.audit, self.node_name, sent - KEEPS_ALLOWED,
+                                        sent - SLACK))
 
     def _settle(self) -> None:
         """Wait until the audit log records a request made after the kubelet answered: the

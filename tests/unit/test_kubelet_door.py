@@ -255,3 +255,22 @@ def test_a_review_reads_its_answer():
     assert (review.user, review.verb, review.resource, review.subresource, review.name,
             review.allowed, review.code) == ("healthz-reader", "get", "nodes", "healthz", NODE,
                                              True, 201)
+
+
+def test_a_decision_the_kubelet_still_holds_is_backed_by_its_earlier_review():
+    from authprobe.harness.kubelet import KubeletAnswer
+
+    t0 = 1796305856.0
+    earlier = [Review.from_event(review_event(t0 - 40, "proxy", "system:anonymous")),
+               Review.from_event(review_event(t0 - 10, "proxy", "system:anonymous")),
+               Review.from_event(review_event(t0 - 200, "pods", "admin", allowed=True)),
+               Review.from_event(review_event(t0 - 100, "proxy", "admin"))]
+    answer = KubeletAnswer(response=None, reviews=[], sent=t0, answered=t0 + 0.02,
+                           earlier=earlier)
+    held = answer.asked_about("system:anonymous")
+    assert [(r.time, r.held) for r in held] == [(stamp(t0 - 10), True)]
+    # an allow is held 5 min, a denial 30 s
+    assert [r.subresource for r in answer.asked_about("admin")] == ["pods"]
+    fresh = Review.from_event(review_event(t0 + 0.01, "healthz", "system:anonymous"))
+    answer.reviews = [fresh]
+    assert answer.asked_about("system:anonymous") == [fresh]
