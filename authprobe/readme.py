@@ -14,6 +14,7 @@ they are current, exit status 1 when not); a unit test fails when they drift.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import AuthprobeError
-from .model.profiles import AUTH_FILE_REF, Profile, ProfileAt, load_dirs
+from .model.profiles import AUTH_FILE_REF, Profile, ProfileAt, flatten, load_dirs
 from .model.versions import KubeVersion, SupportedVersion, version_key, version_table
 from .report.grid import profiles_in
 
@@ -47,10 +48,13 @@ def _flag(name: str, value: str) -> str:
 
 
 def _flags(at: ProfileAt) -> str:
-    """The profile's kube-apiserver flags and auth files."""
+    """The profile's kube-apiserver flags and auth files, and its kubelet settings."""
     flags = " ".join(_flag(name, value) for name, value in at.extra_args.items())
     files = "; ".join(_file(name, doc) for name, doc in at.auth_files.items())
-    return "; ".join(p for p in (f"`{flags}`" if flags else "kubeadm defaults", files) if p)
+    kubelet = " ".join(f"{path}: {json.dumps(value)}"
+                       for path, value in flatten(dict(at.kubelet_config)).items())
+    return "; ".join(p for p in (f"`{flags}`" if flags else "kubeadm defaults", files,
+                                 f"kubelet `{kubelet}`" if kubelet else "") if p)
 
 
 def _file(name: str, doc: dict) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures the scenarios share: the story's cluster-admin binding for user "admin"."""
+"""Fixtures the scenarios share: the story's cluster-admin binding for user "admin", and
+narrow roles for the other token users."""
 
 from __future__ import annotations
 
@@ -6,11 +7,24 @@ from contextlib import contextmanager
 
 import kubernetes
 import pytest
-from kubernetes.client import RbacV1Subject, V1ClusterRoleBinding, V1ObjectMeta, V1RoleRef
+from kubernetes.client import (
+    RbacV1Subject,
+    V1ClusterRole,
+    V1ClusterRoleBinding,
+    V1ObjectMeta,
+    V1PolicyRule,
+    V1ResourceAttributes,
+    V1Role,
+    V1RoleBinding,
+    V1RoleRef,
+    V1SubjectAccessReview,
+    V1SubjectAccessReviewSpec,
+)
 from kubernetes.client.exceptions import ApiException
 
 from authprobe.harness.readiness import wait_ready
 from authprobe.scenario import answered, wait_for_status
+from authprobe.wait import until
 
 BINDING = "login-on-dashboard-with-cluster-admin"
 # A request user "admin" may make only with the binding in place.
@@ -65,3 +79,66 @@ def cluster_admin_binding(cluster):
 
     return bound
 
+
+
+@pytest.fixture
+def granted(cluster):
+    """``with granted(user, verbs, resource, namespace=None):`` runs a block with ``user``
+    bound to a role allowing only ``verbs`` on ``resource`` ("nodes/healthz": a
+    subresource), a ClusterRole when ``namespace`` is None, else a Role there.
+
+    Both are removed when the block ends; the block starts once a SubjectAccessReview says
+    the apiserver's RBAC allows it, so no answer is judged on a binding not yet seen.
+    """
+    rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api)
+    authz = kubernetes.client.AuthorizationV1Api(cluster.api)
+
+    @contextmanager
+    def bound(user: str, verbs: list[str], resource: str, namespace: str | None = None):
+        name = f"authprobe-{user}"
+        group_resource, _, sub = resource.partition("/")
+        rule = V1PolicyRule(api_groups=[""], resources=[resource], verbs=verbs)
+        subject = RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="User", name=user)
+        kind = "ClusterRole" if namespace is None else "Role"
+        ref = V1RoleRef(api_group="rbac.authorization.k8s.io", kind=kind, name=name)
+        meta = V1ObjectMeta(name=name, namespace=namespace)
+        if namespace is None:
+            make = [lambda: rbac.create_cluster_role(V1ClusterRole(metadata=meta, rules=[rule])),
+                    lambda: rbac.create_cluster_role_binding(V1ClusterRoleBinding(
+                        metadata=meta, role_ref=ref, subjects=[subject]))]
+            remove = [lambda: rbac.delete_cluster_role_binding(name),
+                      lambda: rbac.delete_cluster_role(name)]
+        else:
+            make = [lambda: rbac.create_namespaced_role(namespace, V1Role(metadata=meta,
+                                                                          rules=[rule])),
+                    lambda: rbac.create_namespaced_role_binding(namespace, V1RoleBinding(
+                        metadata=meta, role_ref=ref, subjects=[subject]))]
+            remove = [lambda: rbac.delete_namespaced_role_binding(name, namespace),
+                      lambda: rbac.delete_namespaced_role(name, namespace)]
+        review = V1SubjectAccessReview(spec=V1SubjectAccessReviewSpec(
+            user=user, resource_attributes=V1ResourceAttributes(
+                verb=verbs[0], resource=group_resource, subresource=sub or None,
+                namespace=namespace)))
+
+        def allowed() -> bool:
+            return answered(lambda: authz.create_subject_access_review(review)).status.allowed
+
+        for step in make:
+            try:
+                answered(step)
+            except ApiException as err:
+                if err.status != 409:  # left by an interrupted run: kept as it is
+                    raise
+        try:
+            until(allowed, timeout=60, interval=1.0, what=f"RBAC to allow {user} "
+                  f"{verbs[0]} {resource}")
+            yield
+        finally:
+            for step in remove:
+                try:
+                    answered(step)
+                except ApiException as err:
+                    if err.status != 404:
+                        raise
+
+    return bound

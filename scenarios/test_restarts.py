@@ -69,6 +69,7 @@ def never_up(cluster, expected, observe):
 
 
 @pytest.mark.control_plane_any
+@pytest.mark.runs_last
 def test_apiserver_restarts(cluster, expected, observe):
     if not cluster.up:
         never_up(cluster, expected, observe)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 import requests
 
@@ -68,6 +69,14 @@ class AuditRecord:
         return f"audit: {self.verb} {self.uri} {self.code}, {who}{decision}"
 
 
+def epoch_of(stamp: str) -> float | None:
+    """An audit timestamp (RFC 3339, microseconds) as epoch seconds."""
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def _events(text: str) -> list[dict]:
     events = []
     for line in text.splitlines():
@@ -97,6 +106,10 @@ class AuditLog:
         if not audit_id:
             raise AuthprobeError(f"the apiserver sent no Audit-Id header for "
                                  f"{response.request.method} {response.request.path_url}")
+        return self.record_by_id(audit_id, timeout)
+
+    def record_by_id(self, audit_id: str, timeout: float = 20.0) -> AuditRecord:
+        """The audit record of the request the apiserver answered with ``audit_id``."""
         needle = f'"auditID":"{audit_id}"'
 
         def complete() -> AuditRecord | None:
@@ -106,6 +119,32 @@ class AuditLog:
 
         return until(complete, timeout=timeout, interval=0.5, quiet=True,
                      what=f"the audit event of request {audit_id}")
+
+    def record_between(self, fixed: str, user: str, start: float, end: float,
+                       timeout: float = 20.0) -> AuditRecord:
+        """The audit record of ``user``'s request whose event holds ``fixed`` and that the
+        apiserver received between ``start`` and ``end`` (epoch seconds): for an answer
+        without an Audit-Id header, as the 101 of an upgraded connection."""
+        def complete() -> AuditRecord | None:
+            by_id: dict[str, dict] = {}
+            for event in self.grep(fixed):
+                if (event.get("stage") not in ANSWERED
+                        or (event.get("user") or {}).get("username") != user):
+                    continue
+                at = epoch_of(event.get("requestReceivedTimestamp", ""))
+                if at is None or not start - 0.01 <= at <= end + 0.01:
+                    continue
+                known = by_id.get(event.get("auditID", ""))
+                if known is None or (ANSWERED.index(event["stage"])
+                                     > ANSWERED.index(known["stage"])):
+                    by_id[event.get("auditID", "")] = event
+            if len(by_id) > 1:
+                raise AuthprobeError(f"{len(by_id)} audited requests of {user} hold {fixed} "
+                                     "in one request's time")
+            return AuditRecord.from_event(next(iter(by_id.values()))) if by_id else None
+
+        return until(complete, timeout=timeout, interval=0.5, quiet=True,
+                     what=f"the audit event of {user}'s request to {fixed}")
 
     def probe_events(self) -> list[dict]:
         """The kubelet's probe requests as the apiserver audited them."""

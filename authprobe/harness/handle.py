@@ -11,8 +11,9 @@ from ..errors import AuthprobeError, NotRunnable
 from ..model.profiles import ProfileAt
 from ..model.versions import KubeVersion
 from . import dashboard, kills
-from .access import HttpClient, NodeAccess
+from .access import Endpoint, HttpClient, NodeAccess
 from .audit import AuditLog
+from .kubelet import KubeletClient, KubeletDoor
 from .probes import ProbeFailure, kubelet_failures
 from .readiness import StartFailure
 from .sampler import RestartSampler
@@ -26,7 +27,9 @@ class ClusterHandle:
     ``api`` the official client as cluster-admin, ``node`` runs commands in the node,
     ``restarts`` is the kube-apiserver restart sampler, ``audit`` the apiserver's audit log.
     ``probe_budget`` is how long the kubelet lets a failing apiserver live, ``window`` the
-    restart observation window derived from it.
+    restart observation window derived from it. ``as_user``, ``kubelet_as`` and ``api_as``
+    give clients with the static token of one of ``render.TOKEN_USERS``; ``kubelet`` is the
+    node's kubelet port.
     """
 
     name: str
@@ -50,6 +53,43 @@ class ClusterHandle:
     window: float | None = None
     dashboard_image: str | None = None
     dashboard_missing: str | None = None  # why no Dashboard was deployed
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)  # token user -> token
+    _kubelet: KubeletDoor | None = field(default=None, repr=False)
+
+    def _token(self, user: str) -> str:
+        if user not in self.tokens:
+            raise AuthprobeError(f"{self.name} has no static token for user {user!r}")
+        return self.tokens[user]
+
+    def as_user(self, user: str) -> HttpClient:
+        """An HTTP client of the apiserver with ``user``'s static token."""
+        return HttpClient(Endpoint(self.server, self.ca_path), token=self._token(user),
+                          user=user)
+
+    def api_as(self, user: str) -> kubernetes.client.ApiClient:
+        """The official client with ``user``'s static token (TLS verified, no proxy)."""
+        configuration = kubernetes.client.Configuration()
+        configuration.host = self.server
+        configuration.ssl_ca_cert = str(self.ca_path)
+        configuration.verify_ssl = True
+        configuration.proxy = None
+        configuration.api_key = {"authorization": f"Bearer {self._token(user)}"}
+        return kubernetes.client.ApiClient(configuration=configuration)
+
+    @property
+    def kubelet(self) -> KubeletDoor:
+        if self._kubelet is None:
+            if self.admin is None or self.audit is None:
+                raise AuthprobeError(f"{self.name} is not connected: no way to its kubelet")
+            self._kubelet = KubeletDoor(self.node, self.audit,
+                                        self.ca_path.parent / "kubelet-ca.crt", self.admin)
+        return self._kubelet
+
+    def kubelet_as(self, user: str | None) -> KubeletClient:
+        """A client of the kubelet's port: no credentials (None), or ``user``'s token."""
+        if user is None:
+            return self.kubelet.client()
+        return self.kubelet.client(self._token(user), user)
 
     def kubelet_probe_failures(self) -> list[ProbeFailure]:
         """The kubelet's failed probes of kube-apiserver so far, from its journal."""

@@ -9,6 +9,7 @@ public: the admin token lives only in the token file, which the harness writes i
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from ..model.profiles import AUTH_FILE_REF, ProfileAt
+from ..model.profiles import AUTH_FILE_REF, ProfileAt, flatten
 from ..model.versions import KubeVersion, VersionFacts
 
 KIND_CONFIG_API = "kind.x-k8s.io/v1alpha4"
@@ -29,19 +30,35 @@ TOKEN_FILE = "tokens.csv"
 AUDIT_POLICY_FILE = "audit-policy.yaml"
 ADMIN_USER = "admin"
 ADMIN_UID = "authprobe-admin"
+# The static-token users of every cluster (name -> groups): the story's admin, and the users
+# the scenarios bind to one narrow role each. Their tokens are made per cluster.
+TOKEN_USERS = {
+    ADMIN_USER: (),
+    "healthz-reader": (),
+    "exec-getter": (),
+    "monitor": ("system:monitoring",),
+}
 DASHBOARD_NAMESPACE = "kubernetes-dashboard"
-# The paths and users the scenarios ask about, and the kubelet's probes; nothing else is
-# audited, so the log stays small. Failed authentication (401) has no user: the path and
-# resource rules cover it.
+# The paths and users the scenarios ask about, the kubelet's probes, and the reviews the
+# kubelet asks the apiserver for (its webhook authentication and authorization); nothing
+# else is audited, so the log stays small. Failed authentication (401) has no user: the path
+# and resource rules cover it. A TokenReview's request carries the token it reviews, so it
+# is recorded without bodies; a SubjectAccessReview's bodies say who asked for what, and
+# the answer.
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
     "omitStages": ["RequestReceived"],
     "rules": [
+        {"level": "RequestResponse",
+         "resources": [{"group": "authorization.k8s.io",
+                        "resources": ["subjectaccessreviews", "selfsubjectaccessreviews"]}]},
+        {"level": "Metadata",
+         "resources": [{"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]},
         {"level": "Metadata",
          "nonResourceURLs": ["/", "/livez", "/livez*", "/readyz", "/readyz*", "/healthz",
-                             "/healthz*", "/version"]},
-        {"level": "Metadata", "users": [ADMIN_USER, "system:anonymous"]},
+                             "/healthz*", "/version", "/statusz", "/flagz"]},
+        {"level": "Metadata", "users": [*TOKEN_USERS, "system:anonymous"]},
         {"level": "Metadata", "userGroups": ["system:unauthenticated"]},
         {"level": "Metadata", "namespaces": [DASHBOARD_NAMESPACE],
          "resources": [{"group": "", "resources": ["services/proxy"]}]},
@@ -58,6 +75,16 @@ AUDIT_ARGS = {
 
 # The kubelet logs each failed probe ("Probe failed ... output=...") from verbosity 1 on.
 KUBELET_VERBOSITY = "1"
+# The kubelet's own HTTPS port, published on 127.0.0.1 like the apiserver's.
+KUBELET_PORT = 10250
+# What the harness checks in the running kubelet's configuration (dotted paths of the
+# KubeletConfiguration): kubeadm's values, which the kubelet scenarios rely on, with a
+# profile's kubelet.config merged over them.
+KUBELET_CHECKED = {
+    "authentication.anonymous.enabled": False,
+    "authentication.webhook.enabled": True,
+    "authorization.mode": "Webhook",
+}
 
 
 @dataclass(frozen=True)
@@ -151,9 +178,17 @@ def kubeadm_patches(inp: RenderInput, with_patch_dir: bool) -> list[str]:
     if with_patch_dir:
         init["patches"] = {"directory": PATCHES_DIR}
     patches.append(dump(init))
+    kubelet = copy.deepcopy(dict(inp.profile.kubelet_config))
     if inp.host.cgroup_version == 1 and inp.facts.kubelet_fail_cgroup_v1:
-        patches.append(dump({"kind": "KubeletConfiguration", "failCgroupV1": False}))
+        kubelet["failCgroupV1"] = False
+    if kubelet:
+        patches.append(dump({"kind": "KubeletConfiguration", **kubelet}))
     return patches
+
+
+def kubelet_expected(inp: RenderInput) -> dict:
+    """The kubelet settings verify checks: kubeadm's, with the profile's merged over them."""
+    return {**KUBELET_CHECKED, **flatten(dict(inp.profile.kubelet_config))}
 
 
 def _config(inp: RenderInput, private: str, patch_files: dict[str, str]) -> str:
@@ -166,11 +201,15 @@ def _config(inp: RenderInput, private: str, patch_files: dict[str, str]) -> str:
     networking = {"apiServerAddress": "127.0.0.1", "apiServerPort": -1}
     if not inp.default_cni:
         networking["disableDefaultCNI"] = True
+    # The kubelet's port too, on 127.0.0.1 only, the host port left to Docker as above.
+    ports = [{"containerPort": KUBELET_PORT, "hostPort": -1, "listenAddress": "127.0.0.1",
+              "protocol": "TCP"}]
     return dump({
         "kind": "Cluster",
         "apiVersion": KIND_CONFIG_API,
         "networking": networking,
-        "nodes": [{"role": "control-plane", "image": inp.image, "extraMounts": mounts}],
+        "nodes": [{"role": "control-plane", "image": inp.image, "extraMounts": mounts,
+                   "extraPortMappings": ports}],
         "kubeadmConfigPatches": kubeadm_patches(inp, bool(patch_files)),
     })
 
@@ -205,14 +244,29 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
         "named_port": inp.profile.named_port if inp.facts.named_probe_port else None,
         "auth_files": sorted([TOKEN_FILE, *auth_files]),
         "mounts": [AUTH_DIR] + ([AUDIT_DIR] if inp.audit else []),
+        "kubelet": kubelet_expected(inp),
     }
     return Rendered(config_hash=digest, kind_config=_config(inp, private, patch_files),
                     auth_files=auth_files, patch_files=patch_files,
                     manifest_probes=manifest_probes, expected=expected)
 
 
-def token_file_text(token: str) -> str:
-    """The static token file line for the admin user (CSV ``token,user,uid``)."""
+def token_file_text(token: str, user: str = ADMIN_USER) -> str:
+    """The static token file line of one of TOKEN_USERS (CSV ``token,user,uid[,"groups"]``)."""
+    if user not in TOKEN_USERS:
+        raise ValueError(f"{user!r} is not one of the clusters' token users")
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,}", token):
-        raise ValueError("admin token must be at least 16 URL-safe characters")
-    return f"{token},{ADMIN_USER},{ADMIN_UID}\n"
+        raise ValueError(f"the token of {user} must be at least 16 URL-safe characters")
+    uid = ADMIN_UID if user == ADMIN_USER else f"authprobe-{user}"
+    groups = ",".join(TOKEN_USERS[user])
+    return f"{token},{user},{uid}" + (f',"{groups}"' if groups else "") + "\n"
+
+
+def users_of_token_file(text: str) -> dict[str, str]:
+    """User -> token, read back from a token file the harness wrote."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.split(",")
+        if len(parts) >= 3 and parts[1] in TOKEN_USERS:
+            found[parts[1]] = parts[0]
+    return found

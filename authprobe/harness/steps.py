@@ -38,7 +38,16 @@ from .manifest import read_manifest, with_probes, write_manifest
 from .provider import KindProvider
 from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
 from .readiness import exits as apiserver_exits
-from .render import AUTH_DIR, TOKEN_FILE, HostFacts, Rendered, token_file_text
+from .render import (
+    ADMIN_USER,
+    AUTH_DIR,
+    TOKEN_FILE,
+    TOKEN_USERS,
+    HostFacts,
+    Rendered,
+    token_file_text,
+    users_of_token_file,
+)
 from .sampler import RestartSampler
 from .verify import verify as verify_manifest
 
@@ -87,7 +96,8 @@ class ClusterRun:
     # scenario that checks whether it comes up judges that (a fail where it must come up).
     judge_down: bool = False
     logs_dir: Path | None = None
-    token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)  # admin's
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)  # every token user's
 
     @property
     def directory(self) -> Path:
@@ -142,8 +152,10 @@ def write_files(run: ClusterRun) -> Path:
     """The token file, auth files and kubeadm patches, private to the cluster (0600)."""
     auth = run.directory / "auth"
     auth.mkdir(mode=0o700, exist_ok=True)
-    run.token = secrets.token_urlsafe(32)
-    naming.write_private(auth / TOKEN_FILE, token_file_text(run.token))
+    run.tokens = {user: secrets.token_urlsafe(32) for user in TOKEN_USERS}
+    run.token = run.tokens[ADMIN_USER]
+    naming.write_private(auth / TOKEN_FILE, "".join(
+        token_file_text(token, user) for user, token in run.tokens.items()))
     for name, text in run.rendered.auth_files.items():
         naming.write_private(auth / name, text)
     patches = run.directory / "patches"
@@ -165,7 +177,8 @@ def create(env: Env, run: ClusterRun, aborting: Callable[[], bool]) -> bool:
     kube-apiserver has exited EARLY_EXITS times.
     """
     config = write_files(run)
-    env.register_secret(run.token)
+    for token in run.tokens.values():
+        env.register_secret(token)
     run.created = True
     label = f"creating cluster {run.name} ({run.profile.id}, Kubernetes {run.version})"
     say(f"{label} (usually under a minute) ...")
@@ -263,10 +276,11 @@ def verify(env: Env, run: ClusterRun) -> None:
         handle.probe_budget = probes.budget(spec)
         handle.window = (env.observe_window if env.observe_window is not None
                          else probes.window(spec, env.default_window))
-        record["message"] = ("apiserver flags and probes match the profile; probe budget "
-                             f"{handle.probe_budget:.0f}s, window {handle.window:.0f}s"
-                             if handle.probe_budget is not None else
-                             "apiserver flags and probes match the profile")
+        record["message"] = ("apiserver flags and probes and the kubelet's configuration match "
+                             f"the profile; probe budget {handle.probe_budget:.0f}s, window "
+                             f"{handle.window:.0f}s" if handle.probe_budget is not None else
+                             "apiserver flags and probes and the kubelet's configuration match "
+                             "the profile")
         record_cluster(env, run, probe_budget=handle.probe_budget, window=handle.window,
                        probes=spec)
 
@@ -277,12 +291,15 @@ def connect(env: Env, run: ClusterRun) -> None:
     with phase(env, run, "connect"):
         if run.reused:
             run.provider.write_kubeconfig()
-            run.token = (run.directory / "auth" / TOKEN_FILE).read_text().split(",", 1)[0]
-            env.register_secret(run.token)
+            run.tokens = users_of_token_file((run.directory / "auth" / TOKEN_FILE).read_text())
+            run.token = run.tokens.get(ADMIN_USER)
+            for token in run.tokens.values():
+                env.register_secret(token)
         endpoint = endpoint_from_kubeconfig(run.provider.kubeconfig, run.directory / "ca.crt")
         handle.server, handle.ca_path = endpoint.server, endpoint.ca_path
         handle.anonymous = HttpClient(endpoint)
         handle.admin = HttpClient(endpoint, token=run.token, user="admin")
+        handle.tokens = dict(run.tokens)
         handle.api = cluster_admin(run.provider.kubeconfig)
         handle.audit = AuditLog(handle.node) if env.audit else None
 

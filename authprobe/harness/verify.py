@@ -2,7 +2,8 @@
 
 kind silently skips a kubeadm patch pinned to the wrong API version and silently reuses a
 cluster of the same name, so after every create and on every reuse the kube-apiserver
-static pod manifest is read back from the node and compared with the rendered profile.
+static pod manifest is read back from the node and compared with the rendered profile, and
+so is the running kubelet's configuration (:mod:`.verify_kubelet`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from ..errors import AuthprobeError
 from .access import NodeAccess
 from .manifest import PROBES, apiserver_container, flags_of, probe_spec, read_manifest
+from .verify_kubelet import verify_kubelet
 
 
 def differences(manifest: dict, expected: dict, other_flags: dict[str, set[str]],
@@ -67,6 +69,8 @@ def verify(node: NodeAccess, cluster: str, profile_id: str, expected: dict,
     listing = node.exec("ls", "-1", auth_dir, check=False)
     auth_files = listing.stdout.split() if listing.returncode == 0 else []
     found = differences(manifest, expected, other_flags, auth_files)
+    if expected.get("kubelet"):
+        found += verify_kubelet(node, expected["kubelet"])
     if found:
         raise AuthprobeError(
             f"cluster {cluster} does not run profile {profile_id}: " + "; ".join(found)

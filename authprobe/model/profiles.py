@@ -1,7 +1,9 @@
-"""Cluster profiles: kube-apiserver settings kept as data in ``clusters/profiles/<id>.yaml``.
+"""Cluster profiles: kube-apiserver and kubelet settings kept as data in
+``clusters/profiles/<id>.yaml``.
 
 A profile file holds a ``description``, the apiserver ``extraArgs``, optional ``probes``
-changes for the kube-apiserver static pod, optional ``authFiles`` (documents written next
+changes for the kube-apiserver static pod, optional ``kubelet.config`` (KubeletConfiguration
+fields merged over kubeadm's), optional ``authFiles`` (documents written next
 to the static token file and mounted into the node), and optional ``versions``: rows keyed
 by ``since`` like the expectations, each either ``na: <reason>`` (the profile cannot run on
 those versions) or parts merged over the base for those versions. An extraArgs value may
@@ -27,13 +29,16 @@ AUTH_FILE_REF = re.compile(r"\{authFile:([A-Za-z0-9._-]+)\}")
 PROBE_NAMES = ("livenessProbe", "readinessProbe", "startupProbe")
 HTTP_GET_FIELDS = {"host", "port", "path", "scheme"}
 TIMING_FIELDS = {"initialDelaySeconds", "periodSeconds", "failureThreshold", "timeoutSeconds"}
-PARTS = {"apiserver", "probes", "authFiles"}
+PARTS = {"apiserver", "probes", "kubelet", "authFiles"}
 TOP_LEVEL = {"description", "versions", *PARTS}
 ROW_KEYS = {"na", "note", *PARTS}
 # Flags the harness sets on every profile (the admin token, the audit log).
 RESERVED_ARGS = ("token-auth-file", "audit-policy-file", "audit-log-path", "audit-log-maxsize",
                  "audit-log-maxbackup", "audit-log-format", "audit-log-mode")
 RESERVED_FILES = ("tokens.csv", "audit-policy.yaml")
+# KubeletConfiguration fields the harness sets itself (on cgroup v1 hosts), or that the kind
+# node image needs as they are.
+RESERVED_KUBELET = ("failCgroupV1", "cgroupDriver", "cgroupRoot", "kind", "apiVersion")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class ProfileAt:
     named_port: int | None  # containerPort of the port named probe-port (kubeadm 1.34+)
     auth_files: MappingProxyType  # file name -> document
     note: str = ""
+    kubelet_config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ def _check_parts(path: Path, parts: dict, where: str) -> None:
             if (isinstance(value[key], bool) or not isinstance(value[key], int)
                     or value[key] < 0):
                 raise _fail(path, f"{where}probes.{name}.{key} must be a whole number")
+    _check_kubelet(path, parts.get("kubelet"), where)
     files = parts.get("authFiles") or {}
     if not isinstance(files, dict):
         raise _fail(path, f"{where}authFiles must map file names to documents")
@@ -147,6 +154,23 @@ def _check_parts(path: Path, parts: dict, where: str) -> None:
             raise _fail(path, f"{where}authFiles name '{name}' is reserved for authprobe")
         if not isinstance(doc, dict):
             raise _fail(path, f"{where}authFiles '{name}' must be a document")
+
+
+def _check_kubelet(path: Path, kubelet: Any, where: str) -> None:
+    if kubelet is None:
+        return
+    if not isinstance(kubelet, dict) or set(kubelet) - {"config"}:
+        raise _fail(path, f"{where}kubelet may only hold 'config'")
+    config = kubelet.get("config") or {}
+    if not isinstance(config, dict):
+        raise _fail(path, f"{where}kubelet.config must map KubeletConfiguration fields to values")
+    for name in config:
+        if not re.match(r"^[a-z][A-Za-z0-9]*$", str(name)):
+            raise _fail(path, f"{where}kubelet.config key '{name}' must be a KubeletConfiguration "
+                        "field name (camelCase)")
+        if name in RESERVED_KUBELET:
+            raise _fail(path, f"{where}kubelet.config.{name} is set by authprobe or kind; "
+                        "remove it")
 
 
 def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None,
@@ -179,7 +203,21 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
         na=" ".join(str(na).split()) if na else None, extra_args=MappingProxyType(args),
         probes=MappingProxyType(probes), named_port=named_port,
         auth_files=MappingProxyType(copy.deepcopy(files)), note=note,
+        kubelet_config=MappingProxyType(
+            copy.deepcopy((parts.get("kubelet") or {}).get("config") or {})),
     )
+
+
+def flatten(doc: dict, prefix: str = "") -> dict:
+    """A nested mapping (a kubelet configuration) as dotted paths to its leaf values."""
+    out = {}
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
 
 
 def load_profile(path: Path) -> Profile:

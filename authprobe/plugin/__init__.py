@@ -14,13 +14,15 @@ import pytest
 from . import terminal
 from .fixtures import authprobe_cluster, cluster, expected, observe
 from .options import add_options
-from .planning import ANY_STATE_MARKER
+from .planning import ANY_STATE_MARKER, LAST_MARKER
 from .session import HARNESS, Harness
 
 __all__ = ["authprobe_cluster", "cluster", "expected", "observe"]
 MARKERS = (
     f"{ANY_STATE_MARKER}: run the scenario even when the control plane did not come up (the "
     "cluster fixture then hands over the start failure and its evidence)",
+    f"{LAST_MARKER}: run the scenario after the other scenarios of every cluster that is up "
+    "at the same time (one that waits out the restart observation window)",
 )
 
 

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def authprobe_cluster(request: pytest.FixtureRequest):
-    """The cluster of one (profile, minor) cell, shared by every scenario of the cell."""
+    """The cluster of one (profile, minor) cell, shared by every scenario of the cell.
+
+    The scenarios of several cells run interleaved, so pytest tears this fixture down and
+    sets it up again between them; the harness ends the cluster after the cell's last item.
+    """
     harness = request.config.stash[HARNESS]
-    cell = request.param
-    run = harness.pool.get(cell)
-    yield run
-    harness.pool.release(cell, export_logs=harness.cell_failed(cell))
+    return harness.pool.get(request.param)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from .options import Selection
 
 CELL_FIXTURE = "authprobe_cluster"
 ANY_STATE_MARKER = "control_plane_any"
+LAST_MARKER = "runs_last"
 
 
 def scenario_id(item: pytest.Item) -> str:
@@ -149,3 +150,21 @@ def short_cells_last(items: list[pytest.Item], is_short) -> list[pytest.Item]:
     order = {item: index for index, item in enumerate(items)}
     return sorted(items, key=lambda item: (bool(is_short(cell_of(item))),
                                            first[cell_of(item)], order[item]))
+
+
+def last_in_waves(items: list[pytest.Item], cells: list[Cell], wave: int) -> list[pytest.Item]:
+    """The items with those marked ``runs_last`` after every other item of the clusters up
+    at the same time: ``cells`` (in order) taken ``wave`` at a time, as the pool brings them
+    up. A scenario that waits out the restart observation window is marked so: the other
+    scenarios of every cluster of the wave then run while the windows are open, instead of
+    one cell's after another's window. Items of cells not in ``cells`` (n/a) come first;
+    the order is kept otherwise."""
+    position = {cell: index // max(1, wave) for index, cell in enumerate(cells)}
+
+    def key(item: pytest.Item) -> tuple:
+        cell = cell_of(item)
+        if cell not in position:
+            return (-1, 0)
+        return (position[cell], int(item.get_closest_marker(LAST_MARKER) is not None))
+
+    return sorted(items, key=key)  # stable: each cell's order, and the cells', stay

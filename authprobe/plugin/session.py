@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,7 @@ class Harness:
         self.cells: list[Cell] = []
         self.said: set[str] = set()
         self.failed_cells: set[Cell] = set()
+        self.remaining: Counter[Cell] = Counter()  # items of each cell still to run
         self._previous_handlers: dict = {}
         if given(config):
             try:
@@ -148,6 +150,8 @@ class Harness:
                                         if not plans[i].na))
         if self.cells:
             self.pool = self._make_pool(sel, versions)
+            items = planning.last_in_waves(items, self.cells, self.pool.max_alive)
+        self.remaining = Counter(planning.cell_of(i) for i in items)
         return items
 
     def expects_down(self, profile: str, version: KubeVersion) -> bool:
@@ -223,6 +227,7 @@ class Harness:
                 say(f"not run, recorded as errors: the scenarios of {cell.id}: {reason}")
                 self.runlog.add_problem(reason)
             self.runlog.add_cell(_cells.not_run(plan, item.nodeid, reason))
+            self.item_done(cell)
             return True
         return None
 
@@ -252,7 +257,15 @@ class Harness:
             self.runlog.add_cell(record)
             if record.outcome in (FAIL, ERROR):
                 self.failed_cells.add(planning.cell_of(item))
+            self.item_done(planning.cell_of(item))
         return report
+
+    def item_done(self, cell: Cell) -> None:
+        """After a cell's last item its cluster goes (items of cells run interleaved, see
+        planning.last_in_waves, so the cluster fixture's own teardown cannot tell)."""
+        self.remaining[cell] -= 1
+        if self.remaining[cell] == 0 and self.pool is not None:
+            self.pool.release(cell, export_logs=self.cell_failed(cell))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reporter.add_test_report(report)

@@ -9,12 +9,13 @@ import pytest
 
 from authprobe.model.restarts import earliest_kill
 from authprobe.model.series import Sample, first_restart_at
+from authprobe.paths import clusters_dir
 
 from .conftest import VERSION, outcomes_of
 
 pytestmark = pytest.mark.e2e
 
-PROFILES = {"anon-on", "anon-off", "anon-off-probe-8080", "anon-health-only"}
+PROFILES = {path.stem for path in (clusters_dir() / "profiles").glob("*.yaml")}
 # The one cell an offline run may skip: the Go module proxy serves no Dashboard module, so
 # a node image built without a Dashboard source has nothing to answer behind the proxy.
 MAY_SKIP = {"admin_dashboard_after_binding"}
@@ -68,6 +69,22 @@ def test_the_story_with_the_apiservers_own_records(run):
     assert start["outcome"] == "expected-failure"
     assert start["observed"]["exit_code"] == 1
     assert any("unknown flag: --insecure-" in line for line in start["observed"]["log_tail"])
+
+
+def test_the_kubelets_door_with_the_apiservers_record_of_its_reviews(run):
+    _, outcomes, _ = run
+    closed = cell(outcomes, "anon-on", "kubelet_anonymous_pods")
+    assert closed["observed"]["status"] == 401
+    assert closed["evidence"]["kubelet_reviews"] == []  # refused without asking anyone
+    open_door = cell(outcomes, "kubelet-anon-on", "kubelet_anonymous_pods")
+    assert open_door["observed"]["status"] == 403
+    reviews = open_door["evidence"]["kubelet_reviews"]
+    assert reviews and all(r["user"] == "system:anonymous" and r["allowed"] is False
+                           for r in reviews if r["kind"] == "SubjectAccessReview")
+    after = cell(outcomes, "anon-on", "kubelet_admin_after_binding")
+    assert after["observed"]["status"] == 200 and after["observed"]["message"] == "PodList"
+    assert any(r["user"] == "admin" and r["allowed"]
+               for r in after["evidence"]["kubelet_reviews"])
 
 
 def test_anon_off_restarts_because_its_probes_get_401(run):

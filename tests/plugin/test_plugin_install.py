@@ -59,7 +59,7 @@ def test_installs_without_editable(tmp_path):
     quiet = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "-q", "--pyargs",
                "authprobe.scenarios", "-p", "no:cacheprovider", cwd=empty, env=env)
     assert f"{len(shipped) * len(profiles)} tests collected" in quiet.stdout, quiet.stdout
-    assert len(shipped) * len(profiles) == 44
+    assert len(shipped) * len(profiles) == 24 * 5
     header = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "--pyargs",
                 "authprobe.scenarios", "-p", "no:cacheprovider", cwd=empty, env=env)
     plugins = [line for line in header.stdout.splitlines() if line.startswith("plugins:")]

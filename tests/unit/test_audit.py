@@ -95,3 +95,37 @@ def test_events_keep_json_lines_only():
 def test_probe_agent_needle_matches_the_kubelet_line():
     assert audit.PROBE_AGENT in json.dumps(UNAUTHORIZED, separators=(",", ":"))
     assert audit.PROBE_AGENT not in json.dumps(FORBIDDEN, separators=(",", ":"))
+
+
+class _Log(audit.AuditLog):
+    """An audit log read from a list of events instead of a node."""
+
+    def __init__(self, events):
+        self.events = events
+
+    def grep(self, fixed):
+        return [e for e in self.events if fixed in json.dumps(e, separators=(",", ":"))]
+
+
+def _exec_event(audit_id, stage, code, received, user="exec-getter"):
+    return {"auditID": audit_id, "stage": stage, "verb": "get", "user": {"username": user},
+            "requestURI": "/api/v1/namespaces/kube-system/pods/kube-proxy-x/exec?command=a",
+            "responseStatus": {"code": code}, "requestReceivedTimestamp": received}
+
+
+def test_a_request_without_an_audit_id_is_found_by_user_path_and_time():
+    start = audit.epoch_of("2025-12-01T10:00:00.000000Z")
+    log = _Log([
+        _exec_event("earlier", "ResponseComplete", 101, "2025-12-01T09:59:59.000000Z"),
+        _exec_event("this", "ResponseStarted", 101, "2025-12-01T10:00:00.200000Z"),
+        _exec_event("this", "ResponseComplete", 101, "2025-12-01T10:00:00.200000Z"),
+        _exec_event("other", "ResponseComplete", 101, "2025-12-01T10:00:00.300000Z",
+                    user="admin"),
+    ])
+    record = log.record_between("/pods/kube-proxy-x/exec", "exec-getter", start, start + 1)
+    assert (record.audit_id, record.stage, record.code) == ("this", "ResponseComplete", 101)
+
+
+def test_epoch_of_reads_microseconds_and_refuses_nonsense():
+    assert audit.epoch_of("1970-01-01T00:00:01.500000Z") == 1.5
+    assert audit.epoch_of("not a time") is None

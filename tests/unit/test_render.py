@@ -14,6 +14,7 @@ from authprobe.harness.render import (
     AUDIT_POLICY,
     AUTH_DIR,
     PATCHES_DIR,
+    TOKEN_USERS,
     HostFacts,
     RenderInput,
     render,
@@ -116,9 +117,23 @@ def test_kubelet_logs_failed_probes(profile, version):
 def test_audit_policy_records_the_story_and_nothing_else():
     rules = AUDIT_POLICY["rules"]
     assert rules[-1] == {"level": "None"}
-    assert "/" in rules[0]["nonResourceURLs"] and "/livez" in rules[0]["nonResourceURLs"]
+    paths = next(r["nonResourceURLs"] for r in rules if "nonResourceURLs" in r)
+    assert {"/", "/livez", "/statusz", "/flagz"} <= set(paths)
     assert any("system:anonymous" in r.get("users", ()) for r in rules)
     assert any("system:unauthenticated" in r.get("userGroups", ()) for r in rules)
+    assert any(set(TOKEN_USERS) <= set(r.get("users", ())) for r in rules)
+
+
+def test_audit_policy_keeps_review_bodies_but_never_a_token_review_body():
+    """The reviews come first, before the rules by user would record them with less: a
+    SubjectAccessReview with its bodies (who, what, the answer); a TokenReview, whose body
+    holds the token under review, at Metadata only."""
+    reviews, tokens = AUDIT_POLICY["rules"][:2]
+    assert reviews["level"] == "RequestResponse"
+    assert reviews["resources"] == [{"group": "authorization.k8s.io", "resources": [
+        "subjectaccessreviews", "selfsubjectaccessreviews"]}]
+    assert tokens == {"level": "Metadata", "resources": [
+        {"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]}
 
 
 def test_without_audit_nothing_of_it_is_rendered():
