@@ -3,7 +3,8 @@
 Each reading comes from the mirror pod when the API answers (source "api"), otherwise from
 the node's container runtime (source "runtime"); the restart count is the higher of the two,
 as the runtime knows of a new container before the kubelet reports it to the API. Time is
-counted from the moment the first kube-apiserver container started (``t0``, epoch seconds).
+counted from the moment the first kube-apiserver container started (``t0``, epoch seconds);
+with ``since``, containers created before it (those of before an upgrade) are left out.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ class RestartSampler:
     def __init__(self, cluster: str, node: NodeAccess,
                  api: kubernetes.client.ApiClient | None, window: float,
                  on_sample: Callable[[list[Sample]], None] | None = None,
-                 interval: float = INTERVAL) -> None:
+                 interval: float = INTERVAL, since: float | None = None) -> None:
         self.cluster = cluster
         self.node = node
         self.api = api
         self.window = window
         self.interval = interval
+        self.since = since
         self._on_sample = on_sample
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
@@ -77,8 +79,14 @@ class RestartSampler:
                         last.reason if last else None)
         return None
 
+    def _containers(self):
+        found = apiserver_containers(self.node)
+        if self.since is None:
+            return found
+        return [c for c in found if c.created_ns / 1e9 >= self.since]
+
     def _from_runtime(self) -> tuple[int, bool, str | None] | None:
-        containers = apiserver_containers(self.node)
+        containers = self._containers()
         if not containers:
             return None
         restarts = max(c.attempt for c in containers)
@@ -95,7 +103,7 @@ class RestartSampler:
 
     def sample_once(self) -> Sample | None:
         if self.t0 is None:
-            containers = apiserver_containers(self.node)
+            containers = self._containers()
             if not containers:
                 return None
             self.t0 = containers[0].created_ns / 1e9
