@@ -8,7 +8,7 @@ it still runs; ``end`` when it goes. Each step records a phase of the cluster, t
 report. The timeouts the steps use are named in ``clusters/versions.yaml`` (``timeouts``).
 
 A team adds a step without forking: a pytest plugin or conftest.py implements the hook
-``authprobe_lifecycle_steps(config)`` and returns its steps (see
+``pytest_authprobe_lifecycle_steps(config)`` and returns its steps (see
 :mod:`authprobe.plugin.hooks`); each goes after the step its ``after`` names, or at the end of
 its stage.
 """

@@ -150,7 +150,7 @@ def arrange(defaults: list[Step], added: list[Step]) -> list[Step]:
     steps = list(defaults)
     for step in added:
         if not isinstance(step, Step):
-            raise AuthprobeError(f"authprobe_lifecycle_steps returned {step!r}, not a Step "
+            raise AuthprobeError(f"pytest_authprobe_lifecycle_steps returned {step!r}, not a Step "
                                  "(authprobe.harness.phases.Step)")
         same_stage = [i for i, s in enumerate(steps) if s.when == step.when]
         if any(steps[i].name == step.name for i in same_stage):

@@ -7,7 +7,7 @@ first test runs, shared by every test of the same cell, and deleted when done (a
 Ctrl-C and SIGTERM). Every run that has such tests writes a report folder. With
 ``--upgrade-to`` each cluster is upgraded in place once its scenarios ran, and they run
 again on it (ids like ``anon-on-1.35-from-1.34``). A team adds lifecycle steps with the hook
-``authprobe_lifecycle_steps`` (:mod:`.hooks`).
+``pytest_authprobe_lifecycle_steps`` (:mod:`.hooks`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
-def authprobe_lifecycle_steps(config: pytest.Config) -> list:
+def pytest_authprobe_lifecycle_steps(config: pytest.Config) -> list:
     """Lifecycle steps to add to every cluster of the run: a list of
     :class:`authprobe.harness.phases.Step`. Each goes after the step its ``after`` names in
     its stage, or at the end of its stage; its phase shows in the report like the shipped
@@ -20,6 +20,6 @@ def authprobe_lifecycle_steps(config: pytest.Config) -> list:
         def node_kernel(env, run):
             return run.handle.node.exec("uname", "-r").stdout.strip()
 
-        def authprobe_lifecycle_steps(config):
+        def pytest_authprobe_lifecycle_steps(config):
             return [Step("kernel", node_kernel, BRING_UP, after="ready")]
     """

@@ -46,9 +46,9 @@ def add_options(parser: pytest.Parser) -> None:
         help="Kubernetes minor or pinned patch to run: repeatable or a comma list, 'all' for "
              f"every supported minor (default from clusters/versions.yaml; {ENV['k8s_version']})")
     add("--upgrade-to", default=None, metavar="MINOR",
-        help="upgrade every cluster in place to this minor (the next one of --k8s-version) "
-             "with kubeadm once its scenarios ran, then run them again on the upgraded cluster "
-             f"({ENV['upgrade_to']})")
+        help="upgrade every cluster in place to this minor ('next': the one after "
+             "--k8s-version) with kubeadm once its scenarios ran, then run them again on the "
+             f"upgraded cluster ({ENV['upgrade_to']})")
     add("--profile", action="append", default=None, metavar="ID",
         help=f"cluster profile to run: repeatable or a comma list (default all; "
              f"{ENV['profile']})")
@@ -156,6 +156,12 @@ def _upgrade_to(text: str | None, minors: list[str]) -> str | None:
     if len(minors) != 1:
         raise AuthprobeError(f"--upgrade-to {text} upgrades the clusters of one minor: pass a "
                              f"single --k8s-version with it (not {', '.join(minors)})")
+    if text == "next":
+        found = resolve(minors[0]).upgrade_to
+        if found is None:
+            raise AuthprobeError(f"--upgrade-to next: Kubernetes {minors[0]} upgrades to no "
+                                 "supported minor (clusters/versions.yaml upgrade_to)")
+        text = found
     return version_table().upgrade_pair(minors[0], text)[1].minor
 
 

@@ -86,11 +86,11 @@ def choose_images(sel: Selection, registry: bool) -> dict[str, Target]:
 
 
 def added_steps(config: pytest.Config) -> list:
-    """The lifecycle steps the run's plugins add (hook ``authprobe_lifecycle_steps``),
+    """The lifecycle steps the run's plugins add (hook ``pytest_authprobe_lifecycle_steps``),
     checked to fit the lifecycle before any cluster is made."""
     from ..harness.lifecycle import lifecycle
 
-    found = [step for steps in config.hook.authprobe_lifecycle_steps(config=config)
+    found = [step for steps in config.hook.pytest_authprobe_lifecycle_steps(config=config)
              for step in (steps or [])]
     lifecycle(found)
     return found
