@@ -218,12 +218,17 @@ def resolve_selection(config: pytest.Config) -> Selection:
     if kind_image and len(minors) > 1:
         raise AuthprobeError("--kind-image names one node image: pass a single --k8s-version "
                              "with it")
+    reuse = bool(opt("reuse_clusters")) or _truthy(os.environ.get(ENV["reuse_clusters"]))
+    if reuse and upgrade_to:
+        raise AuthprobeError("--reuse-clusters keeps clusters for the next run of the same "
+                             "version, and --upgrade-to changes their version: use "
+                             "--keep-cluster to keep the upgraded clusters for a look")
     return Selection(
         minors=minors, profiles=selected, all_profiles=all_profiles, expectations=table,
         expectation_files=files, policy=policy, kind_bin=Path(kind_bin) if kind_bin else None,
         kind_image=kind_image,
         keep=bool(opt("keep_cluster")) or _truthy(os.environ.get(ENV["keep_cluster"])),
-        reuse=bool(opt("reuse_clusters")) or _truthy(os.environ.get(ENV["reuse_clusters"])),
+        reuse=reuse,
         observe_window=_window(opt("observe_window") or os.environ.get(ENV["observe_window"])),
         reports_root=_reports_root(config), upgrade_to=upgrade_to,
     )

@@ -90,6 +90,9 @@ def test_no_cluster_to_upgrade_is_na_after_the_upgrade(project):
                  "Kubernetes 1.37 upgrades to no supported minor", id="newest-has-no-next"),
     pytest.param(["--k8s-version", "1.34", "--upgrade-to", "1.99"],
                  "Kubernetes 1.99 is not supported", id="unknown-minor"),
+    pytest.param(["--k8s-version", "1.34", "--upgrade-to", "1.35", "--reuse-clusters"],
+                 "--reuse-clusters keeps clusters for the next run of the same version",
+                 id="reuse"),
 ])
 def test_an_upgrade_kubeadm_does_not_make_is_one_line(project, args, fragment):
     result = project.run("--pyargs", "authprobe.scenarios", *args)
