@@ -40,6 +40,7 @@ LIFECYCLE = [
     Step("connect", steps.connect, BRING_UP, catch=(steps.export_logs,)),
     Step("ready", steps.ready, BRING_UP, catch=(steps.export_logs,)),
     Step("dashboard", steps.deploy_dashboard, BRING_UP, catch=(steps.export_logs,)),
+    Step("settle", upgrade.settle, UPGRADE, catch=(steps.export_logs,)),
     Step("upgrade", upgrade.upgrade, UPGRADE, catch=(steps.export_logs,)),
     Step("verify", upgrade.verify_after, UPGRADE, catch=(steps.export_logs,)),
     Step("connect", steps.connect, UPGRADE, catch=(steps.export_logs,)),

@@ -13,17 +13,19 @@ certificate's subject are recorded for the scenarios.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..host.processes import run_tracked
 from ..model.outcome import ClusterRecord
 from ..model.profiles import ProfileAt
-from ..model.versions import KubeVersion
+from ..model.versions import KubeVersion, version_table
 from ..progress import fmt_seconds, say, step
 from ..upgradeimage import UPGRADE_DIR
 from ..wait import until
@@ -50,38 +52,85 @@ def upgraded_run(env: Env, before: ClusterRun, version: KubeVersion,
                            dashboard_missing=old.dashboard_missing)
     run = replace(before, profile=profile, version=version, handle=handle,
                   upgraded_from=before.version, error=None, failure=None, logs_dir=None,
-                  export=False, since=None, expected_down=False)
+                  export=False, since=time.time(), expected_down=False)
     env.runlog.add_cluster(ClusterRecord(
         run.label, profile.id, version.minor_str, str(version), before.image.ref,
         before.image_source, env.kind_version, upgraded_from=str(before.version)))
     return run
 
 
-def config_text(version: KubeVersion, patches: bool) -> str:
+def config_text(version: KubeVersion, patches: bool, ignore: tuple[str, ...] = ()) -> str:
     """The UpgradeConfiguration of plan, diff and apply: non-interactive, nothing pulled
-    (the node carries the images), the profile's patches given again."""
-    apply = {"kubernetesVersion": version.tag, "forceUpgrade": True,
-             "imagePullPolicy": "Never"}
+    (the node carries the images), the profile's patches given again, and the preflight
+    checks the version facts say to skip."""
+    apply: dict = {"kubernetesVersion": version.tag, "forceUpgrade": True,
+                   "imagePullPolicy": "Never"}
     if patches:
         apply["patches"] = {"directory": PATCHES_DIR}
+    if ignore:
+        apply["ignorePreflightErrors"] = list(ignore)
     return dump({"apiVersion": UPGRADE_API, "kind": "UpgradeConfiguration", "apply": apply,
                  "plan": {"kubernetesVersion": version.tag},
                  "diff": {"kubernetesVersion": version.tag}})
 
 
+def skipped_checks(env: Env, version: KubeVersion) -> tuple[str, ...]:
+    """Preflight checks of ``upgrade apply`` to skip: on a cgroup v1 host, kubeadm's system
+    verification refuses a kubelet that needs failCgroupV1: false (versions.yaml
+    kubelet_fail_cgroup_v1) and says to skip it; kind skips it at init (no preflight)."""
+    if env.host.cgroup_version == 1 and version_table().facts_for(version).kubelet_fail_cgroup_v1:
+        return ("SystemVerification",)
+    return ()
+
+
 def kubeadm_line(log: Path) -> str:
-    """kubeadm's own error line from its output: the last one that names an error, else the
-    last line."""
+    """kubeadm's own error from its output: its last error line, with the checks it names
+    ([ERROR ...]) when a preflight check failed; else its last line."""
     try:
         lines = [line.strip() for line in log.read_text().splitlines() if line.strip()]
     except OSError:
         return "no output"
     lines = [line for line in lines if not line.startswith("To see the stack trace")]
-    for line in reversed(lines):
-        lowered = line.lower()
-        if lowered.startswith(("error", "[error", "fatal")) or "[upgrade/apply] fatal" in lowered:
-            return line[:400]
-    return lines[-1][:400] if lines else "no output"
+    checks = [line for line in lines if line.startswith("[ERROR")]
+    last = next((line for line in reversed(lines)
+                 if line.lower().startswith(("error", "fatal"))), None)
+    if last is None:
+        return (checks[-1] if checks else lines[-1] if lines else "no output")[:400]
+    return "; ".join([last, *checks])[:400]
+
+
+def settle(env: Env, run: ClusterRun) -> str:
+    """Wait until kube-controller-manager and kube-scheduler lead (their leases renewed
+    within the lease duration): an upgrade's health check runs a Job, which needs both, and
+    an apiserver restart (a probe change by hand) makes them lose and retake their leases."""
+    node = run.handle.node
+    state = {"last": "no answer yet"}
+
+    def leading() -> bool:
+        result = node.kubectl("-n", "kube-system", "get", "lease", "kube-controller-manager",
+                              "kube-scheduler", "-o", "json", check=False, timeout=30)
+        if result.returncode:
+            state["last"] = (result.stderr or result.stdout).strip()[-150:]
+            return False
+        now = time.time()
+        stale = []
+        for item in json.loads(result.stdout).get("items", []):
+            spec = item.get("spec") or {}
+            renewed = spec.get("renewTime")
+            age = now - _rfc3339(renewed) if renewed else None
+            if age is None or age > float(spec.get("leaseDurationSeconds") or 15):
+                stale.append(f"{item['metadata']['name']} renewed "
+                             + (f"{age:.0f}s ago" if age is not None else "never"))
+        state["last"] = ", ".join(stale) or "kube-controller-manager and kube-scheduler lead"
+        return not stale
+
+    until(leading, timeout=limit(run, "ready"), interval=2.0, state=lambda: state["last"],
+          what=f"kube-controller-manager and kube-scheduler of {run.name} to lead")
+    return state["last"]
+
+
+def _rfc3339(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _kubeadm(run: ClusterRun, folder: Path, command: str, timeout: float) -> Path:
@@ -154,7 +203,7 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> None:
 def upgrade(env: Env, run: ClusterRun) -> str:
     """Upgrade the cluster in place to ``run.version`` (from ``run.upgraded_from``)."""
     node, version = run.handle.node, run.version
-    run.since = time.time()
+    started = time.time()
     binaries = f"{UPGRADE_DIR}/{version.tag}"
     carried = node.exec("cat", f"{UPGRADE_DIR}/version", check=False).stdout.strip()
     if carried != version.tag:
@@ -166,10 +215,9 @@ def upgrade(env: Env, run: ClusterRun) -> str:
     say(f"upgrading cluster {run.name} ({run.profile.id}) from Kubernetes {run.upgraded_from} "
         f"to {version} ...")
     node.exec("ln", "-sf", f"{binaries}/kubeadm", "/usr/bin/kubeadm")
-    node.exec("sh", "-c", f"cat > {UPGRADE_CONFIG}",
-              input=config_text(version, bool(run.rendered.patch_files)))
-    (folder / "kubeadm-upgrade.yaml").write_text(
-        config_text(version, bool(run.rendered.patch_files)))
+    config = config_text(version, bool(run.rendered.patch_files), skipped_checks(env, version))
+    node.exec("sh", "-c", f"cat > {UPGRADE_CONFIG}", input=config)
+    (folder / "kubeadm-upgrade.yaml").write_text(config)
     _kubeadm(run, folder, "plan", limit(run, "upgrade_plan"))
     _kubeadm(run, folder, "diff", limit(run, "upgrade_plan"))
     applied = _kubeadm(run, folder, "apply", limit(run, "upgrade_apply"))
@@ -177,7 +225,7 @@ def upgrade(env: Env, run: ClusterRun) -> str:
     reached = kubelet_reached(node)
     run.handle.upgrade = {
         "from": str(run.upgraded_from), "to": str(version),
-        "seconds": round(time.time() - run.since, 1),
+        "seconds": round(time.time() - started, 1),
         "kubeadm": _success_line(applied),
         "kubelet_client_subject": {"before": subject_before,
                                    "after": cert_subject(run, KUBELET_CLIENT_CERT)},

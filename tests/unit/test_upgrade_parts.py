@@ -81,7 +81,23 @@ def test_upgrade_configuration_gives_the_patches_again_only_when_there_are_some(
                                      "imagePullPolicy": "Never",
                                      "patches": {"directory": "/etc/authprobe/patches"}}
     assert with_patches["plan"] == with_patches["diff"] == {"kubernetesVersion": "v1.35.8"}
-    assert "patches" not in yaml.safe_load(config_text(V("1.35.8"), False))["apply"]
+    plain = yaml.safe_load(config_text(V("1.35.8"), False))["apply"]
+    assert "patches" not in plain and "ignorePreflightErrors" not in plain
+    skipping = yaml.safe_load(config_text(V("1.35.8"), False, ("SystemVerification",)))
+    assert skipping["apply"]["ignorePreflightErrors"] == ["SystemVerification"]
+
+
+def test_system_verification_is_skipped_only_where_the_facts_say(tmp_path):
+    from types import SimpleNamespace
+
+    from authprobe.harness.upgrade import skipped_checks
+
+    def env(cgroup):
+        return SimpleNamespace(host=SimpleNamespace(cgroup_version=cgroup))
+
+    assert skipped_checks(env(1), V("1.35.8")) == ("SystemVerification",)
+    assert skipped_checks(env(1), V("1.34.12")) == ()
+    assert skipped_checks(env(2), V("1.37.2")) == ()
 
 
 def test_kubeadm_line_is_its_own_error_line(tmp_path):
@@ -93,8 +109,13 @@ def test_kubeadm_line_is_its_own_error_line(tmp_path):
                    "To see the stack trace of this error execute with --v=5 or higher\n")
     assert kubeadm_line(log).startswith("error execution phase control-plane: couldn't")
     log.write_text("[preflight] Some fatal errors occurred:\n"
-                   "\t[ERROR CreateJob]: Job \"upgrade-health-check\" did not complete\n")
-    assert kubeadm_line(log).startswith("[ERROR CreateJob]")
+                   "\t[ERROR SystemVerification]: cgroups v1 support is deprecated\n"
+                   "[preflight] If you know what you are doing, you can make a check non-fatal"
+                   "\nerror: error execution phase preflight: preflight checks failed\n"
+                   "To see the stack trace of this error execute with --v=5 or higher\n")
+    assert kubeadm_line(log) == ("error: error execution phase preflight: preflight checks "
+                                 "failed; [ERROR SystemVerification]: cgroups v1 support is "
+                                 "deprecated")
     log.write_text("")
     assert kubeadm_line(log) == "no output"
 
