@@ -67,6 +67,7 @@ class Harness:
         self.pool = None  # the ClusterPool, once planning found cells to run
         self.upgrade = None  # the pool's Upgrade in a run with --upgrade-to
         self.added_steps: list = []  # lifecycle steps the run's plugins add
+        self.hand_on: dict = {}  # cell -> its last item, in an upgrade run
         self.targets: dict = {}
         self.registry = False
         self.cells: list[Cell] = []
@@ -175,6 +176,11 @@ class Harness:
                 self.cells.insert(0, Cell(cell.profile, cell.upgraded_from))
         if self.cells:
             self.pool = self._make_pool(sel, versions)
+        if sel.upgrade_to:
+            # the last item of each cell an upgrade follows: its cluster is handed on to the
+            # upgrade as soon as that item ends, while the other cells' scenarios go on
+            self.hand_on = {planning.cell_of(i): i for i in items
+                            if not planning.cell_of(i).upgraded_from}
         return items
 
     def expects_down(self, profile: str, version: KubeVersion) -> bool:
@@ -278,8 +284,11 @@ class Harness:
         if report.when == "teardown":
             record = _cells.record(plan, state, item.nodeid)
             self.runlog.add_cell(record)
+            cell = planning.cell_of(item)
             if record.outcome in (FAIL, ERROR):
-                self.failed_cells.add(planning.cell_of(item))
+                self.failed_cells.add(cell)
+            if self.hand_on.get(cell) is item and self.pool is not None:
+                self.pool.release(cell, export_logs=self.cell_failed(cell))
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
