@@ -161,13 +161,34 @@ def cert_subject(run: ClusterRun, path: str) -> str:
     return result.stdout.strip().removeprefix("subject=") or result.stderr.strip()
 
 
+# What kubectl says when kube-apiserver does not answer (as between the restarts of an
+# apiserver whose probes fail), rather than an answer of its own.
+NO_ANSWER = ("The connection to the server", "connection refused", "i/o timeout", "EOF",
+             "TLS handshake timeout", "unable to return a response")
+
+
+def through_apiserver(node: NodeAccess, *argv: str, timeout: float = 240.0):
+    """``kubectl argv`` in the node, again while kube-apiserver does not answer."""
+    last: dict = {}
+
+    def answered() -> bool:
+        last["result"] = result = node.kubectl(*argv, check=False, timeout=60)
+        return result.returncode == 0 or not any(
+            says in result.stderr + result.stdout for says in NO_ANSWER)
+
+    until(answered, timeout=timeout, interval=2.0, give_last=True, quiet=True,
+          what=f"an answer from kube-apiserver to kubectl {' '.join(argv[:3])}")
+    return last["result"]
+
+
 def kubelet_reached(node: NodeAccess) -> dict:
     """``kubectl logs`` and ``kubectl exec`` as cluster-admin in the node, through the
-    apiserver to the kubelet: what each printed, and whether it worked."""
-    logs = node.kubectl("-n", "kube-system", "logs", "--tail=1",
-                        f"kube-apiserver-{node.container}", check=False, timeout=60)
-    execd = node.kubectl("-n", "kube-system", "exec", "ds/kube-proxy", "--", "kube-proxy",
-                         "--version", check=False, timeout=60)
+    apiserver to the kubelet: what each printed, and whether it worked (asked again while
+    the apiserver itself does not answer)."""
+    logs = through_apiserver(node, "-n", "kube-system", "logs", "--tail=1",
+                             f"kube-apiserver-{node.container}")
+    execd = through_apiserver(node, "-n", "kube-system", "exec", "ds/kube-proxy", "--",
+                              "kube-proxy", "--version")
 
     def said(result) -> str:
         text = (result.stdout if result.returncode == 0 else result.stderr or result.stdout)
@@ -179,25 +200,39 @@ def kubelet_reached(node: NodeAccess) -> dict:
 
 
 def _swap_kubelet(run: ClusterRun, binaries: str) -> None:
+    """The new kubelet and kubectl, the kubelet restarted; then wait until the node reports
+    the new kubelet Ready and kube-proxy's DaemonSet (which kubeadm updated) has rolled out.
+    Both are read again while kube-apiserver does not answer."""
     node = run.handle.node
     node.exec("ln", "-sf", f"{binaries}/kubectl", "/usr/bin/kubectl")
     node.exec("ln", "-sf", f"{binaries}/kubelet", "/usr/bin/kubelet")
     node.exec("systemctl", "restart", "kubelet", timeout=120)
     node.exec("sh", "-c", f"echo {run.version.tag} > /kind/version")
-    reported = {"version": "no answer yet"}
+    seen = {"node": "no answer yet", "kube-proxy": "no answer yet"}
 
-    def kubelet_upgraded() -> bool:
-        result = node.kubectl("get", "node", run.provider.node_container, "-o",
-                              "jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions"
-                              "[?(@.type=='Ready')].status}", check=False, timeout=30)
-        reported["version"] = result.stdout.strip() or result.stderr.strip()[-120:]
-        return result.returncode == 0 and reported["version"] == f"{run.version.tag} True"
+    def reads(key: str, *argv: str) -> str:
+        result = node.kubectl(*argv, check=False, timeout=30)
+        seen[key] = (result.stdout.strip() if result.returncode == 0
+                     else (result.stderr or result.stdout).strip()[-120:])
+        return seen[key] if result.returncode == 0 else ""
 
-    until(kubelet_upgraded, timeout=limit(run, "upgrade_kubelet"), interval=2.0,
-          what=f"the kubelet of {run.name} to report {run.version.tag} and Ready",
-          state=lambda: f"node reports {reported['version']}")
-    node.kubectl("-n", "kube-system", "rollout", "status", "ds/kube-proxy", "--timeout=120s",
-                 timeout=150)
+    def upgraded() -> bool:
+        kubelet = reads("node", "get", "node", run.provider.node_container, "-o",
+                        "jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions"
+                        "[?(@.type=='Ready')].status}")
+        if kubelet != f"{run.version.tag} True":
+            return False
+        rollout = reads("kube-proxy", "-n", "kube-system", "get", "ds", "kube-proxy", "-o",
+                        "jsonpath={.metadata.generation} {.status.observedGeneration} "
+                        "{.status.desiredNumberScheduled} {.status.updatedNumberScheduled} "
+                        "{.status.numberAvailable}").split()
+        return (len(rollout) == 5 and rollout[0] == rollout[1]
+                and rollout[2] == rollout[3] == rollout[4])
+
+    until(upgraded, timeout=limit(run, "upgrade_kubelet"), interval=2.0,
+          what=f"the kubelet of {run.name} at {run.version.tag} and Ready, kube-proxy rolled out",
+          state=lambda: f"node: {seen['node']}; kube-proxy generation, observed, desired, "
+                        f"updated, available: {seen['kube-proxy']}")
 
 
 def upgrade(env: Env, run: ClusterRun) -> str:
