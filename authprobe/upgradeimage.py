@@ -118,11 +118,11 @@ def offline_artifacts(target: SupportedVersion, workspace, work: Path, log: Path
     parts = build.build_binaries(the_plan, workspace)
     built: list[str] = []
     try:
-        with step(f"building the Kubernetes {the_plan.version} component images", expect=15):
+        with step(f"building the Kubernetes {the_plan.version} component images", expect=10):
             built = images.build_component_images(
                 parts["refs"], parts["kube"], parts["etcd"], parts["coredns"], parts["pause"],
                 parts["debian"], work / "images", log)
-        with step("saving them for the node", expect=10):
+        with step("saving them for the node", expect=6):
             images.save_images(built, work / "images.tar", log)
     finally:
         docker.remove_images(built)
@@ -185,7 +185,7 @@ def assemble(base_ref: str, tag: str, artifacts: Artifacts, labels: dict[str, st
     container, layered = f"authprobe-upgradebuild-{digest}", f"{tag}-layered"
     top = layout(artifacts, artifacts.images_tar.parent / "stage")
     docker.docker("rm", "-f", container, log=log)
-    with step("laying the upgrade binaries into the node image", expect=30):
+    with step("laying the upgrade binaries into the node image", expect=5):
         docker.docker("create", "--name", container, "--entrypoint", "true", base_ref, log=log,
                       check=f"docker create of {base_ref}")
         try:
@@ -197,7 +197,7 @@ def assemble(base_ref: str, tag: str, artifacts: Artifacts, labels: dict[str, st
             docker.docker("rm", "-f", container, log=log)
     try:
         with step("importing the upgrade images into the node's containerd and committing",
-                  expect=60):
+                  expect=25):
             preload_and_commit(layered, tag, artifacts.images_tar, artifacts.refs, labels,
                                f"{container}-preload", log, pin=pin)
     finally:
