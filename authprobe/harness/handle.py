@@ -10,7 +10,7 @@ import kubernetes
 from ..errors import AuthprobeError, NotRunnable
 from ..model.profiles import ProfileAt
 from ..model.versions import KubeVersion
-from . import dashboard
+from . import dashboard, kills
 from .access import HttpClient, NodeAccess
 from .audit import AuditLog
 from .probes import ProbeFailure, kubelet_failures
@@ -64,18 +64,14 @@ class ClusterHandle:
 
     def apiserver_events(self) -> list[dict]:
         """Events about the kube-apiserver pod (the kubelet's Unhealthy, Killing, BackOff),
-        read from the API; empty when the apiserver does not answer."""
+        each with its first and last time, read from the API; empty when the apiserver does
+        not answer."""
         if self.api is None:
             return []
         try:
-            listed = kubernetes.client.CoreV1Api(self.api).list_namespaced_event(
-                "kube-system", _request_timeout=10)
+            return kills.apiserver_events(self.api)
         except Exception:  # restarting apiserver: no events to read this time
             return []
-        return [{"reason": e.reason, "message": e.message, "count": e.count or 1,
-                 "type": e.type}
-                for e in listed.items
-                if (e.involved_object.name or "").startswith("kube-apiserver-")]
 
     def kubelet_reached(self) -> dict:
         """``kubectl logs`` and ``exec`` in the node, through the apiserver to the kubelet:

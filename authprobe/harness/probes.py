@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-# Kubernetes' defaults for probe fields left unset, and for a pod's grace period on a kill.
-DEFAULT_PERIOD = 10
-DEFAULT_THRESHOLD = 3
-DEFAULT_GRACE = 30
+from ..model.restarts import DEFAULT_GRACE, DEFAULT_PERIOD, DEFAULT_THRESHOLD, Failure, KillLine
+
 GRACE = "terminationGracePeriodSeconds"
 MIN_MARGIN = 60.0
 MARGIN_SHARE = 0.2
@@ -61,16 +59,74 @@ class ProbeFailure:
     def to_dict(self) -> dict:
         return {**asdict(self), "status": self.status}
 
+    def as_failure(self) -> Failure:
+        return Failure(self.t, self.probe.lower(), self.status)
+
+
+@dataclass
+class KubeletJournal:
+    """What the kubelet's journal says about kube-apiserver's probes: each failure, and
+    each time the kubelet acted on a failed startup or liveness probe (which kills)."""
+
+    failures: list[ProbeFailure] = field(default_factory=list)
+    kills: list[KillLine] = field(default_factory=list)
+
 
 _KV = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def read_journal(node, t0: float) -> str:
+    result = node.exec("journalctl", "-u", "kubelet", "--no-pager", "-o", "short-unix",
+                       f"--since=@{int(t0) - 5}", check=False, timeout=60)
+    return result.stdout
 
 
 def kubelet_failures(node, t0: float) -> list[ProbeFailure]:
     """The kubelet's failed probes of kube-apiserver since ``t0``, from its journal in the
     node (the kubelet runs with ``--v=1``, the level of its "Probe failed" lines)."""
-    result = node.exec("journalctl", "-u", "kubelet", "--no-pager", "-o", "short-unix",
-                       f"--since=@{int(t0) - 5}", check=False, timeout=60)
-    return parse_failures(result.stdout, t0)
+    return parse_failures(read_journal(node, t0), t0)
+
+
+def kubelet_journal(node, t0: float) -> KubeletJournal:
+    """The kubelet's probe failures and kills of kube-apiserver since ``t0``."""
+    text = read_journal(node, t0)
+    return KubeletJournal(parse_failures(text, t0), parse_kills(text, t0))
+
+
+# The kubelet acting on a probe's result (--v=1): from 1.2x "SyncLoop (probe)" probe=...
+# status="unhealthy" pod=...; up to 1.2x the liveness probe only, as text.
+_OLD_KILL = re.compile(r'SyncLoop \(container unhealthy\): "kube-apiserver-')
+
+
+def parse_kills(journal: str, t0: float) -> list[KillLine]:
+    """When the kubelet acted on an unhealthy startup or liveness probe of kube-apiserver
+    (see :class:`authprobe.model.restarts.KillLine` for which of these are kills)."""
+    found = []
+    for line in journal.splitlines():
+        if "SyncLoop (" not in line or "kube-apiserver-" not in line:
+            continue
+        if '"SyncLoop (probe)"' in line:
+            fields = dict(_KV.findall(line))
+            if (fields.get("status") != "unhealthy"
+                    or fields.get("probe") not in ("startup", "liveness")
+                    or "/kube-apiserver-" not in fields.get("pod", "")):
+                continue
+            probe = fields["probe"]
+        elif _OLD_KILL.search(line):
+            probe = "liveness"
+        else:
+            continue
+        stamp = _stamp(line)
+        if stamp is not None:
+            found.append(KillLine(round(stamp - t0, 1), probe))
+    return found
+
+
+def _stamp(line: str) -> float | None:
+    try:
+        return float(line.split(None, 1)[0])
+    except (ValueError, IndexError):
+        return None
 
 
 # Up to 1.2x the kubelet logs failures as text: `Startup probe for "pod_ns(uid):kube-apiserver"
@@ -80,28 +136,26 @@ _TEXT = re.compile(r'(\w+) probe for "[^"]*:kube-apiserver" failed \([^)]*\): (.
 
 def parse_failures(journal: str, t0: float) -> list[ProbeFailure]:
     """Failed probes of the kube-apiserver container from ``journalctl -o short-unix`` text,
-    in the kubelet's structured form ("Probe failed" probeType=... output=...) or its older
-    text form."""
+    in the kubelet's structured form ("Probe failed" probeType=... output=..., or "Probe
+    errored" ... err=... for a probe that could not run) or its older text form."""
     found = []
     for line in journal.splitlines():
         if "kube-apiserver" not in line:
             continue
-        if '"Probe failed"' in line:
+        if '"Probe failed"' in line or '"Probe errored"' in line:
             fields = dict(_KV.findall(line))
             if fields.get("containerName") != "kube-apiserver":
                 continue
             probe = fields.get("probeType", "")
-            output = fields.get("output", "").replace('\\"', '"').strip()
+            output = (fields.get("output") or fields.get("err", "")).replace('\\"', '"').strip()
         else:
             match = _TEXT.search(line)
             if not match:
                 continue
             probe, output = match.group(1), match.group(2).strip()
-        try:
-            stamp = float(line.split(None, 1)[0])
-        except (ValueError, IndexError):
-            continue
-        found.append(ProbeFailure(round(stamp - t0, 1), probe, output))
+        stamp = _stamp(line)
+        if stamp is not None:
+            found.append(ProbeFailure(round(stamp - t0, 1), probe, output))
     return found
 
 

@@ -8,13 +8,16 @@ stay up, the evidence comes from the node's container runtime (``crictl``).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import kubernetes
 import requests
 import urllib3
 
 from ..errors import AuthprobeError
+from ..model.restarts import ContainerRun
 from ..model.versions import KubeVersion
 from ..wait import until
 from .access import HttpClient, NodeAccess
@@ -33,6 +36,8 @@ class StartFailure:
     exit_code: int | None = None
     log_tail: list[str] = field(default_factory=list)
     attempts: int = 0  # kube-apiserver containers started (attempt numbers)
+    # The exited containers the runtime still knew, in seconds since the pod's first one.
+    containers: list[ContainerRun] = field(default_factory=list)
 
     @property
     def last_line(self) -> str:
@@ -50,6 +55,11 @@ class RuntimeContainer:
     attempt: int
     state: str  # CONTAINER_RUNNING, CONTAINER_EXITED, ...
     created_ns: int
+    pod_uid: str = ""
+
+
+POD_UID = "io.kubernetes.pod.uid"
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)$")
 
 
 def apiserver_containers(node: NodeAccess, timeout: float = 30.0) -> list[RuntimeContainer]:
@@ -58,9 +68,56 @@ def apiserver_containers(node: NodeAccess, timeout: float = 30.0) -> list[Runtim
                        timeout=timeout)
     data = json.loads(result.stdout or "{}")
     found = [RuntimeContainer(id=c["id"], attempt=int(c.get("metadata", {}).get("attempt", 0)),
-                              state=c.get("state", ""), created_ns=int(c.get("createdAt", 0)))
+                              state=c.get("state", ""), created_ns=int(c.get("createdAt", 0)),
+                              pod_uid=str((c.get("labels") or {}).get(POD_UID, "")))
              for c in data.get("containers", [])]
     return sorted(found, key=lambda c: (c.created_ns, c.attempt))
+
+
+def current_pod(containers: list[RuntimeContainer]) -> list[RuntimeContainer]:
+    """The containers of the newest kube-apiserver pod, oldest first: a changed static pod
+    manifest makes a new pod, whose containers count their attempts afresh."""
+    if not containers:
+        return []
+    newest = containers[-1].pod_uid
+    return [c for c in containers if c.pod_uid == newest]
+
+
+def epoch(value) -> float | None:
+    """Seconds since the epoch from a runtime time: nanoseconds (as a number or a string of
+    digits) or an RFC 3339 text with up to nanosecond digits; None for unset (zero) times."""
+    if value in (None, "", 0, "0"):
+        return None
+    text = str(value)
+    if text.isdigit():
+        return int(text) / 1e9
+    match = _RFC3339.match(text)
+    if match is None:
+        raise AuthprobeError(f"the container runtime gave a time authprobe cannot read: {text}")
+    whole, digits, zone = match.groups()
+    stamp = datetime.fromisoformat(whole + ("+00:00" if zone in ("Z", "z") else zone))
+    if stamp.timestamp() <= 0:  # the zero time of an unset field
+        return None
+    return stamp.timestamp() + (int(digits) / 10 ** len(digits) if digits else 0.0)
+
+
+def container_run(node: NodeAccess, container: RuntimeContainer, t0: float) -> ContainerRun:
+    """An exited container's record from the runtime: start, end, exit and last log line,
+    in seconds since ``t0``."""
+    status = container_status(node, container.id)
+    code = status.get("exitCode")
+
+    def since(value) -> float | None:
+        stamp = epoch(value)
+        return None if stamp is None else round(stamp - t0, 1)
+
+    last = next((line for line in reversed(container_logs(node, container.id, tail=5))
+                 if line.strip()), "")
+    return ContainerRun(id=container.id, attempt=container.attempt,
+                        started=since(status.get("startedAt")),
+                        finished=since(status.get("finishedAt")),
+                        exit_code=int(code) if code is not None else None,
+                        reason=status.get("reason") or None, last_line=last.strip())
 
 
 def exits(containers: list[RuntimeContainer]) -> int:
@@ -93,10 +150,14 @@ def start_failure(node: NodeAccess, reason: str) -> StartFailure:
     latest = exited[-1] if exited else containers[-1]
     status = container_status(node, latest.id)
     exit_code = status.get("exitCode") if latest.state == "CONTAINER_EXITED" else None
+    pod = current_pod(containers)
+    t0 = pod[0].created_ns / 1e9
     return StartFailure(reason=reason,
                         exit_code=int(exit_code) if exit_code is not None else None,
                         log_tail=container_logs(node, latest.id),
-                        attempts=max(c.attempt for c in containers) + 1)
+                        attempts=max(c.attempt for c in containers) + 1,
+                        containers=[container_run(node, c, t0) for c in pod
+                                    if c.state == "CONTAINER_EXITED"])
 
 
 class NotReady(Exception):

@@ -3,8 +3,10 @@
 Each reading comes from the mirror pod when the API answers (source "api"), otherwise from
 the node's container runtime (source "runtime"); the restart count is the higher of the two,
 as the runtime knows of a new container before the kubelet reports it to the API. Time is
-counted from the moment the first kube-apiserver container started (``t0``, epoch seconds);
-with ``since``, containers created before it (those of before an upgrade) are left out.
+counted from the moment the pod's first kube-apiserver container was created (``t0``, epoch
+seconds); with ``since``, containers created before it (those of before an upgrade) are left
+out. Each container that exits is read from the runtime once, as soon as it is seen exited
+(the kubelet removes old exited containers): its start, end, exit and last log line.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from collections.abc import Callable
 import kubernetes
 
 from ..errors import AuthprobeError
+from ..model.restarts import ContainerRun
 from ..model.series import Sample
 from ..progress import fmt_seconds
 from ..wait import until
 from .access import NodeAccess
-from .readiness import apiserver_containers, container_status
+from .readiness import apiserver_containers, container_run, current_pod
 
 INTERVAL = 10.0
 
@@ -44,13 +47,19 @@ class RestartSampler:
         self._thread = threading.Thread(target=self._run, name=f"sampler-{cluster}",
                                         daemon=True)
         self.errors: list[str] = []
-        # An exited container's status never changes: read it once per container.
-        self._exit_reasons: dict[str, str] = {}
+        # An exited container's record never changes: read it once per container.
+        self._ended: dict[str, ContainerRun] = {}
 
     @property
     def series(self) -> list[Sample]:
         with self._lock:
             return list(self._samples)
+
+    @property
+    def containers(self) -> list[ContainerRun]:
+        """The exited kube-apiserver containers seen so far, by attempt."""
+        with self._lock:
+            return sorted(self._ended.values(), key=lambda c: c.attempt)
 
     def start(self) -> RestartSampler:
         self._thread.start()
@@ -61,7 +70,7 @@ class RestartSampler:
         if join and self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=30)
 
-    def _from_api(self) -> tuple[int, bool, str | None] | None:
+    def _from_api(self) -> tuple[int, bool, str | None, bool | None] | None:
         if self.api is None:
             return None
         core = kubernetes.client.CoreV1Api(self.api)
@@ -76,30 +85,31 @@ class RestartSampler:
                 if status.name == "kube-apiserver":
                     last = status.last_state.terminated if status.last_state else None
                     return status.restart_count, bool(status.ready), (
-                        last.reason if last else None)
+                        last.reason if last else None), status.started
         return None
 
     def _containers(self):
-        found = apiserver_containers(self.node)
+        found = current_pod(apiserver_containers(self.node))
         if self.since is None:
             return found
         return [c for c in found if c.created_ns / 1e9 >= self.since]
 
-    def _from_runtime(self) -> tuple[int, bool, str | None] | None:
+    def _from_runtime(self) -> tuple[int, bool, str | None, None] | None:
         containers = self._containers()
         if not containers:
             return None
         restarts = max(c.attempt for c in containers)
         exited = [c for c in containers if c.state == "CONTAINER_EXITED"]
+        for container in exited:
+            if container.id not in self._ended:
+                run = container_run(self.node, container, self.t0)
+                with self._lock:
+                    self._ended[container.id] = run
         reason = None
         if exited:
-            last = exited[-1].id
-            if last not in self._exit_reasons:
-                status = container_status(self.node, last)
-                self._exit_reasons[last] = (status.get("reason")
-                                            or f"exit {status.get('exitCode')}")
-            reason = self._exit_reasons[last]
-        return restarts, False, reason
+            last = self._ended[exited[-1].id]
+            reason = last.reason or f"exit {last.exit_code}"
+        return restarts, False, reason, None
 
     def sample_once(self) -> Sample | None:
         if self.t0 is None:
@@ -117,12 +127,12 @@ class RestartSampler:
         reading, source = (api, "api") if api is not None else (runtime, "runtime")
         if reading is None:
             return None
-        restarts, ready, reason = reading
+        restarts, ready, reason, started = reading
         if api is not None and runtime is not None:
             # The runtime knows of a new container before the kubelet reports it to the API.
             restarts = max(restarts, runtime[0])
         sample = Sample(t=round(time.time() - self.t0, 1), restarts=restarts, ready=ready,
-                        last_reason=reason, source=source)
+                        last_reason=reason, source=source, started=started)
         with self._lock:
             self._samples.append(sample)
             series = list(self._samples)

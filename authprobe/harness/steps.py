@@ -76,6 +76,9 @@ class ClusterRun:
     handle: ClusterHandle | None = None
     error: str | None = None  # the cluster broke in a way no scenario expects
     failure: str | None = None  # the line of the last step that failed (for its evidence)
+    # The control plane did not come up on a node that runs the profile as rendered: the
+    # scenario that checks whether it comes up judges that (a fail where it must come up).
+    judge_down: bool = False
     logs_dir: Path | None = None
     token: str | None = field(default=None, repr=False)
     upgraded_from: KubeVersion | None = None  # the version this cluster was upgraded from
@@ -197,11 +200,11 @@ def start_failure_evidence(env: Env, run: ClusterRun) -> Done | None:
         except AuthprobeError:
             pass
         handle.restarts = sampler
-        if run.expected_down:
-            try:
-                verify(env, run)
-            except AuthprobeError:
-                run.expected_down = False  # not the profile's failure: an error, not a pass
+        try:
+            verify(env, run)
+            run.judge_down = True
+        except AuthprobeError:
+            run.expected_down = False  # not the profile's failure: an error, not a pass
     else:
         handle.start_failure = StartFailure(reason=f"{reason}; no node container exists")
     handle.up = False

@@ -40,6 +40,7 @@ FIELDS = fields_of(observations.shipped())
 SHAPES = ("flat", "climbs", "never-up")
 # A cause of "unknown" fails whatever the row says, so no row predicts it.
 CAUSES = ("none", "exit", "probe-timeout")  # and probe-<HTTP status>
+KILLERS = ("startup", "liveness", None)  # the probes whose failures make the kubelet kill
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ def _check_row(row: dict, where: str, bad, fields: dict[str, str]) -> None:
     if within is not None and not (isinstance(within, list) and len(within) == 2 and all(
             isinstance(v, (int, float)) for v in within) and within[0] <= within[1]):
         bad(where, "first_restart_at must be a range [low, high] of seconds")
+    killers = row.get("killed_by")
+    for killer in killers if isinstance(killers, list) else [killers]:
+        if killer not in KILLERS:
+            bad(where, "killed_by must be startup, liveness or null (or a list of them)")
     seen = row.get("seen")
     if seen is not None and (not isinstance(seen, list)
                              or not all(isinstance(v, str) for v in seen)):

@@ -19,9 +19,11 @@ SHAPES = (FLAT, CLIMBS, NEVER_UP)
 class Sample:
     """One reading of the kube-apiserver container.
 
-    ``t`` is seconds since the apiserver container first started (the first sample's
-    reference point); ``source`` is "api" when read from the mirror pod, "runtime" when
-    read from the node's container runtime because the API did not answer.
+    ``t`` is seconds since the pod's first kube-apiserver container was created (the
+    first sample's reference point); ``source`` is "api" when read from the mirror pod,
+    "runtime" when read from the node's container runtime because the API did not answer.
+    ``started`` is the container's ``started`` state as the kubelet reports it (None when
+    not read from the API, and in series recorded before it was sampled).
     """
 
     t: float
@@ -29,6 +31,7 @@ class Sample:
     ready: bool
     last_reason: str | None
     source: str
+    started: bool | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,6 +44,7 @@ class Sample:
             ready=bool(data["ready"]),
             last_reason=data.get("last_reason"),
             source=str(data.get("source", "api")),
+            started=None if data.get("started") is None else bool(data["started"]),
         )
 
 
@@ -90,25 +94,3 @@ def summary(series: Sequence[Sample]) -> str:
     if reasons:
         parts.append("last termination: " + ", ".join(reasons))
     return "; ".join(parts)
-
-
-def restart_cause(series: Sequence[Sample], probe_statuses: Sequence[int | None],
-                  exit_code: int | None) -> str:
-    """Why kube-apiserver restarted, from the evidence beside the series.
-
-    ``probe_statuses`` are the HTTP statuses of the kubelet's failed startup and liveness
-    probes (None for a probe that failed without an answer); ``exit_code`` is the last exit
-    code of the apiserver container. Gives "none" (no restart), "probe-<status>" (the most
-    frequent status of the failed probes), "probe-timeout" (probes failed unanswered),
-    "exit" (the container exited on its own) or "unknown".
-    """
-    if not series or first_restart_at(series) is None:
-        return "none"
-    if probe_statuses:
-        answered = [s for s in probe_statuses if s is not None]
-        if not answered:
-            return "probe-timeout"
-        return f"probe-{max(sorted(set(answered)), key=answered.count)}"
-    if exit_code not in (None, 0, 137, 143):  # 137/143: killed by the kubelet
-        return "exit"
-    return "unknown"

@@ -22,7 +22,10 @@ def test_another_cause_fails_with_its_cause(tmp_path, run_child):
     assert restarts["outcome"] == "fail", restarts
     assert restarts["observed"]["restart_cause"] == "probe-403"
     assert restarts["observed"]["restart_shape"] == "climbs"
-    assert "statuscode: 403" in restarts["message"], restarts["message"]
+    assert "cause probe-403" in restarts["message"], restarts["message"]
+    assert restarts["evidence"]["restarts"][0]["answer"] == 403
+    assert all(r["killed_by"] == "startup" and r["cause"] == "probe-403"
+               for r in restarts["evidence"]["restarts"]), restarts["evidence"]["restarts"]
     failures = restarts["evidence"]["kubelet_probe_failures"]
     assert failures and {f["status"] for f in failures if f["probe"] == "Startup"} == {403}
     assert restarts["observed"]["window"] < 200  # derived from the short probe budget

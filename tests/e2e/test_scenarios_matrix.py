@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from authprobe.model.restarts import earliest_kill
 from authprobe.model.series import Sample, first_restart_at
 
 from .conftest import VERSION, outcomes_of
@@ -75,7 +76,17 @@ def test_anon_off_restarts_because_its_probes_get_401(run):
     observed = restarts["observed"]
     assert restarts["outcome"] == "expected-failure"
     assert observed["restart_shape"] == "climbs" and observed["restart_cause"] == "probe-401"
-    assert observed["first_restart_at"] <= observed["window"]
+    # The first restart, on the runtime's and the kubelet's record: a kill by the probe the
+    # cell names, answered 401, no earlier than that probe can kill, before the restart was
+    # seen.
+    first = restarts["evidence"]["restarts"][0]
+    assert first["killed_by"] == observed["killed_by"] in ("startup", "liveness")
+    assert (first["cause"], first["answer"]) == ("probe-401", 401)
+    spec = next(c["probes"] for c in outcomes["clusters"] if c["name"] == restarts["cluster"])
+    assert first["kill_at"] - first["started_at"] >= earliest_kill(spec, first["killed_by"]) - 5
+    assert first["kill_at"] <= first["ended_at"] <= observed["first_restart_at"]
+    assert any(e["reason"] == "Killing" and f"failed {first['killed_by']} probe" in e["message"]
+               for e in restarts["evidence"]["events"])
     kubelet = restarts["evidence"]["kubelet_probe_failures"]
     assert kubelet and all(f["status"] == 401 for f in kubelet if f["probe"] == "Startup")
     assert any(key.startswith("/livez 401 (no user)")

@@ -109,6 +109,8 @@ def test_every_field_has_a_meaning():
         ("scenarios: {s: {p: [{since: '1.24'}, {since: '1.24'}]}}", "without repeats"),
         ("scenarios: {s: {p: [{since: '1.24', restart_shape: up}]}}", "restart_shape"),
         ("scenarios: {s: {p: [{since: '1.24', restart_cause: probe-40}]}}", "restart_cause"),
+        ("scenarios: {s: {p: [{since: '1.24', killed_by: readiness}]}}", "killed_by must be"),
+        ("scenarios: {s: {p: [{since: '1.24', killed_by: [startup, x]}]}}", "killed_by must"),
             ("scenarios: {s: {p: [{since: '1.24', restart_cause: unknown}]}}", "restart_cause"),
             ("scenarios: {s: {p: [{since: '1.24', first_restart_at: 300}]}}", "range [low, high]"),
         ("scenarios: {s: {p: [{since: '1.24', seen: '1.24.1'}]}}", "seen must be a list"),
@@ -245,3 +247,13 @@ def test_the_story_on_current_kubernetes(shipped):
     assert startup.comes_up is False and startup.expected_failure
     assert "unknown flag" in startup.log_message
     assert shipped.lookup("anon-off-probe-8080", "anonymous_get_root", v).na
+
+
+@pytest.mark.parametrize(("version", "killers", "low"), [
+    ("1.34.12", "startup", 250), ("1.35.8", ["startup", "liveness"], 90),
+    ("1.37.2", ["startup", "liveness"], 90)])
+def test_the_probe_that_kills_anon_off_per_minor(shipped, version, killers, low):
+    row = shipped.lookup("anon-off", "apiserver_restarts", V(version))
+    assert row.killed_by == killers and row.first_restart_at == [low, 340]
+    if isinstance(killers, list):
+        assert "#141155" in row.note and "#142305" in row.note and "race" in row.note

@@ -62,7 +62,8 @@ def test_run_log_snapshot_is_plain_data():
     assert snap["cells"][0]["outcome"] == PASS
     assert snap["clusters"][0]["window"] == 330.0
     assert snap["series"]["c"][1] == {"t": 10.0, "restarts": 1, "ready": False,
-                                      "last_reason": "Error", "source": "runtime"}
+                                      "last_reason": "Error", "source": "runtime",
+                                      "started": None}
     assert snap["problems"] == ["one line"]
     assert snap["probe_results"]["c"][0]["count"] == 3
 

@@ -140,3 +140,32 @@ def test_parse_failures_reads_the_text_form_of_old_kubelets():
     ])
     found = probes.parse_failures(text, T0)
     assert [(f.t, f.probe, f.status) for f in found] == [(30.0, "Startup", 401)]
+
+
+def sync_line(stamp: float, probe: str, status: str, pod: str = "kube-apiserver-node") -> str:
+    return (f'{stamp:.6f} node kubelet[123]: I1201 10:00:00.123456     123 kubelet.go:2712] '
+            f'"SyncLoop (probe)" probe="{probe}" status="{status}" pod="kube-system/{pod}"')
+
+
+def test_parse_kills_reads_when_the_kubelet_acted_on_a_killing_probe():
+    text = "\n".join([
+        sync_line(T0 + 250.04, "startup", "unhealthy"),
+        sync_line(T0 + 251, "readiness", "not ready"),
+        sync_line(T0 + 252, "startup", "started"),
+        sync_line(T0 + 253, "liveness", "unhealthy", pod="etcd-node"),
+        sync_line(T0 + 160.5, "liveness", "unhealthy"),
+        f"{T0 + 90:.6f} node kubelet[7]: I1201 10:01:30.000000       7 kubelet.go:1927] "
+        'SyncLoop (container unhealthy): "kube-apiserver-node_kube-system(0a1b)"',
+    ])
+    assert probes.parse_kills(text, T0) == [probes.KillLine(250.0, "startup"),
+                                            probes.KillLine(160.5, "liveness"),
+                                            probes.KillLine(90.0, "liveness")]
+
+
+def test_a_probe_that_errored_is_a_failure_without_an_answer():
+    line = (f'{T0 + 40:.6f} node kubelet[1]: I1201 10:00:40.0 1 prober.go:106] "Probe errored" '
+            'probeType="Liveness" pod="kube-system/kube-apiserver-x" podUID="abc" '
+            'containerName="kube-apiserver" probeResult="failure" err="context canceled"')
+    (found,) = probes.parse_failures(line, T0)
+    assert (found.probe, found.status, found.output) == ("Liveness", None, "context canceled")
+    assert found.as_failure() == probes.Failure(40.0, "liveness", None)

@@ -17,19 +17,26 @@ class RecordingNode:
         self.calls: list[tuple[str, ...]] = []
         self.containers = [
             {"id": "a1", "state": "CONTAINER_EXITED", "createdAt": "1000000000000",
-             "metadata": {"attempt": 0}},
+             "metadata": {"attempt": 0}, "labels": {"io.kubernetes.pod.uid": "p1"}},
             {"id": "b2", "state": "CONTAINER_RUNNING", "createdAt": "1200000000000",
-             "metadata": {"attempt": 1}},
+             "metadata": {"attempt": 1}, "labels": {"io.kubernetes.pod.uid": "p1"}},
         ]
 
     def exec(self, *argv: str, **_: object) -> subprocess.CompletedProcess:
         self.calls.append(argv)
         if argv[:2] == ("crictl", "ps"):
-            out = {"containers": self.containers}
-        elif argv[:2] == ("crictl", "inspect"):
-            out = {"status": {"reason": "Error", "exitCode": 1}}
-        else:
-            raise AssertionError(f"unexpected command {argv}")
+            return self.answer(argv, {"containers": self.containers})
+        if argv[:2] == ("crictl", "inspect"):
+            # crictl gives the times in RFC 3339; 1000 s after the epoch is 1970-01-01T00:16:40.
+            return self.answer(argv, {"status": {
+                "reason": "Error", "exitCode": 1, "startedAt": "1970-01-01T00:16:40.5Z",
+                "finishedAt": "1970-01-01T00:20:00.25Z"}})
+        if argv[:2] == ("crictl", "logs"):
+            return subprocess.CompletedProcess(argv, 0, "", "I1201 first\nE1201 last words\n\n")
+        raise AssertionError(f"unexpected command {argv}")
+
+    @staticmethod
+    def answer(argv, out: dict) -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(argv, 0, json.dumps(out), "")
 
 
@@ -52,10 +59,33 @@ def test_an_exited_container_is_inspected_once():
     assert inspects(node) == ["a1"]
     node.containers[1]["state"] = "CONTAINER_EXITED"
     node.containers.append({"id": "c3", "state": "CONTAINER_RUNNING",
-                            "createdAt": "1400000000000", "metadata": {"attempt": 2}})
+                            "createdAt": "1400000000000", "metadata": {"attempt": 2},
+                            "labels": {"io.kubernetes.pod.uid": "p1"}})
     sample = sampler.sample_once()
     assert inspects(node) == ["a1", "b2"]
     assert sample.restarts == 2
+
+
+def test_an_exited_container_is_recorded_with_its_times_exit_and_last_line():
+    node = RecordingNode()
+    sampler = RestartSampler("c", node, api=None, window=60)
+    sampler.sample_once()
+    (run,) = sampler.containers
+    assert (run.id, run.attempt, run.exit_code, run.reason) == ("a1", 0, 1, "Error")
+    assert run.last_line == "E1201 last words"
+    assert sampler.t0 == 1000.0
+    assert (run.started, run.finished) == (0.5, 200.2)
+
+
+def test_only_the_newest_pods_containers_count():
+    # A changed manifest makes a new pod whose containers count their attempts afresh.
+    node = RecordingNode()
+    node.containers.append({"id": "n1", "state": "CONTAINER_RUNNING",
+                            "createdAt": "1300000000000", "metadata": {"attempt": 0},
+                            "labels": {"io.kubernetes.pod.uid": "p2"}})
+    sampler = RestartSampler("c", node, api=None, window=60)
+    sample = sampler.sample_once()
+    assert sampler.t0 == 1300.0 and sample.restarts == 0 and sampler.containers == []
 
 
 def container(attempt: int, state: str) -> RuntimeContainer:

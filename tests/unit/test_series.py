@@ -1,4 +1,4 @@
-"""The kube-apiserver restart series: its shape, its summary line and why it restarted."""
+"""The kube-apiserver restart series: its shape and its summary line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from authprobe.model.series import (
     SHAPES,
     Sample,
     first_restart_at,
-    restart_cause,
     shape,
     summary,
 )
@@ -63,31 +62,14 @@ def test_sample_round_trips_through_dicts():
     assert Sample.from_dict({"t": "3", "restarts": "1", "ready": 0}) == s(3.0, 1, ready=False)
 
 
+def test_the_started_state_round_trips_and_older_samples_have_none():
+    sample = Sample(t=40, restarts=0, ready=False, last_reason=None, source="api", started=True)
+    assert Sample.from_dict(sample.to_dict()) == sample
+    recorded = {"t": 10.0, "restarts": 0, "ready": False, "last_reason": None, "source": "api"}
+    assert Sample.from_dict(recorded).started is None
+
+
 def test_empty_series_has_no_shape():
     with pytest.raises(ValueError):
         shape([])
     assert summary([]) == "no samples"
-
-
-def test_restart_cause_none_without_a_restart():
-    assert restart_cause(FLAT_SERIES, [401, 401], 1) == "none"
-    assert restart_cause([], [401], None) == "none"
-
-
-def test_restart_cause_from_the_probe_statuses():
-    assert restart_cause(CLIMBING, [401] * 24, 137) == "probe-401"
-    assert restart_cause(CLIMBING, [401, 500, 401, None], 0) == "probe-401"
-    assert restart_cause(CLIMBING, [500, 500, 401], None) == "probe-500"
-
-
-def test_restart_cause_timeout_when_no_probe_was_answered():
-    assert restart_cause(CLIMBING, [None, None, None], 137) == "probe-timeout"
-
-
-def test_restart_cause_exit_without_probe_failures():
-    assert restart_cause(NEVER, [], 1) == "exit"
-
-
-@pytest.mark.parametrize("code", [None, 0, 137, 143])
-def test_restart_cause_unknown_when_killed_or_clean_without_probe_evidence(code):
-    assert restart_cause(CLIMBING, [], code) == "unknown"
