@@ -73,7 +73,8 @@ def _probe(name: str, probe) -> str:
 def _probes(at: ProfileAt) -> str:
     if not at.probes:
         return "kubeadm defaults"
-    return "; ".join(_probe(name, probe) for name, probe in at.probes.items())
+    made = " (by hand edit of the manifest)" if at.probes_by == "hand-edit" else ""
+    return "; ".join(_probe(name, probe) for name, probe in at.probes.items()) + made
 
 
 def _differences(at: ProfileAt, newest: ProfileAt) -> str:
@@ -118,7 +119,8 @@ def profiles_table(profiles: dict[str, Profile], minors: list[str]) -> list[str]
     for name in profiles_in(sorted(profiles)):
         profile = profiles[name]
         newest = profile.at(KubeVersion.parse(minors[-1]))
-        cells = [f"`{name}`", profile.description, _flags(newest), _probes(newest),
+        only = " (upgrade runs)" if profile.upgrade_only else ""
+        cells = [f"`{name}`{only}", profile.description, _flags(newest), _probes(newest),
                  _by_version(profile, minors)]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return out

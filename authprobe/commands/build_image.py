@@ -1,11 +1,12 @@
-"""``authprobe build-image``: build (or reuse) the offline kind node image for a version."""
+"""``authprobe build-image``: build (or reuse) the offline kind node image for a version,
+and with ``--upgrade-to`` the image that can upgrade it in place to the next minor."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..host.engine import ensure_engine
-from ..model.versions import default_minor, resolve
+from ..model.versions import default_minor, resolve, version_table
 from ..progress import say
 
 HELP = "build a kind node image offline from Go modules and Debian packages"
@@ -21,12 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="afterwards remove older builds of this version no container uses")
     parser.add_argument("--print-tag", action="store_true",
                         help="print only the tag the inputs give, build nothing")
+    parser.add_argument("--upgrade-to", default=None, metavar="MINOR",
+                        help="also lay the next minor's kubeadm, kubelet, kubectl and images "
+                             "into the image, for --upgrade-to runs (built offline too)")
 
 
 def run(args: argparse.Namespace) -> int:
     supported = resolve(args.k8s_version or default_minor())
     from ..nodeimage import build
 
+    target = (version_table().upgrade_pair(supported.minor, args.upgrade_to)[1]
+              if args.upgrade_to else None)
     if args.print_tag:
         print(build.plan(supported).tag)
         return 0
@@ -36,5 +42,11 @@ def run(args: argparse.Namespace) -> int:
     if args.prune:
         for removed in build.prune_node_images(supported.patch, [tag]):
             say(f"removed unused node image {removed}")
+    if target is not None:
+        from ..harness import images
+
+        choice = images.ImageChoice(supported.minor, "build", tag, supported.patch, "built")
+        tag = images.prepare_upgrade(images.read_facts(tag), choice, target, "build").ref
+        say(f"upgrade image ready: {tag}")
     print(tag)
     return 0

@@ -2,6 +2,10 @@
 
 ``authprobe diff --adjacent REPORT``: within one run over several minors (the sweep), each
 minor against the next one, so every change between adjacent minors is listed and classed.
+
+``authprobe diff --upgrade REPORT``: within one run of ``--upgrade-to``, the cells of each
+cluster before its upgrade in place against those of the same cluster after it, classed by
+the rows of both minors like any other pair.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--adjacent, one report")
     parser.add_argument("--adjacent", action="store_true",
                         help="compare each Kubernetes version of one report with the next")
+    parser.add_argument("--upgrade", action="store_true",
+                        help="compare the cells of one report of --upgrade-to before and after "
+                             "the upgrade of their clusters")
     parser.add_argument("--rows", action="append", metavar="FILE", default=None,
                         help="judge the changes by the rows of these expectation files (and "
                              "the shipped ones) instead of the rows the runs recorded, e.g. "
@@ -42,6 +49,23 @@ def of_version(outcomes: Outcomes, version: str) -> Outcomes:
                                     "id": f"{outcomes.run.get('id', '?')} {version}"})
     return replace(outcomes, data=data,
                    cells=[c for c in outcomes.cells if c.version == version])
+
+
+def upgrade_sides(outcomes: Outcomes) -> list[tuple[Outcomes, Outcomes]]:
+    """(before, after) of each upgrade of a report of --upgrade-to: the cells of the first
+    minor, and those of the same clusters once upgraded."""
+    run_id = outcomes.run.get("id", "?")
+    pairs = []
+    for version in sorted({c.upgraded_from for c in outcomes.cells if c.upgraded_from}):
+        after = [c for c in outcomes.cells if c.upgraded_from == version]
+        before = [c for c in outcomes.cells if c.version == version and not c.upgraded_from]
+        pairs.append((
+            replace(outcomes, cells=before, data=dict(
+                outcomes.data, run={**outcomes.run, "id": f"{run_id} {version}"})),
+            replace(outcomes, cells=after, data=dict(outcomes.data, run={
+                **outcomes.run, "id": f"{run_id} {after[0].version} (upgraded from "
+                                      f"{version})"}))))
+    return pairs
 
 
 def with_rows(outcomes: Outcomes, files: list[str]) -> Outcomes:
@@ -64,7 +88,15 @@ def with_rows(outcomes: Outcomes, files: list[str]) -> Outcomes:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.adjacent:
+    if args.upgrade:
+        if len(args.reports) != 1 or args.adjacent:
+            raise AuthprobeError("authprobe diff --upgrade takes one report folder, of a run "
+                                 "with --upgrade-to")
+        pairs = upgrade_sides(load(args.reports[0]))
+        if not pairs:
+            raise AuthprobeError(f"{args.reports[0]} holds no upgraded cells: --upgrade needs "
+                                 "the report of a run with --upgrade-to")
+    elif args.adjacent:
         if len(args.reports) != 1:
             raise AuthprobeError("authprobe diff --adjacent takes one report folder (a run "
                                  "over several Kubernetes versions, such as the sweep's)")
@@ -79,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         pairs = [(load(args.reports[0]), load(args.reports[1]))]
     else:
         raise AuthprobeError("authprobe diff takes two report folders, OLD and NEW (or one "
-                             "with --adjacent)")
+                             "with --adjacent or --upgrade)")
     if args.rows:
         pairs = [(with_rows(old, args.rows), with_rows(new, args.rows)) for old, new in pairs]
     regression = False

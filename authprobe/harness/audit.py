@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 import requests
 
@@ -90,10 +90,13 @@ def _events(text: str) -> list[dict]:
 
 
 class AuditLog:
-    """The audit log of one cluster's kube-apiserver."""
+    """The audit log of one cluster's kube-apiserver (its probe events from ``since``, epoch
+    seconds, on: after an upgrade, those of the new apiserver)."""
 
-    def __init__(self, node: NodeAccess) -> None:
+    def __init__(self, node: NodeAccess, since: float | None = None) -> None:
         self.node = node
+        self.since = (None if since is None else
+                      datetime.fromtimestamp(since, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
 
     def grep(self, fixed: str) -> list[dict]:
         """Events whose JSON line contains ``fixed`` (a plain string), oldest first."""
@@ -155,6 +158,8 @@ class AuditLog:
             if event.get("stage") == "ResponseStarted" and (event.get("user") or {}):
                 continue  # an authenticated request's final word is its ResponseComplete
             record = AuditRecord.from_event(event)
+            if self.since is not None and record.time < self.since:
+                continue
             rows.append({"path": record.uri.split("?", 1)[0], "code": record.code,
                          "user": record.user, "time": record.time,
                          "agent": record.user_agent})

@@ -90,6 +90,11 @@ class ClusterHandle:
         if user is None:
             return self.kubelet.client()
         return self.kubelet.client(self._token(user), user)
+    # After an upgrade in place: from, to, seconds, kubeadm's line, the apiserver's kubelet
+    # client certificate before and after, kubectl logs and exec right after.
+    upgrade: dict | None = None
+    # What of the profile the upgrade did not keep (the verification's differences).
+    profile_differences: list[str] = field(default_factory=list)
 
     def kubelet_probe_failures(self) -> list[ProbeFailure]:
         """The kubelet's failed probes of kube-apiserver so far, from its journal."""
@@ -107,6 +112,13 @@ class ClusterHandle:
             return kills.apiserver_events(self.api)
         except Exception:  # restarting apiserver: no events to read this time
             return []
+
+    def kubelet_reached(self) -> dict:
+        """``kubectl logs`` and ``exec`` in the node, through the apiserver to the kubelet:
+        {logs_ok, logs, exec_ok, exec} (what each printed)."""
+        from .upgrade import kubelet_reached
+
+        return kubelet_reached(self.node)
 
     def dashboard_ready(self, timeout: float = 300.0) -> None:
         """Wait, polling, until the Dashboard has an available replica.

@@ -41,6 +41,7 @@ class ImageFacts:
     kube_version: KubeVersion
     default_cni: bool  # kind's default CNI manifest is in the image
     dashboard_image: str | None  # the Dashboard image the node image preloads
+    upgrade_to: KubeVersion | None = None  # the version whose artifacts the image carries
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,37 @@ def prepare(choice: ImageChoice, supported: SupportedVersion | None) -> ImageFac
     return facts
 
 
+def upgrade_source(choice: ImageChoice, registry: bool) -> str:
+    """Where the second minor's artifacts of an upgrade image come from: the published
+    images when the first minor runs the published image and a registry answers, else the
+    offline build."""
+    return "published" if choice.source == "published" and registry else "build"
+
+
+def prepare_upgrade(base: ImageFacts, choice: ImageChoice, target: SupportedVersion,
+                    source: str) -> ImageFacts:
+    """The image of ``base`` that can upgrade to ``target`` (built when missing)."""
+    from .. import upgradeimage
+    from ..model.versions import version_table
+    from ..nodeimage.components import containerd_major
+
+    facts = version_table().facts_for(base.kube_version)
+    # ctr pins imported images from containerd 2 on; a published image has containerd 2.
+    pin = choice.source != "build" or containerd_major(facts.containerd) >= 2
+    ref = upgradeimage.ensure(base.ref, base.image_id, base.kube_version, target, source, pin)
+    found = read_facts(ref)
+    wanted = upgradeimage.target_version(target, source)
+    if found.kube_version != base.kube_version or found.upgrade_to != wanted:
+        raise AuthprobeError(f"upgrade image {ref} holds Kubernetes {found.kube_version} "
+                             f"upgrading to {found.upgrade_to}, not {base.kube_version} to "
+                             f"{wanted}")
+    return found
+
+
 def read_facts(ref: str) -> ImageFacts:
     """What the harness needs to know about a node image present in the engine."""
     from ..nodeimage.build import DASHBOARD_LABEL
+    from ..upgradeimage import UPGRADE_LABEL
 
     details = docker.image_inspect(ref)
     if details is None:
@@ -159,4 +188,6 @@ def read_facts(ref: str) -> ImageFacts:
     return ImageFacts(ref=ref, image_id=details.get("Id", ""),
                       kube_version=KubeVersion.parse(lines[0]),
                       default_cni="default-cni" in lines,
-                      dashboard_image=labels.get(DASHBOARD_LABEL) or None)
+                      dashboard_image=labels.get(DASHBOARD_LABEL) or None,
+                      upgrade_to=(KubeVersion.parse(labels[UPGRADE_LABEL])
+                                  if labels.get(UPGRADE_LABEL) else None))

@@ -1,10 +1,12 @@
-"""Scheduling the clusters of a run: which step runs when, in which thread.
+"""Scheduling the clusters of a run: which stage of the lifecycle runs when, in which thread.
 
 Every cell (profile x minor) that has scenarios to run gets one cluster. Bring-ups run in
 worker threads as soon as the run starts, at most ``max_alive`` clusters at a time (what
 the host holds, :mod:`authprobe.host.capacity`), handed out strictly in the order the
-scenarios need them. Node images are prepared once per minor. The steps themselves live in
-:mod:`.steps`.
+scenarios need them. Node images are prepared once per minor. In an upgrade run a cell of
+the second minor gets no cluster of its own: when the scenarios of the first minor are done
+with a cluster, its upgrade stage runs in a worker thread, and the same cluster, upgraded,
+serves the second minor's cell. The steps and their order are :mod:`.lifecycle`.
 """
 
 from __future__ import annotations
@@ -13,28 +15,44 @@ import hashlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
 
 from ..errors import AuthprobeError
 from ..host.processes import CHILDREN
 from ..model.cell import Cell
 from ..model.profiles import ProfileAt
-from ..model.versions import version_table
+from ..model.versions import KubeVersion, SupportedVersion, version_table
 from ..progress import pump, say
 from . import images, naming, steps
 from .images import ImageFacts, Target
+from .lifecycle import BRING_UP, END, RELEASE, UPGRADE, Step, lifecycle
+from .phases import run_stage
 from .render import RenderInput, render
+from .upgrade import upgraded_run
 
 
 class Unavailable(AuthprobeError):
     """A cell's cluster cannot be had (its image failed, or it did not come up)."""
 
 
+@dataclass(frozen=True)
+class Upgrade:
+    """An upgrade run: the clusters of the first minor are upgraded in place to ``target``."""
+
+    target: SupportedVersion
+    version: KubeVersion  # the patch they are upgraded to
+    source: str  # where its artifacts come from: build (offline) or published
+
+
 class ClusterPool:
     def __init__(self, env: steps.Env, targets: dict[str, Target],
                  profiles: dict[str, dict[str, ProfileAt]], expects_down, run_token: str,
                  checkout: str, reuse: bool, keep: bool, max_alive: int,
-                 max_workers: int = 4) -> None:
+                 max_workers: int = 4, added_steps: list[Step] | None = None,
+                 upgrade: Upgrade | None = None) -> None:
         self.env = env
+        self.steps = lifecycle(added_steps)
+        self.upgrade = upgrade
         self.targets = targets
         self.profiles = profiles  # minor -> profile id -> ProfileAt
         self.expects_down = expects_down
@@ -56,12 +74,16 @@ class ClusterPool:
         self._holding: set[Cell] = set()
         self.aborting = threading.Event()
         self.closing = threading.Event()
+        if env is not None:
+            env.aborting, env.reuse = self.aborting.is_set, reuse
 
     # -- planning and waiting ------------------------------------------------------------
 
     def start(self, cells: list[Cell]) -> None:
-        """Begin bringing up every cell's cluster, in this order, in worker threads."""
-        cells = [c for c in dict.fromkeys(cells) if c not in self._futures]
+        """Begin bringing up every cell's cluster, in this order, in worker threads (a cell
+        an upgrade reaches comes up when its first minor's scenarios are done)."""
+        cells = [c for c in dict.fromkeys(cells)
+                 if c not in self._futures and c.upgraded_from is None]
         if not cells:
             return
         if self._executor is None:
@@ -95,6 +117,8 @@ class ClusterPool:
     def get(self, cell: Cell) -> steps.ClusterRun:
         """The cluster of ``cell``, waiting for it to come up, or to fail to come up as the
         profile it runs (the scenarios judge that)."""
+        if cell.upgraded_from is not None and cell not in self._futures:
+            self._upgrade_now(cell)
         if cell not in self._futures:
             self.start([cell])
         try:
@@ -115,6 +139,9 @@ class ClusterPool:
                 target = self.targets[minor]
                 try:
                     facts = images.prepare(target.choice, target.supported)
+                    if self.upgrade is not None:
+                        facts = images.prepare_upgrade(facts, target.choice,
+                                                       self.upgrade.target, self.upgrade.source)
                     self._images[minor] = facts
                     if steps.dashboard.image_for(facts.dashboard_image, self.env.dashboard_pull
                                                  or target.choice.source == "published") is None:
@@ -176,12 +203,23 @@ class ClusterPool:
         name = naming.cluster_name(cell.profile, cell.minor, self.run_token)
         return name, naming.take_lease(name, self.run_token, self.checkout)
 
+    def _facts(self, version: KubeVersion):
+        """The version facts the cluster is made with. A cluster to be upgraded gets the
+        kubelet setting the next minor needs on a cgroup v1 host already (its kubelet
+        configuration survives the upgrade; the new kubelet refuses to start without it)."""
+        facts = version_table().facts_for(version)
+        if self.upgrade is None:
+            return facts
+        then = version_table().facts_for(self.upgrade.version)
+        return replace(facts, kubelet_fail_cgroup_v1=facts.kubelet_fail_cgroup_v1
+                       or then.kubelet_fail_cgroup_v1)
+
     def _bring_up_in_slot(self, cell: Cell, target: Target, image: ImageFacts
                           ) -> steps.ClusterRun:
         env = self.env
         profile = self.profiles[cell.minor][cell.profile]
         version = target.choice.version
-        inp = RenderInput(profile, version, version_table().facts_for(version), image.ref,
+        inp = RenderInput(profile, version, self._facts(version), image.ref,
                           env.kind_version, env.host, default_cni=image.default_cni,
                           image_id=image.image_id, audit=env.audit)
         config_hash = render(inp).config_hash
@@ -195,68 +233,117 @@ class ClusterPool:
         if self.reuse and run.provider.exists() and token_file.exists():
             run.reused = True
             say(f"{name}: reusing the running cluster ({profile.id}, Kubernetes {version})")
-        else:
-            if run.provider.exists():
-                say(f"{name}: removing a cluster of the same name left by an earlier run")
-                run.provider.destroy()
-            if not steps.create(env, run, self.aborting.is_set):
-                self._end(run)
-                return run
+        elif run.provider.exists():
+            say(f"{name}: removing a cluster of the same name left by an earlier run")
+            run.provider.destroy()
+        self._stage(run, BRING_UP)
+        return run
+
+    def _stage(self, run: steps.ClusterRun, stage: str) -> None:
+        """Run one stage of ``run``'s lifecycle; a cluster that is not up afterwards ends."""
         try:
-            if not run.reused:
-                steps.patch_probes(env, run)
-            steps.verify(env, run)
-            steps.connect(env, run)
-            steps.ready(env, run)
-            steps.deploy_dashboard(env, run)
+            if not run_stage(self.env, run, stage, self.steps):
+                self._end(run)  # it failed as the expectations predict
         except AuthprobeError as err:
             if self.aborting.is_set():
                 raise
-            run.error = (f"cluster {name} ({profile.id}, Kubernetes {version}): "
-                         f"{err.one_line()}")
-            steps.export_logs(env, run)
+            run.error = run.error or (f"cluster {run.name} ({run.profile.id}, Kubernetes "
+                                      f"{run.version}): {err.one_line()}")
             self._end(run)
+
+    # -- upgrading a cluster in place ----------------------------------------------------
+
+    def _before(self, cell: Cell) -> Cell:
+        return Cell(cell.profile, cell.upgraded_from)
+
+    def _after(self, cell: Cell) -> Cell | None:
+        if self.upgrade is None or cell.upgraded_from is not None:
+            return None
+        return Cell(cell.profile, self.upgrade.target.minor, upgraded_from=cell.minor)
+
+    def _upgrade_now(self, cell: Cell) -> None:
+        """A cell an upgrade reaches, asked for before its first minor's cell was released
+        (no scenario of the first minor was selected): bring that up and release it now."""
+        before = self._before(cell)
+        try:
+            self.get(before)
+        except Unavailable as err:
+            raise Unavailable(f"its cluster on Kubernetes {before.minor} is not available: "
+                              f"{err.one_line()}") from None
+        self.release(before)
+        if cell not in self._futures:
+            raise Unavailable(f"the cluster of {before.id} was not upgraded: the run is ending")
+
+    def _start_upgrade(self, before_cell: Cell, run: steps.ClusterRun) -> bool:
+        """Hand the cluster of ``before_cell`` on to the upgrade (in a worker thread); False
+        when there is nothing to upgrade to, or the run is ending."""
+        after = self._after(before_cell)
+        if (after is None or run.error or self.closing.is_set()
+                or self.aborting.is_set()):
+            return False
+        profile = self.profiles[after.minor][after.profile]
+        upgraded = upgraded_run(self.env, run, self.upgrade.version, profile)
+        with self._slot:
+            self._holding.discard(before_cell)
+            self._holding.add(after)
+        with self._lock:
+            self._runs[after] = upgraded
+        self._futures[after] = self._executor.submit(self._upgrade, upgraded)
+        return True
+
+    def _upgrade(self, run: steps.ClusterRun) -> steps.ClusterRun:
+        self._stage(run, UPGRADE)
         return run
 
     # -- ending clusters -----------------------------------------------------------------
 
     def _end(self, run: steps.ClusterRun) -> None:
-        """A cluster this run is done with: delete it unless asked to keep it."""
-        if self.keep or run.reused or (self.reuse and not run.error):
-            if run.handle.restarts is not None:
-                run.handle.restarts.stop()
-            say(f"keeping cluster {run.name} (kubeconfig: {run.provider.kubeconfig})")
-            if run.lease is not None:
-                run.lease.release()
-            return
-        steps.delete(self.env, run)
+        """A cluster this run is done with: delete it unless it is kept."""
+        try:
+            run_stage(self.env, run, END, self.steps)
+        except AuthprobeError as err:
+            say(f"{run.name}: {err.one_line()}")
 
     def release(self, cell: Cell, export_logs: bool = False) -> None:
-        """The scenarios of ``cell`` are done: collect the evidence, then end its cluster."""
+        """The scenarios of ``cell`` are done: collect the evidence, then end its cluster (or,
+        in an upgrade run, upgrade it for the second minor's scenarios)."""
         with self._lock:
             run = self._runs.get(cell)
             if run is None or cell in self._released:
                 return
             self._released.add(cell)
+        handed_on = False
         try:
             if run.provider.exists() and run.handle.up:
+                run.export = export_logs
                 try:
-                    steps.collect_evidence(self.env, run, export_logs)
+                    run_stage(self.env, run, RELEASE, self.steps)
                 except AuthprobeError as err:
                     say(f"{run.name}: evidence could not be collected: {err.one_line()}")
-                self._end(run)
+                if run.handle.restarts is not None:
+                    run.handle.restarts.stop()
+                handed_on = self._start_upgrade(cell, run)
+                if not handed_on:
+                    self._end(run)
         finally:
-            self._give_slot(cell)
+            if not handed_on:
+                self._give_slot(cell)
 
     def finish(self) -> None:
-        """End of session: wait for bring-ups still running, then release every cluster."""
+        """End of session: wait for bring-ups and upgrades still running, then release every
+        cluster."""
         self.closing.set()
-        for cell, future in self._futures.items():
-            try:
-                future.result()
-            except AuthprobeError:
-                pass
-            self.release(cell)
+        done: set[Cell] = set()
+        while len(done) < len(self._futures):
+            for cell, future in list(self._futures.items()):
+                if cell in done:
+                    continue
+                done.add(cell)
+                try:
+                    future.result()
+                except AuthprobeError:
+                    pass
+                self.release(cell)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
@@ -268,6 +355,8 @@ class ClusterPool:
             runs = [r for r in self._runs.values() if r.created or not self.reuse]
         deleted = []
         for run in runs:
+            if run.name in deleted:
+                continue  # the same cluster before and after its upgrade
             if run.handle.restarts is not None:
                 run.handle.restarts.stop(join=False)
             if run.provider.exists() and run.created:

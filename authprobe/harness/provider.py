@@ -1,8 +1,10 @@
 """The provider contract, and kind as its one implementation.
 
-A provider makes one cluster and answers for it: ``create`` (nodes kept on failure, so the
-evidence can be read), ``wait_for_control_plane``, ``export_logs`` and ``destroy``. Every
-kind command runs in its own process group and is tracked, so an interrupted run stops it.
+A provider makes one cluster and answers for it; the lifecycle steps (:mod:`.steps`) call
+exactly what :class:`Provider` lists: ``create`` (nodes kept on failure, so the evidence can
+be read), ``exists``, ``write_kubeconfig`` (for a reused cluster), ``export_logs`` and
+``destroy``, and reach the node through ``node_container``. Every kind command runs in its
+own process group and is tracked, so an interrupted run stops it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,7 @@ from ..errors import AuthprobeError
 from ..host import docker
 from ..host.processes import run_tracked
 from ..wait import until
-from .access import cluster_admin
 from .naming import write_private
-from .readiness import UNREACHABLE
-
-CREATE_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -42,18 +40,22 @@ class CreateResult:
 
 class Provider(Protocol):
     name: str
-    kubeconfig: Path
+    directory: Path  # the cluster's private folder (0700)
+    kubeconfig: Path  # cluster-admin's kubeconfig, 0600, in ``directory``
 
-    def create(self, config: Path, should_stop: Callable[[], bool] | None = None
-               ) -> CreateResult: ...
+    @property
+    def node_container(self) -> str: ...
 
-    def wait_for_control_plane(self, timeout: float) -> None: ...
+    def create(self, config: Path, should_stop: Callable[[], bool] | None = None,
+               timeout: float = 600.0) -> CreateResult: ...
+
+    def exists(self) -> bool: ...
+
+    def write_kubeconfig(self) -> None: ...
 
     def export_logs(self, dest: Path) -> str | None: ...
 
-    def destroy(self) -> None: ...
-
-    def exists(self) -> bool: ...
+    def destroy(self, timeout: float = 120.0) -> None: ...
 
 
 class KindProvider:
@@ -77,8 +79,8 @@ class KindProvider:
     def exists(self) -> bool:
         return bool(docker.container_names(self.name))
 
-    def create(self, config: Path, should_stop: Callable[[], bool] | None = None
-               ) -> CreateResult:
+    def create(self, config: Path, should_stop: Callable[[], bool] | None = None,
+               timeout: float = 600.0) -> CreateResult:
         """``kind create cluster --retain``: nodes stay on failure so evidence can be read."""
         self.create_log.write_text("")
         write_private(self.kubeconfig, "")
@@ -86,7 +88,7 @@ class KindProvider:
             [str(self.kind_path), "create", "cluster", f"--name={self.name}",
              f"--kubeconfig={self.kubeconfig}", f"--image={self.image}", "--retain",
              "--config", str(config)],
-            log=self.create_log, timeout=CREATE_TIMEOUT, should_stop=should_stop,
+            log=self.create_log, timeout=timeout, should_stop=should_stop,
             interruptible=True)
         return CreateResult(ok=result.returncode == 0, stopped=result.returncode == -15,
                             log=self.create_log)
@@ -99,26 +101,6 @@ class KindProvider:
                                  f"{result.stdout.strip()[-300:]}")
         write_private(self.kubeconfig, result.stdout)
 
-    def wait_for_control_plane(self, timeout: float) -> None:
-        """Poll ``/readyz`` as kind's cluster-admin until it answers 200."""
-        api = cluster_admin(self.kubeconfig, retries=False)
-        last = {"state": "no answer yet"}
-
-        def ready() -> bool:
-            try:
-                body = api.call_api("/readyz", "GET", _preload_content=False,
-                                    _request_timeout=10, auth_settings=["BearerToken"])[0]
-            except UNREACHABLE as err:
-                last["state"] = f"unreachable ({type(err).__name__})"
-                return False
-            except Exception as err:  # an HTTP error status: not ready yet
-                last["state"] = str(getattr(err, "status", "")) or type(err).__name__
-                return False
-            return body.status == 200
-
-        until(ready, timeout=timeout, interval=0.5, state=lambda: last["state"],
-              what=f"the control plane of {self.name}")
-
     def export_logs(self, dest: Path) -> str | None:
         """``kind export logs`` into ``dest``; the error line when it fails, else None."""
         dest.mkdir(parents=True, exist_ok=True)
@@ -127,7 +109,7 @@ class KindProvider:
             return f"`kind export logs` failed: {result.stdout.strip()[-200:]}"
         return None
 
-    def destroy(self) -> None:
+    def destroy(self, timeout: float = 120.0) -> None:
         """``kind delete cluster``, then remove whatever node container is left: one whose
         ``docker run`` was interrupted can outlive kind's delete while the engine starts it."""
         self._kind("delete", "cluster", f"--name={self.name}", f"--kubeconfig={self.kubeconfig}")
@@ -138,5 +120,5 @@ class KindProvider:
                 docker.remove_containers(left)
             return not docker.container_names(self.name)
 
-        until(gone, timeout=120, interval=1.0, quiet=True,
+        until(gone, timeout=timeout, interval=1.0, quiet=True,
               what=f"the node containers of {self.name} to be removed")

@@ -114,7 +114,8 @@ class Rendered:
     auth_files: dict[str, str] = field(default_factory=dict)  # file name -> text
     patch_files: dict[str, str] = field(default_factory=dict)  # file name -> text
     # probe changes the harness makes in the manifest after kubeadm init, where kubeadm
-    # cannot patch its static pods (versions.yaml kubeadm_patches: false)
+    # cannot patch its static pods (versions.yaml kubeadm_patches: false) or the profile
+    # makes them by hand (probes.by: hand-edit)
     manifest_probes: dict[str, dict] = field(default_factory=dict)
     expected: dict = field(default_factory=dict)  # what verify checks on the running node
 
@@ -220,7 +221,7 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
     The hash covers the config (with file locations left out), the patch and auth files, the
     node image (name and content ID) and the kind version, so any change gives another hash.
     """
-    by_kubeadm = inp.facts.kubeadm_patches
+    by_kubeadm = inp.facts.kubeadm_patches and inp.profile.probes_by != "hand-edit"
     patch_files = probe_patches(inp) if by_kubeadm else {}
     manifest_probes = {} if by_kubeadm else {
         name: {**dict(p.http_get), **dict(p.timing)} for name, p in inp.profile.probes.items()}

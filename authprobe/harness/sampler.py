@@ -4,8 +4,9 @@ Each reading comes from the mirror pod when the API answers (source "api"), othe
 the node's container runtime (source "runtime"); the restart count is the higher of the two,
 as the runtime knows of a new container before the kubelet reports it to the API. Time is
 counted from the moment the pod's first kube-apiserver container was created (``t0``, epoch
-seconds). Each container that exits is read from the runtime once, as soon as it is seen
-exited (the kubelet removes old exited containers): its start, end, exit and last log line.
+seconds); with ``since``, containers created before it (those of before an upgrade) are left
+out. Each container that exits is read from the runtime once, as soon as it is seen exited
+(the kubelet removes old exited containers): its start, end, exit and last log line.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ class RestartSampler:
     def __init__(self, cluster: str, node: NodeAccess,
                  api: kubernetes.client.ApiClient | None, window: float,
                  on_sample: Callable[[list[Sample]], None] | None = None,
-                 interval: float = INTERVAL) -> None:
+                 interval: float = INTERVAL, since: float | None = None) -> None:
         self.cluster = cluster
         self.node = node
         self.api = api
         self.window = window
         self.interval = interval
+        self.since = since
         self._on_sample = on_sample
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
@@ -86,8 +88,14 @@ class RestartSampler:
                         last.reason if last else None), status.started
         return None
 
+    def _containers(self):
+        found = current_pod(apiserver_containers(self.node))
+        if self.since is None:
+            return found
+        return [c for c in found if c.created_ns / 1e9 >= self.since]
+
     def _from_runtime(self) -> tuple[int, bool, str | None, None] | None:
-        containers = current_pod(apiserver_containers(self.node))
+        containers = self._containers()
         if not containers:
             return None
         restarts = max(c.attempt for c in containers)
@@ -105,7 +113,7 @@ class RestartSampler:
 
     def sample_once(self) -> Sample | None:
         if self.t0 is None:
-            containers = current_pod(apiserver_containers(self.node))
+            containers = self._containers()
             if not containers:
                 return None
             self.t0 = containers[0].created_ns / 1e9

@@ -1,32 +1,22 @@
-"""The lifecycle of one cluster as small steps, each with one job and its own phase record.
-
-``create`` -> ``verify`` -> ``connect`` -> ``ready`` -> ``deploy_dashboard`` bring a cluster
-up; ``collect_evidence`` and ``delete`` end it. A step that fails collects the evidence of
-that moment (``start_failure``, exported logs) before the cluster goes. The pool
-(:mod:`.pool`) only decides when each step runs.
+"""The step functions of a cluster's lifecycle, each with one job and one signature,
+``fn(env, run)``: ``env`` what the run's clusters share (:class:`Env`), ``run`` one cluster as
+the steps move it along (:class:`ClusterRun`). Which step runs when, and what collects
+evidence when one fails, is the list in :mod:`.lifecycle`; how a step runs and is recorded is
+:mod:`.phases`. The pool (:mod:`.pool`) only decides when each stage runs.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AuthprobeError
-from ..model.outcome import (
-    PHASE_EXPECTED_FAILURE,
-    PHASE_FAILED,
-    PHASE_PASSED,
-    PHASE_SKIPPED,
-    ClusterRecord,
-    PhaseRecord,
-    RunLog,
-)
+from ..model.outcome import PHASE_EXPECTED_FAILURE, ClusterRecord, RunLog
 from ..model.profiles import ProfileAt
-from ..model.versions import KubeVersion
+from ..model.versions import KubeVersion, timeouts_for
 from ..progress import fmt_seconds, say
 from ..wait import until
 from . import dashboard, naming, probes
@@ -35,7 +25,8 @@ from .audit import AuditLog
 from .handle import ClusterHandle
 from .images import ImageFacts
 from .manifest import read_manifest, with_probes, write_manifest
-from .provider import KindProvider
+from .phases import Done, skipped
+from .provider import KindProvider, Provider
 from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
 from .readiness import exits as apiserver_exits
 from .render import (
@@ -54,7 +45,6 @@ from .verify import verify as verify_manifest
 # kube-apiserver exits this many times during `kind create` before a profile whose control
 # plane must not come up is taken as failed (kubeadm would wait its full 4 minutes).
 EARLY_EXITS = 3
-READY_TIMEOUT = 240.0
 
 
 @dataclass
@@ -73,6 +63,8 @@ class Env:
     default_window: float = 330.0
     dashboard_pull: bool = False  # the published Dashboard image can be pulled
     audit: bool = True  # kube-apiserver writes an audit log (off only to measure its cost)
+    reuse: bool = False  # clusters are kept and reused by the next run of the checkout
+    aborting: Callable[[], bool] = lambda: False  # the run is being interrupted
 
 
 @dataclass
@@ -85,19 +77,29 @@ class ClusterRun:
     image: ImageFacts
     image_source: str
     rendered: Rendered
-    provider: KindProvider
+    provider: Provider
     expected_down: bool
     lease: naming.Lease | None = None
     reused: bool = False
     created: bool = False  # this run made it (and so may delete it)
     handle: ClusterHandle | None = None
     error: str | None = None  # the cluster broke in a way no scenario expects
+    failure: str | None = None  # the line of the last step that failed (for its evidence)
     # The control plane did not come up on a node that runs the profile as rendered: the
     # scenario that checks whether it comes up judges that (a fail where it must come up).
     judge_down: bool = False
     logs_dir: Path | None = None
     token: str | None = field(default=None, repr=False)  # admin's
     tokens: dict[str, str] = field(default_factory=dict, repr=False)  # every token user's
+    upgraded_from: KubeVersion | None = None  # the version this cluster was upgraded from
+    since: float | None = None  # epoch seconds this record starts at (an upgrade's start)
+    export: bool = False  # export the node's logs when the scenarios are done with it
+
+    @property
+    def label(self) -> str:
+        """The cluster's name in the report: its kind name, and after an upgrade the version
+        it was upgraded to (the same cluster before and after are two records)."""
+        return f"{self.name}@{self.version}" if self.upgraded_from else self.name
 
     @property
     def directory(self) -> Path:
@@ -124,25 +126,13 @@ def new_run(env: Env, name: str, profile: ProfileAt, version: KubeVersion, image
     return run
 
 
-@contextmanager
-def phase(env: Env, run: ClusterRun, name: str) -> Iterator[dict]:
-    """Time one step and record it; the step sets ``outcome``/``message`` in the dict."""
-    record = {"outcome": PHASE_PASSED, "message": ""}
-    start = time.monotonic()
-    try:
-        yield record
-    except AuthprobeError as err:
-        record.update(outcome=PHASE_FAILED, message=err.one_line())
-        raise
-    finally:
-        env.runlog.add_phase(PhaseRecord(
-            cluster=run.name, profile=run.profile.id, version=str(run.version), phase=name,
-            seconds=round(time.monotonic() - start, 1), outcome=record["outcome"],
-            message=record["message"], logs_dir=str(run.logs_dir) if run.logs_dir else None))
+def limit(run: ClusterRun, name: str) -> float:
+    """The timeout named ``name`` at the cluster's version (clusters/versions.yaml)."""
+    return timeouts_for(run.version)[name]
 
 
 def record_cluster(env: Env, run: ClusterRun, **fields) -> None:
-    info = env.runlog.clusters.get(run.name)
+    info = env.runlog.clusters.get(run.label)
     if info is not None:
         for key, value in fields.items():
             setattr(info, key, value)
@@ -170,12 +160,9 @@ def write_files(run: ClusterRun) -> Path:
     return config
 
 
-def create(env: Env, run: ClusterRun, aborting: Callable[[], bool]) -> bool:
-    """``kind create cluster``; True when the control plane came up.
-
-    For a profile whose control plane must not come up, creation stops as soon as
-    kube-apiserver has exited EARLY_EXITS times.
-    """
+def create(env: Env, run: ClusterRun) -> str:
+    """``kind create cluster``. For a profile whose control plane must not come up,
+    creation stops as soon as kube-apiserver has exited EARLY_EXITS times."""
     config = write_files(run)
     for token in run.tokens.values():
         env.register_secret(token)
@@ -186,7 +173,7 @@ def create(env: Env, run: ClusterRun, aborting: Callable[[], bool]) -> bool:
     exits = {"n": 0}
 
     def stop_early() -> bool:
-        if aborting():
+        if env.aborting():
             return True
         if not run.expected_down:
             return False
@@ -196,33 +183,31 @@ def create(env: Env, run: ClusterRun, aborting: Callable[[], bool]) -> bool:
             return False
         return exits["n"] >= EARLY_EXITS
 
-    with phase(env, run, "create") as record:
-        result = run.provider.create(config, should_stop=stop_early)
-        took = fmt_seconds(time.monotonic() - start)
-        if aborting():
-            raise AuthprobeError("run interrupted")
-        if result.ok:
-            say(f"{label}: done in {took}")
-            return True
-        reason = (f"kube-apiserver exited {exits['n']} times while `kind create cluster` waited "
-                  "for the control plane" if result.stopped
-                  else f"`kind create cluster` failed: {result.last_error()}")
+    result = run.provider.create(config, should_stop=stop_early, timeout=limit(run, "create"))
+    took = fmt_seconds(time.monotonic() - start)
+    if env.aborting():
+        raise AuthprobeError("run interrupted")
+    if not result.ok:
         say(f"{label}: failed after {took}"
             + (" (expected for this profile)" if run.expected_down else ""))
-        collect_start_failure(env, run, reason)
-        record.update(outcome=PHASE_EXPECTED_FAILURE if run.expected_down else PHASE_FAILED,
-                      message=str(run.handle.start_failure) if run.expected_down else run.error)
-        return False
+        raise AuthprobeError(
+            f"kube-apiserver exited {exits['n']} times while `kind create cluster` waited for "
+            "the control plane" if result.stopped
+            else f"`kind create cluster` failed: {result.last_error()}")
+    say(f"{label}: done in {took}")
+    return ""
 
 
-def collect_start_failure(env: Env, run: ClusterRun, reason: str) -> None:
+def start_failure_evidence(env: Env, run: ClusterRun) -> Done | None:
     """Evidence of a control plane that is not up: the apiserver's exit and log tail, a
-    restart sample from the runtime, the manifest check, and the exported logs."""
-    handle = run.handle
+    restart sample from the runtime, the manifest check, and the exported logs. A profile
+    whose control plane must not come up failed as predicted (when its manifest is the
+    profile's)."""
+    handle, reason = run.handle, run.failure or "the control plane did not come up"
     if run.provider.exists():
         handle.start_failure = start_failure(handle.node, reason)
         sampler = RestartSampler(run.name, handle.node, None, 0.0,
-                                 on_sample=lambda s: env.runlog.set_series(run.name, s))
+                                 on_sample=lambda s: env.runlog.set_series(run.label, s))
         try:
             sampler.sample_once()
         except AuthprobeError:
@@ -239,100 +224,101 @@ def collect_start_failure(env: Env, run: ClusterRun, reason: str) -> None:
     export_logs(env, run)
     record_cluster(env, run, came_up=False, start_failure=str(handle.start_failure),
                    logs_dir=str(run.logs_dir) if run.logs_dir else None)
-    if not run.expected_down:
-        logs = f" (logs: {run.logs_dir})" if run.logs_dir else ""
-        run.error = run.error or (f"cluster {run.name} ({run.profile.id}, Kubernetes "
-                                  f"{run.version}) did not come up: {handle.start_failure}{logs}")
+    if run.expected_down:
+        return Done(str(handle.start_failure), PHASE_EXPECTED_FAILURE)
+    logs = f" (logs: {run.logs_dir})" if run.logs_dir else ""
+    run.error = run.error or (f"cluster {run.name} ({run.profile.id}, Kubernetes "
+                              f"{run.version}) did not come up: {handle.start_failure}{logs}")
+    return None
 
 
-def patch_probes(env: Env, run: ClusterRun) -> None:
-    """Where kubeadm cannot patch its static pods, change the probes in the node's manifest
-    after kubeadm init and wait until the kubelet runs kube-apiserver with them."""
+def patch_probes(env: Env, run: ClusterRun) -> str:
+    """Where kubeadm cannot patch its static pods, or the profile changes its probes by hand,
+    change the probes in the node's manifest after kubeadm init and wait until the kubelet
+    runs kube-apiserver with them."""
     changes = run.rendered.manifest_probes
-    if not changes:
-        return
     node = run.handle.node
-    with phase(env, run, "probe-patch") as record:
-        since = int(node.exec("date", "+%s").stdout.strip())
-        write_manifest(node, with_probes(read_manifest(node, run.name), changes))
+    since = int(node.exec("date", "+%s").stdout.strip())
+    write_manifest(node, with_probes(read_manifest(node, run.name), changes))
 
-        def restarted() -> bool:
-            return any(c.state == "CONTAINER_RUNNING" and c.created_ns / 1e9 >= since
-                       for c in apiserver_containers(node))
+    def restarted() -> bool:
+        return any(c.state == "CONTAINER_RUNNING" and c.created_ns / 1e9 >= since
+                   for c in apiserver_containers(node))
 
-        until(restarted, timeout=180, interval=1.0, retry_on=(AuthprobeError,),
-              what=f"the kubelet to restart kube-apiserver of {run.name} with the new probes")
-        record["message"] = ("probes changed in the static pod manifest: "
-                             + ", ".join(sorted(changes)))
+    until(restarted, timeout=limit(run, "probe_patch"), interval=1.0, retry_on=(AuthprobeError,),
+          what=f"the kubelet to restart kube-apiserver of {run.name} with the new probes")
+    return "probes changed in the static pod manifest: " + ", ".join(sorted(changes))
 
 
-def verify(env: Env, run: ClusterRun) -> None:
+def verify(env: Env, run: ClusterRun) -> str:
     """Compare the node's kube-apiserver manifest with the profile; read its probe spec."""
-    with phase(env, run, "verify") as record:
-        spec = verify_manifest(run.handle.node, run.name, run.profile.id, run.rendered.expected,
-                               env.other_flags, AUTH_DIR)
-        handle = run.handle
-        handle.probe_spec = spec
-        handle.probe_budget = probes.budget(spec)
-        handle.window = (env.observe_window if env.observe_window is not None
-                         else probes.window(spec, env.default_window))
-        record["message"] = ("apiserver flags and probes and the kubelet's configuration match "
-                             f"the profile; probe budget {handle.probe_budget:.0f}s, window "
-                             f"{handle.window:.0f}s" if handle.probe_budget is not None else
-                             "apiserver flags and probes and the kubelet's configuration match "
-                             "the profile")
-        record_cluster(env, run, probe_budget=handle.probe_budget, window=handle.window,
-                       probes=spec)
+    spec = verify_manifest(run.handle.node, run.name, run.profile.id, run.rendered.expected,
+                           env.other_flags, AUTH_DIR)
+    return use_probe_spec(env, run, spec)
 
 
-def connect(env: Env, run: ClusterRun) -> None:
+def use_probe_spec(env: Env, run: ClusterRun, spec: dict) -> str:
+    """The running apiserver's probes: its probe budget and restart window."""
+    handle = run.handle
+    handle.probe_spec = spec
+    handle.probe_budget = probes.budget(spec)
+    handle.window = (env.observe_window if env.observe_window is not None
+                     else probes.window(spec, env.default_window))
+    record_cluster(env, run, probe_budget=handle.probe_budget, window=handle.window,
+                   probes=spec)
+    checked = ("apiserver flags and probes and the kubelet's configuration match the profile"
+               if run.rendered.expected.get("kubelet") else
+               "apiserver flags and probes match the profile")
+    return (f"{checked}; probe budget {handle.probe_budget:.0f}s, window {handle.window:.0f}s"
+            if handle.probe_budget is not None else checked)
+
+
+def connect(env: Env, run: ClusterRun) -> str:
     """Clients for the scenarios: anonymous, admin (token), cluster-admin, the audit log."""
     handle = run.handle
-    with phase(env, run, "connect"):
-        if run.reused:
-            run.provider.write_kubeconfig()
-            run.tokens = users_of_token_file((run.directory / "auth" / TOKEN_FILE).read_text())
-            run.token = run.tokens.get(ADMIN_USER)
-            for token in run.tokens.values():
-                env.register_secret(token)
-        endpoint = endpoint_from_kubeconfig(run.provider.kubeconfig, run.directory / "ca.crt")
-        handle.server, handle.ca_path = endpoint.server, endpoint.ca_path
-        handle.anonymous = HttpClient(endpoint)
-        handle.admin = HttpClient(endpoint, token=run.token, user="admin")
-        handle.tokens = dict(run.tokens)
-        handle.api = cluster_admin(run.provider.kubeconfig)
-        handle.audit = AuditLog(handle.node) if env.audit else None
+    if run.reused:
+        run.provider.write_kubeconfig()
+        run.tokens = users_of_token_file((run.directory / "auth" / TOKEN_FILE).read_text())
+        run.token = run.tokens.get(ADMIN_USER)
+        for token in run.tokens.values():
+            env.register_secret(token)
+    endpoint = endpoint_from_kubeconfig(run.provider.kubeconfig, run.directory / "ca.crt")
+    handle.server, handle.ca_path = endpoint.server, endpoint.ca_path
+    handle.anonymous = HttpClient(endpoint)
+    handle.admin = HttpClient(endpoint, token=run.token, user="admin")
+    handle.tokens = dict(run.tokens)
+    handle.api = cluster_admin(run.provider.kubeconfig)
+    handle.audit = AuditLog(handle.node, since=run.since) if env.audit else None
+    return ""
 
 
-def ready(env: Env, run: ClusterRun) -> None:
+def ready(env: Env, run: ClusterRun) -> str:
     """Wait until the cluster serves the scenarios; start the restart sampler."""
     handle = run.handle
-    with phase(env, run, "ready") as record:
-        wait_ready(handle.admin, handle.api, run.version, timeout=READY_TIMEOUT,
-                   what=f"cluster {run.name} to be ready")
-        record["message"] = (f"/readyz 200 for admin, ServiceAccount default exists, version "
-                             f"{run.version.tag}")
+    wait_ready(handle.admin, handle.api, run.version, timeout=limit(run, "ready"),
+               what=f"cluster {run.name} to be ready")
     handle.up = True
     handle.restarts = RestartSampler(
         run.name, handle.node, cluster_admin(run.provider.kubeconfig, retries=False),
         handle.window or env.default_window,
-        on_sample=lambda series: env.runlog.set_series(run.name, series)).start()
+        on_sample=lambda series: env.runlog.set_series(run.label, series),
+        since=run.since).start()
     record_cluster(env, run, came_up=True)
+    return (f"/readyz 200 for admin, ServiceAccount default exists, version "
+            f"{run.version.tag}")
 
 
-def deploy_dashboard(env: Env, run: ClusterRun) -> None:
+def deploy_dashboard(env: Env, run: ClusterRun) -> str | Done:
     """Apply the Dashboard with the image the node preloads (or the published one)."""
     handle = run.handle
     image = dashboard.image_for(run.image.dashboard_image,
                                 env.dashboard_pull or run.image_source == "published")
-    with phase(env, run, "dashboard") as record:
-        if image is None:
-            handle.dashboard_missing = no_dashboard(run.image.ref)
-            record.update(outcome=PHASE_SKIPPED, message=handle.dashboard_missing)
-            return
-        dashboard.deploy(handle.node, image)
-        handle.dashboard_image = image
-        record["message"] = f"Dashboard manifest applied with image {image}"
+    if image is None:
+        handle.dashboard_missing = no_dashboard(run.image.ref)
+        return skipped(handle.dashboard_missing)
+    dashboard.deploy(handle.node, image)
+    handle.dashboard_image = image
+    return f"Dashboard manifest applied with image {image}"
 
 
 def no_dashboard(image: str) -> str:
@@ -342,34 +328,34 @@ def no_dashboard(image: str) -> str:
             "for the published image")
 
 
-def collect_evidence(env: Env, run: ClusterRun, export: bool) -> None:
-    """Before the cluster goes: the kubelet's probe failures and the audited probe requests
-    (for the report), the apiserver's audit log into the report folder, and ``kind export
-    logs`` when ``export``."""
+def collect_evidence(env: Env, run: ClusterRun) -> str:
+    """Before the cluster goes (or is upgraded): the kubelet's probe failures and the
+    audited probe requests (for the report), the apiserver's audit log into the report
+    folder, and ``kind export logs`` when a scenario of the cluster failed."""
     handle = run.handle
-    with phase(env, run, "evidence") as record:
-        found = []
-        if handle.restarts is not None and handle.restarts.t0 is not None:
-            failures = handle.kubelet_probe_failures()
-            events = handle.audit.probe_events() if handle.audit is not None else []
-            env.runlog.set_probe_evidence(run.name, probes.results_table(events),
-                                          [f.to_dict() for f in failures])
-            found.append(f"{len(failures)} kubelet probe failures, {len(events)} audited probes")
-        if export:
-            export_logs(env, run)
-        if handle.audit is not None:
-            folder = run.logs_dir or env.logs_root() / run.name
-            folder.mkdir(parents=True, exist_ok=True)
-            handle.audit.copy_to(folder / "kube-apiserver-audit.log")
-            found.append(f"audit log in {folder}")
-        record["message"] = "; ".join(found)
+    found = []
+    if handle.restarts is not None and handle.restarts.t0 is not None:
+        failures = handle.kubelet_probe_failures()
+        events = handle.audit.probe_events() if handle.audit is not None else []
+        env.runlog.set_probe_evidence(run.label, probes.results_table(events),
+                                      [f.to_dict() for f in failures])
+        found.append(f"{len(failures)} kubelet probe failures, {len(events)} audited probes")
+    if run.export:
+        export_logs(env, run)
+    if handle.audit is not None:
+        folder = run.logs_dir or env.logs_root() / run.label
+        folder.mkdir(parents=True, exist_ok=True)
+        handle.audit.copy_to(folder / "kube-apiserver-audit.log")
+        found.append(f"audit log in {folder}")
+    return "; ".join(found)
 
 
 def export_logs(env: Env, run: ClusterRun) -> None:
+    """``kind export logs`` of the node into the report's logs folder (once per record)."""
     if run.logs_dir is not None or not run.provider.exists():
         return
     try:
-        dest = env.logs_root() / run.name
+        dest = env.logs_root() / run.label
     except OSError as err:
         say(f"{run.name}: no folder for logs ({err.strerror or err})")
         return
@@ -381,14 +367,23 @@ def export_logs(env: Env, run: ClusterRun) -> None:
     say(f"{run.name}: logs exported to {dest}")
 
 
-def delete(env: Env, run: ClusterRun) -> None:
-    """Delete the cluster and its private files (token, kubeconfig)."""
+def kept(env: Env, run: ClusterRun) -> bool:
+    """Whether the run keeps this cluster: asked to, reused, or kept for reuse."""
+    return env.keep or run.reused or (env.reuse and not run.error)
+
+
+def teardown(env: Env, run: ClusterRun) -> str | Done:
+    """Delete the cluster and its private files (token, kubeconfig), or keep it."""
     if run.handle.restarts is not None:
         run.handle.restarts.stop()
-    with phase(env, run, "teardown") as record:
-        say(f"deleting cluster {run.name} ...")
-        run.provider.destroy()
+    if kept(env, run):
+        say(f"keeping cluster {run.name} (kubeconfig: {run.provider.kubeconfig})")
         if run.lease is not None:
             run.lease.release()
-        naming.forget(run.name)
-        record["message"] = "deleted"
+        return skipped(f"kept (kubeconfig {run.provider.kubeconfig})")
+    say(f"deleting cluster {run.name} ...")
+    run.provider.destroy(timeout=limit(run, "teardown"))
+    if run.lease is not None:
+        run.lease.release()
+    naming.forget(run.name)
+    return "deleted"

@@ -62,19 +62,26 @@ def differences(manifest: dict, expected: dict, other_flags: dict[str, set[str]]
     return found
 
 
-def verify(node: NodeAccess, cluster: str, profile_id: str, expected: dict,
-           other_flags: dict[str, set[str]], auth_dir: str) -> dict:
-    """Raise one AuthprobeError line naming every difference; return the probe spec."""
+def inspect(node: NodeAccess, cluster: str, expected: dict, other_flags: dict[str, set[str]],
+            auth_dir: str) -> tuple[list[str], dict]:
+    """The differences between the node's manifest and the profile, and its probe spec."""
     manifest = read_manifest(node, cluster)
     listing = node.exec("ls", "-1", auth_dir, check=False)
     auth_files = listing.stdout.split() if listing.returncode == 0 else []
     found = differences(manifest, expected, other_flags, auth_files)
     if expected.get("kubelet"):
         found += verify_kubelet(node, expected["kubelet"])
+    spec = probe_spec(apiserver_container(manifest))
+    grace = (manifest.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return found, {**spec, "terminationGracePeriodSeconds": 30 if grace is None else int(grace)}
+
+
+def verify(node: NodeAccess, cluster: str, profile_id: str, expected: dict,
+           other_flags: dict[str, set[str]], auth_dir: str) -> dict:
+    """Raise one AuthprobeError line naming every difference; return the probe spec."""
+    found, spec = inspect(node, cluster, expected, other_flags, auth_dir)
     if found:
         raise AuthprobeError(
             f"cluster {cluster} does not run profile {profile_id}: " + "; ".join(found)
             + " (delete it with `authprobe clusters prune` and run again)")
-    spec = probe_spec(apiserver_container(manifest))
-    grace = (manifest.get("spec") or {}).get("terminationGracePeriodSeconds")
-    return {**spec, "terminationGracePeriodSeconds": 30 if grace is None else int(grace)}
+    return spec

@@ -79,8 +79,11 @@ class Expectation:
 
 
 def is_expected_failure(values: dict) -> bool:
-    return values.get("comes_up") is False or values.get("restart_shape") in ("climbs",
-                                                                              "never-up")
+    """A row that predicts the story's failures: a control plane that does not come up, an
+    apiserver that restarts, a change of the profile an upgrade does not keep."""
+    return (values.get("comes_up") is False
+            or values.get("restart_shape") in ("climbs", "never-up")
+            or values.get("flags_kept") is False or values.get("probes_kept") is False)
 
 
 class ExpectationTable:

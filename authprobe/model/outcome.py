@@ -59,6 +59,7 @@ class CellRecord:
     nodeid: str = ""
     duration: float = 0.0
     detail: str = ""
+    upgraded_from: str | None = None  # the cluster ran this version before an upgrade
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -80,7 +81,7 @@ class CellRecord:
 @dataclass
 class PhaseRecord:
     """One lifecycle phase of one cluster: create, verify, connect, ready, dashboard,
-    evidence, teardown."""
+    evidence, teardown, and those of the steps a run adds (upgrade)."""
 
     cluster: str
     profile: str
@@ -107,6 +108,7 @@ class ClusterRecord:
     window: float | None = None  # seconds of restart observation
     probes: dict = field(default_factory=dict)  # the running apiserver's probe spec
     logs_dir: str | None = None
+    upgraded_from: str | None = None  # the version this cluster was upgraded from in place
 
 
 @dataclass

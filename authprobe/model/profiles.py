@@ -2,12 +2,15 @@
 ``clusters/profiles/<id>.yaml``.
 
 A profile file holds a ``description``, the apiserver ``extraArgs``, optional ``probes``
-changes for the kube-apiserver static pod, optional ``kubelet.config`` (KubeletConfiguration
-fields merged over kubeadm's), optional ``authFiles`` (documents written next
-to the static token file and mounted into the node), and optional ``versions``: rows keyed
-by ``since`` like the expectations, each either ``na: <reason>`` (the profile cannot run on
-those versions) or parts merged over the base for those versions. An extraArgs value may
-name an auth file as ``{authFile:<name>}``; it becomes that file's path inside the node.
+changes for the kube-apiserver static pod (made by a kubeadm patch, or with ``by:
+hand-edit`` by editing the manifest in the node after kubeadm init), optional
+``kubelet.config`` (KubeletConfiguration fields merged over kubeadm's), optional
+``authFiles`` (documents written next to the static token file and mounted into the node),
+and optional ``versions``: rows keyed by ``since`` like the expectations, each either ``na:
+<reason>`` (the profile cannot run on those versions) or parts merged over the base for those
+versions. An extraArgs value may name an auth file as ``{authFile:<name>}``; it becomes that
+file's path inside the node. ``upgradeOnly: true`` leaves the profile out of a run's default
+selection unless the run upgrades (--upgrade-to).
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ PROBE_NAMES = ("livenessProbe", "readinessProbe", "startupProbe")
 HTTP_GET_FIELDS = {"host", "port", "path", "scheme"}
 TIMING_FIELDS = {"initialDelaySeconds", "periodSeconds", "failureThreshold", "timeoutSeconds"}
 PARTS = {"apiserver", "probes", "kubelet", "authFiles"}
-TOP_LEVEL = {"description", "versions", *PARTS}
+TOP_LEVEL = {"description", "versions", "upgradeOnly", *PARTS}
+# How a profile's probe changes are made: a kubeadm patch (kept by kubeadm upgrade, which
+# applies the patches again), or a hand edit of the static pod manifest after kubeadm init
+# (as the 2017 fix was made; an upgrade regenerates the manifest without it).
+PROBES_BY = ("kubeadm-patch", "hand-edit")
 ROW_KEYS = {"na", "note", *PARTS}
 # Flags the harness sets on every profile (the admin token, the audit log).
 RESERVED_ARGS = ("token-auth-file", "audit-policy-file", "audit-log-path", "audit-log-maxsize",
@@ -63,6 +70,7 @@ class ProfileAt:
     auth_files: MappingProxyType  # file name -> document
     note: str = ""
     kubelet_config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    probes_by: str = PROBES_BY[0]
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Profile:
     base: MappingProxyType  # the parts as written at the top level
     versions: Ranged | None
     source: Path = field(compare=False)
+    upgrade_only: bool = False
 
     def at(self, version: KubeVersion) -> ProfileAt:
         """The profile for ``version``: the base with that version's row merged over it."""
@@ -128,9 +137,13 @@ def _check_parts(path: Path, parts: dict, where: str) -> None:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
                 raise _fail(path, f"{where}probes.namedPort must be a port number")
             continue
+        if name == "by":
+            if value not in PROBES_BY:
+                raise _fail(path, f"{where}probes.by must be one of {', '.join(PROBES_BY)}")
+            continue
         if name not in PROBE_NAMES:
             raise _fail(path, f"{where}probes.{name} is unknown: use "
-                        f"{', '.join(PROBE_NAMES)}, namedPort")
+                        f"{', '.join(PROBE_NAMES)}, namedPort, by")
         if not isinstance(value, dict) or not value:
             raise _fail(path, f"{where}probes.{name} must map probe fields to values")
         unknown = set(value) - HTTP_GET_FIELDS - TIMING_FIELDS
@@ -180,6 +193,8 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
     for name, doc in files.items():
         if "kind" not in doc or "apiVersion" not in doc:
             raise _fail(path, f"authFiles '{name}' needs apiVersion and kind (at {version})")
+    probes_by = (parts.get("probes") or {}).get("by", PROBES_BY[0])
+    named_port = (parts.get("probes") or {}).get("namedPort")
     args = {}
     for name, value in ((parts.get("apiserver") or {}).get("extraArgs") or {}).items():
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
@@ -187,12 +202,14 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
             if ref not in files:
                 raise _fail(path, f"extraArgs '{name}' names auth file '{ref}', not in authFiles")
         args[str(name)] = text
+    if probes_by == "hand-edit" and named_port is not None:
+        raise _fail(path, "probes.namedPort is made by a kubeadm patch: a profile whose probes "
+                    "are changed by hand-edit cannot move it")
     if "anonymous-auth" in args and "authentication-config" in args:
         raise _fail(path, "--anonymous-auth cannot be combined with --authentication-config")
-    probes, named_port = {}, None
+    probes = {}
     for name, value in (parts.get("probes") or {}).items():
-        if name == "namedPort":
-            named_port = value
+        if name in ("namedPort", "by"):
             continue
         probes[name] = Probe(
             http_get=MappingProxyType({k: v for k, v in value.items() if k in HTTP_GET_FIELDS}),
@@ -202,7 +219,7 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
         id=profile.id, description=profile.description, version=version,
         na=" ".join(str(na).split()) if na else None, extra_args=MappingProxyType(args),
         probes=MappingProxyType(probes), named_port=named_port,
-        auth_files=MappingProxyType(copy.deepcopy(files)), note=note,
+        auth_files=MappingProxyType(copy.deepcopy(files)), note=note, probes_by=probes_by,
         kubelet_config=MappingProxyType(
             copy.deepcopy((parts.get("kubelet") or {}).get("config") or {})),
     )
@@ -241,6 +258,9 @@ def load_profile(path: Path) -> Profile:
     description = data.get("description")
     if not isinstance(description, str) or not description.strip():
         raise _fail(path, "needs a 'description' saying what the profile changes")
+    upgrade_only = data.get("upgradeOnly", False)
+    if not isinstance(upgrade_only, bool):
+        raise _fail(path, "upgradeOnly must be true or false")
     base = {key: data[key] for key in PARTS if data.get(key) is not None}
     _check_parts(path, base, "")
     versions = None
@@ -256,7 +276,7 @@ def load_profile(path: Path) -> Profile:
                             f"allowed: {sorted(ROW_KEYS)}")
             _check_parts(path, row, f"versions row since {since}: ")
     profile = Profile(profile_id, " ".join(description.split()), MappingProxyType(base),
-                      versions, path)
+                      versions, path, upgrade_only)
     for since, _ in (versions.rows if versions else ()):
         profile.at(since)  # every row must resolve to a valid profile
     if versions is None:

@@ -144,6 +144,7 @@ class SupportedVersion:
     published_patch: KubeVersion | None
     published_note: str
     facts: VersionFacts  # for ``patch``
+    upgrade_to: str | None = None  # the minor kubeadm upgrades this one to (the next one)
 
 
 class VersionTable:
@@ -179,6 +180,30 @@ class VersionTable:
         self.default = str(data["default"])
         if self.default not in self.minors:
             self._bad("default", f"'{self.default}' is not one of the minors")
+        for minor, row in self.minors.items():
+            if row.upgrade_to is not None:
+                self._check_upgrade(minor, row.upgrade_to)
+        self.timeouts = Ranged.parse(data.get("timeouts"), "timeouts", self._bad)
+        for since, row in self.timeouts.rows:
+            for name, value in row.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                    self._bad(f"timeouts since {since}", f"'{name}' must be a positive number "
+                              "of seconds")
+        first = set(self.timeouts.rows[0][1])
+        for since, row in self.timeouts.rows[1:]:
+            unknown = sorted(set(row) - first)
+            if unknown:
+                self._bad(f"timeouts since {since}", f"{', '.join(unknown)} not named in the "
+                          "first row (a later row only changes timeouts the first one names)")
+
+    def _check_upgrade(self, minor: str, target: str) -> None:
+        where = f"minors.{minor}.upgrade_to"
+        if target not in self.minors:
+            self._bad(where, f"'{target}' is not one of the minors")
+        old, new = KubeVersion.parse(minor), KubeVersion.parse(target)
+        if (new.major, new.minor) != (old.major, old.minor + 1):
+            self._bad(where, f"kubeadm upgrades one minor at a time: {minor} upgrades to "
+                      f"{old.major}.{old.minor + 1}, not {target}")
 
     def _bad(self, where: str, what: str) -> None:
         at = f" at {where}" if where else ""
@@ -205,9 +230,11 @@ class VersionTable:
             published_patch = KubeVersion.parse(match.group(1))
             if published_patch.minor_str != minor:
                 self._bad(where, f"published image {published} is not of {minor}")
+        upgrade_to = row.get("upgrade_to")
         return SupportedVersion(minor, patch, published, published_patch,
                                 " ".join(str(row.get("note", "")).split()),
-                                self.facts_for(patch))
+                                self.facts_for(patch),
+                                str(upgrade_to) if upgrade_to is not None else None)
 
     def facts_for(self, version: KubeVersion) -> VersionFacts:
         values = {}
@@ -220,6 +247,30 @@ class VersionTable:
             value = found[1]["value"]
             values[name] = tuple(value) if isinstance(value, list) else value
         return VersionFacts(**values)
+
+    def timeouts_for(self, version: KubeVersion) -> dict[str, float]:
+        """Every named timeout at ``version``: the first row, with the later rows up to the
+        version merged over it."""
+        values: dict[str, float] = {}
+        wanted = KubeVersion(version.major, version.minor, version.patch or 0)
+        for since, row in self.timeouts.rows:
+            if since == self.timeouts.first or since <= wanted:
+                values.update({name: float(value) for name, value in row.items()})
+        return values
+
+    def upgrade_pair(self, minor: str, target: str) -> tuple[SupportedVersion, SupportedVersion]:
+        """The minors of an upgrade from ``minor`` to ``target``, or one line saying which
+        upgrades exist."""
+        old, new = self.resolve(minor), self.resolve(target)
+        if old.upgrade_to == new.minor:
+            return old, new
+        pairs = ", ".join(f"{m} -> {row.upgrade_to}" for m, row in sorted(
+            self.minors.items(), key=lambda kv: version_key(kv[0])) if row.upgrade_to)
+        nxt = (f"{old.minor} upgrades to {old.upgrade_to}" if old.upgrade_to else
+               f"{old.minor} upgrades to no minor")
+        raise AuthprobeError(f"no upgrade from Kubernetes {old.minor} to {new.minor}: kubeadm "
+                             f"upgrades one minor at a time ({nxt}); the supported pairs are "
+                             f"{pairs} ({self.source})")
 
     def resolve(self, spec: str) -> SupportedVersion:
         """Map "1.34" or "1.34.12" to its supported minor, or fail with one clear line."""
@@ -259,6 +310,10 @@ def version_table() -> VersionTable:
 
 def resolve(spec: str) -> SupportedVersion:
     return version_table().resolve(spec)
+
+
+def timeouts_for(version: KubeVersion) -> dict[str, float]:
+    return version_table().timeouts_for(version)
 
 
 def default_minor() -> str:

@@ -34,6 +34,7 @@ class ItemPlan:
     scenario: str
     row: Expectation | None
     na: str | None  # the expectations say the scenario does not apply: why
+    upgraded_from: str | None = None  # the version the cell's cluster was upgraded from
 
 
 @dataclass
@@ -112,7 +113,8 @@ def record(plan: ItemPlan, state: ItemState, nodeid: str) -> CellRecord:
         **{"version": plan.version, **state.where}, outcome=state.outcome or ERROR,
         message=one_line(state.message or "the test did not run to its end"),
         expected=expected_of(plan), observed=state.observed, evidence=state.evidence,
-        nodeid=nodeid, duration=round(state.duration, 3), detail="\n".join(state.detail))
+        nodeid=nodeid, duration=round(state.duration, 3), detail="\n".join(state.detail),
+        upgraded_from=plan.upgraded_from)
 
 
 def not_run(plan: ItemPlan, nodeid: str, reason: str) -> CellRecord:
@@ -120,4 +122,4 @@ def not_run(plan: ItemPlan, nodeid: str, reason: str) -> CellRecord:
     return CellRecord(profile=plan.profile, scenario=plan.scenario, minor=plan.minor,
                       version=plan.version, outcome=ERROR, message=one_line(reason),
                       expected=expected_of(plan),
-                      nodeid=nodeid)
+                      nodeid=nodeid, upgraded_from=plan.upgraded_from)

@@ -18,7 +18,7 @@ from ..errors import AuthprobeError
 from ..harness.images import POLICIES
 from ..model import expectations as _expectations
 from ..model import profiles as _profiles
-from ..model.versions import default_minor, resolve, supported, version_key
+from ..model.versions import default_minor, resolve, supported, version_key, version_table
 from ..paths import clusters_dir, scenarios_dir
 
 ENV = {
@@ -33,6 +33,7 @@ ENV = {
     "reports_dir": "AUTHPROBE_REPORTS_DIR",
     "profiles_dir": "AUTHPROBE_PROFILES_DIRS",
     "expectations": "AUTHPROBE_EXPECTATIONS",
+    "upgrade_to": "AUTHPROBE_UPGRADE_TO",
 }
 INI_PROFILES = "authprobe_profiles"
 INI_EXPECTATIONS = "authprobe_expectations"
@@ -44,6 +45,10 @@ def add_options(parser: pytest.Parser) -> None:
     add("--k8s-version", action="append", default=None, metavar="VERSION",
         help="Kubernetes minor or pinned patch to run: repeatable or a comma list, 'all' for "
              f"every supported minor (default from clusters/versions.yaml; {ENV['k8s_version']})")
+    add("--upgrade-to", default=None, metavar="MINOR",
+        help="upgrade every cluster in place to this minor ('next': the one after "
+             "--k8s-version) with kubeadm once its scenarios ran, then run them again on the "
+             f"upgraded cluster ({ENV['upgrade_to']})")
     add("--profile", action="append", default=None, metavar="ID",
         help=f"cluster profile to run: repeatable or a comma list (default all; "
              f"{ENV['profile']})")
@@ -112,6 +117,7 @@ class Selection:
     reuse: bool
     observe_window: float | None
     reports_root: Path
+    upgrade_to: str | None = None  # the minor every cluster is upgraded to, in place
 
 
 def _paths(config: pytest.Config, name: str, ini: str) -> list[Path]:
@@ -140,6 +146,23 @@ def _minors(config: pytest.Config) -> list[str]:
     if any(spec.lower() == "all" for spec in asked):
         return sorted(supported(), key=version_key)
     return list(dict.fromkeys(resolve(spec).minor for spec in asked))
+
+
+def _upgrade_to(text: str | None, minors: list[str]) -> str | None:
+    """The minor of --upgrade-to, checked against the run's one minor and the upgrades the
+    version facts support."""
+    if not text:
+        return None
+    if len(minors) != 1:
+        raise AuthprobeError(f"--upgrade-to {text} upgrades the clusters of one minor: pass a "
+                             f"single --k8s-version with it (not {', '.join(minors)})")
+    if text == "next":
+        found = resolve(minors[0]).upgrade_to
+        if found is None:
+            raise AuthprobeError(f"--upgrade-to next: Kubernetes {minors[0]} upgrades to no "
+                                 "supported minor (clusters/versions.yaml upgrade_to)")
+        text = found
+    return version_table().upgrade_pair(minors[0], text)[1].minor
 
 
 def _reports_root(config: pytest.Config) -> Path:
@@ -176,7 +199,10 @@ def resolve_selection(config: pytest.Config) -> Selection:
             raise AuthprobeError(f"unknown profile '{name}': choose from "
                                  f"{', '.join(all_profiles)} (or add {name}.yaml to a profiles "
                                  "folder)")
-    selected = {n: all_profiles[n] for n in (names or all_profiles)}
+    minors = _minors(config)
+    upgrade_to = _upgrade_to(opt("upgrade_to") or os.environ.get(ENV["upgrade_to"]), minors)
+    selected = {n: all_profiles[n] for n in (names or [
+        n for n, p in all_profiles.items() if upgrade_to or not p.upgrade_only])}
     files = [scenarios_dir() / "expectations.yaml",
              *_paths(config, "expectations", INI_EXPECTATIONS)]
     table = _expectations.load_files(files)
@@ -189,16 +215,20 @@ def resolve_selection(config: pytest.Config) -> Selection:
         raise AuthprobeError(f"kind binary {kind_bin} does not exist: fix --kind-bin (or "
                              f"{ENV['kind_bin']}), or leave it unset to use the pinned kind")
     kind_image = opt("kind_image") or os.environ.get(ENV["kind_image"]) or None
-    minors = _minors(config)
     if kind_image and len(minors) > 1:
         raise AuthprobeError("--kind-image names one node image: pass a single --k8s-version "
                              "with it")
+    reuse = bool(opt("reuse_clusters")) or _truthy(os.environ.get(ENV["reuse_clusters"]))
+    if reuse and upgrade_to:
+        raise AuthprobeError("--reuse-clusters keeps clusters for the next run of the same "
+                             "version, and --upgrade-to changes their version: use "
+                             "--keep-cluster to keep the upgraded clusters for a look")
     return Selection(
         minors=minors, profiles=selected, all_profiles=all_profiles, expectations=table,
         expectation_files=files, policy=policy, kind_bin=Path(kind_bin) if kind_bin else None,
         kind_image=kind_image,
         keep=bool(opt("keep_cluster")) or _truthy(os.environ.get(ENV["keep_cluster"])),
-        reuse=bool(opt("reuse_clusters")) or _truthy(os.environ.get(ENV["reuse_clusters"])),
+        reuse=reuse,
         observe_window=_window(opt("observe_window") or os.environ.get(ENV["observe_window"])),
-        reports_root=_reports_root(config),
+        reports_root=_reports_root(config), upgrade_to=upgrade_to,
     )

@@ -23,6 +23,7 @@ from .options import Selection
 CELL_FIXTURE = "authprobe_cluster"
 ANY_STATE_MARKER = "control_plane_any"
 LAST_MARKER = "runs_last"
+AFTER_UPGRADE_MARKER = "after_upgrade"
 
 
 def scenario_id(item: pytest.Item) -> str:
@@ -85,11 +86,68 @@ def choose_images(sel: Selection, registry: bool) -> dict[str, Target]:
     return targets
 
 
+def added_steps(config: pytest.Config) -> list:
+    """The lifecycle steps the run's plugins add (hook ``pytest_authprobe_lifecycle_steps``),
+    checked to fit the lifecycle before any cluster is made."""
+    from ..harness.lifecycle import lifecycle
+
+    found = [step for steps in config.hook.pytest_authprobe_lifecycle_steps(config=config)
+             for step in (steps or [])]
+    lifecycle(found)
+    return found
+
+
+def choose_upgrade(sel: Selection, targets: dict[str, Target], registry: bool):
+    """The upgrade of the run: to which patch, with artifacts from where (said on the
+    console)."""
+    from ..harness.pool import Upgrade
+    from ..upgradeimage import target_version
+
+    target = resolve(sel.upgrade_to)
+    first = targets[sel.minors[0]].choice
+    source = images.upgrade_source(first, registry)
+    version = target_version(target, source)
+    say(f"upgrade to Kubernetes {version}: kubeadm, kubelet, kubectl and images from the "
+        + ("published node image and the registry" if source == "published" else
+           "offline build") + f", laid into the node image of {first.version}")
+    return Upgrade(target, version, source)
+
+
 def _supported_or_none(minor: str) -> SupportedVersion | None:
     try:
         return resolve(minor)
     except AuthprobeError:
         return None
+
+
+def upgrade_only_module(path: Path) -> bool:
+    """Whether a test module is marked after_upgrade as a whole (its ``pytestmark``): a run
+    with no upgrade does not even collect it."""
+    if not (path.suffix == ".py" and path.name.startswith("test_")):
+        return False
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return False  # pytest reports the module itself
+    for node in tree.body:
+        if (isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)):
+            return AFTER_UPGRADE_MARKER in ast.unparse(node.value)
+    return False
+
+
+def _not_upgraded(cell: Cell, sel: Selection, versions: dict[str, KubeVersion],
+                  expects_down) -> str | None:
+    """Why a cell an upgrade reaches has no cluster: its profile was n/a, or its control
+    plane does not come up, on the minor it is upgraded from."""
+    before = versions[cell.upgraded_from]
+    profile = sel.all_profiles[cell.profile].at(before)
+    if profile.na:
+        return f"there is no cluster to upgrade: on {before} {profile.na}"
+    if expects_down(cell.profile, before):
+        return (f"there is no cluster to upgrade: the expectations say the control plane of "
+                f"{cell.profile} does not come up on {before}")
+    return None
 
 
 def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, KubeVersion],
@@ -98,7 +156,8 @@ def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, Kub
 
     A test that asks for no ``expected`` row has none; it is n/a where its profile is, and
     where the expectations say the profile's control plane does not come up (unless it is
-    marked to run then).
+    marked to run then). A cell an upgrade reaches is judged by the rows of the version it
+    was upgraded to; it is n/a where there was no cluster to upgrade.
     """
     plans, problems = {}, []
     for item in items:
@@ -107,6 +166,8 @@ def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, Kub
         profile = sel.all_profiles[cell.profile].at(version)
         scenario = scenario_id(item)
         row, na = None, profile.na
+        if cell.upgraded_from is not None and na is None:
+            na = _not_upgraded(cell, sel, versions, expects_down)
         any_state = item.get_closest_marker(ANY_STATE_MARKER) is not None
         if na is None and "expected" in getattr(item, "fixturenames", ()):
             try:
@@ -118,7 +179,9 @@ def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, Kub
         elif na is None and not any_state and expects_down(cell.profile, version):
             na = (f"the expectations say the control plane of {cell.profile} does not come up "
                   f"on {version}, and this test needs it")
-        plans[item] = ItemPlan(cell.profile, cell.minor, str(version), scenario, row, na)
+        plans[item] = ItemPlan(cell.profile, cell.minor, str(version), scenario, row, na,
+                               str(versions[cell.upgraded_from]) if cell.upgraded_from
+                               else None)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise AuthprobeError(problems[0] + more)
@@ -143,12 +206,15 @@ def short_cells_last(items: list[pytest.Item], is_short) -> list[pytest.Item]:
     plane is expected not to come up (``is_short(cell)``) after the others, order kept
     otherwise. Clusters come up in this order, a fixed number at a time: the long cells
     (each holds its cluster for a restart window) start first, so the quick ones fill the
-    slots they free instead of leaving a last wave of windows with the host half idle."""
+    slots they free instead of leaving a last wave of windows with the host half idle.
+    Cells an upgrade reaches come after every other cell: each cluster is upgraded while the
+    scenarios of the first minor go on on the others."""
     first: dict[Cell, int] = {}
     for index, item in enumerate(items):
         first.setdefault(cell_of(item), index)
     order = {item: index for index, item in enumerate(items)}
-    return sorted(items, key=lambda item: (bool(is_short(cell_of(item))),
+    return sorted(items, key=lambda item: (cell_of(item).upgraded_from is not None,
+                                           bool(is_short(cell_of(item))),
                                            first[cell_of(item)], order[item]))
 
 
@@ -157,14 +223,16 @@ def last_in_waves(items: list[pytest.Item], cells: list[Cell], wave: int) -> lis
     at the same time: ``cells`` (in order) taken ``wave`` at a time, as the pool brings them
     up. A scenario that waits out the restart observation window is marked so: the other
     scenarios of every cluster of the wave then run while the windows are open, instead of
-    one cell's after another's window. Items of cells not in ``cells`` (n/a) come first;
-    the order is kept otherwise."""
+    one cell's after another's window. Items of cells not in ``cells`` (n/a) come first, the
+    cells an upgrade reaches last (their clusters are the first minor's, upgraded once its
+    scenarios are done); the order is kept otherwise."""
     position = {cell: index // max(1, wave) for index, cell in enumerate(cells)}
 
     def key(item: pytest.Item) -> tuple:
         cell = cell_of(item)
         if cell not in position:
-            return (-1, 0)
-        return (position[cell], int(item.get_closest_marker(LAST_MARKER) is not None))
+            return (-1, -1, 0)
+        return (int(cell.upgraded_from is not None), position[cell],
+                int(item.get_closest_marker(LAST_MARKER) is not None))
 
     return sorted(items, key=key)  # stable: each cell's order, and the cells', stay

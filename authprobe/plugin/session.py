@@ -66,6 +66,8 @@ class Harness:
         self._selection: Selection | None = None
         self._selection_error: AuthprobeError | None = None
         self.pool = None  # the ClusterPool, once planning found cells to run
+        self.upgrade = None  # the pool's Upgrade in a run with --upgrade-to
+        self.added_steps: list = []  # lifecycle steps the run's plugins add
         self.targets: dict = {}
         self.registry = False
         self.cells: list[Cell] = []
@@ -91,12 +93,28 @@ class Harness:
 
     # -- collection ------------------------------------------------------------------------
 
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        """A module of scenarios that run only after an upgrade is not collected in a run
+        that upgrades nothing."""
+        if not planning.upgrade_only_module(collection_path):
+            return None
+        try:
+            upgrading = bool(self.selection().upgrade_to)
+        except AuthprobeError:
+            upgrading = False
+        return None if upgrading else True
+
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if planning.CELL_FIXTURE not in metafunc.fixturenames:
             return
         try:
             sel = self.selection()
             cells = [Cell(p, m) for p in sel.profiles for m in sel.minors]
+            if sel.upgrade_to:
+                cells += [Cell(p, sel.upgrade_to, upgraded_from=sel.minors[0])
+                          for p in sel.profiles]
+            if metafunc.definition.get_closest_marker(planning.AFTER_UPGRADE_MARKER):
+                cells = [c for c in cells if c.upgraded_from]
         except AuthprobeError:
             cells = []  # reported once, as a usage error, after collection
         metafunc.parametrize(planning.CELL_FIXTURE, cells, ids=[c.id for c in cells],
@@ -128,14 +146,20 @@ class Harness:
         sel = self.selection()
         folders = {Path(item.path).parent for item in items}
         planning.check_expectation_names(sel.expectations, set(sel.all_profiles), folders)
+        self.added_steps = planning.added_steps(config)
         self.reporter.start(sel.reports_root, sel.minors, self.run_token)
         if config.option.collectonly:
             versions = {m: resolve(m).patch for m in sel.minors}
+            if sel.upgrade_to:
+                versions[sel.upgrade_to] = resolve(sel.upgrade_to).patch
         else:
             engine.ensure_engine()
             self.registry = images.registry_answers()
             self.targets = planning.choose_images(sel, self.registry)
             versions = {m: t.choice.version for m, t in self.targets.items()}
+            if sel.upgrade_to:
+                self.upgrade = planning.choose_upgrade(sel, self.targets, self.registry)
+                versions[sel.upgrade_to] = self.upgrade.version
         self.runlog.observations = sel.expectations.observations.to_dict()
         plans = planning.plan_items(items, sel, versions, self.expects_down)
         planning.check_down_profiles(plans, self.expects_down)
@@ -148,6 +172,9 @@ class Harness:
             return items
         self.cells = list(dict.fromkeys(planning.cell_of(i) for i in items
                                         if not plans[i].na))
+        for cell in [c for c in self.cells if c.upgraded_from]:
+            if Cell(cell.profile, cell.upgraded_from) not in self.cells:
+                self.cells.insert(0, Cell(cell.profile, cell.upgraded_from))
         if self.cells:
             self.pool = self._make_pool(sel, versions)
             items = planning.last_in_waves(items, self.cells, self.pool.max_alive)
@@ -191,7 +218,8 @@ class Harness:
                 f"{capacity.limit}); the {len(self.cells)} clusters of this run take turns"
                 + (f". More at once: {capacity.remedy}" if capacity.remedy else ""))
         return ClusterPool(env, self.targets, profiles, self.expects_down, self.run_token,
-                           str(self.config.rootpath), sel.reuse, sel.keep, max_alive)
+                           str(self.config.rootpath), sel.reuse, sel.keep, max_alive,
+                           added_steps=self.added_steps, upgrade=self.upgrade)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
@@ -218,7 +246,7 @@ class Harness:
 
         cell = planning.cell_of(item)
         try:
-            self.pool.image(cell.minor)
+            self.pool.image(cell.upgraded_from or cell.minor)
             self.pool.get(cell)
         except Unavailable as err:
             reason = err.one_line()
@@ -255,9 +283,10 @@ class Harness:
         if report.when == "teardown":
             record = _cells.record(plan, state, item.nodeid)
             self.runlog.add_cell(record)
+            cell = planning.cell_of(item)
             if record.outcome in (FAIL, ERROR):
-                self.failed_cells.add(planning.cell_of(item))
-            self.item_done(planning.cell_of(item))
+                self.failed_cells.add(cell)
+            self.item_done(cell)
         return report
 
     def item_done(self, cell: Cell) -> None:

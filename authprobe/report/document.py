@@ -114,15 +114,19 @@ def assemble(run: dict, cells: list[dict], tests: list[dict], phases: list[dict]
     runs that did not record them)."""
     records = [CellRecord.from_dict(c) for c in cells]
     versions = sorted({c.version for c in records}, key=version_key)
-    node_images = {c["version"]: c["node_image"] for c in clusters if c.get("node_image")}
-    sources = {c["version"]: c["image_source"] for c in clusters if c.get("image_source")}
+    node_images = {c["version"]: c["node_image"] for c in clusters
+                   if c.get("node_image") and not c.get("upgraded_from")}
+    sources = {c["version"]: c["image_source"] for c in clusters
+               if c.get("image_source") and not c.get("upgraded_from")}
     kind_versions = sorted({c["kind_version"] for c in clusters if c.get("kind_version")})
     counts = {name: sum(1 for c in records if c.outcome == name) for name in OUTCOMES}
+    # An upgrade in place: the version upgraded from -> the version its cells ran on after.
+    upgrades = sorted({f"{c.upgraded_from} -> {c.version}" for c in records if c.upgraded_from})
     return scrub({
         "schema": SCHEMA,
         "run": {**run, "versions": versions, "kind_versions": kind_versions,
                 "node_images": node_images, "image_sources": sources, "counts": counts,
-                "problems": list(problems)},
+                "problems": list(problems), **({"upgrades": upgrades} if upgrades else {})},
         "cells": [c.to_dict() for c in records],
         "tests": tests,
         "phases": phases,

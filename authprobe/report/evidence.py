@@ -43,6 +43,9 @@ def run_facts(document: dict) -> list[tuple[str, str]]:
              ("started", str(run.get("started", ""))), ("finished", str(run.get("finished", "")))]
     if run.get("seconds") is not None:
         facts.append(("duration", seconds(run["seconds"])))
+    if run.get("upgrades"):
+        facts.append(("upgraded in place", ", ".join(run["upgrades"]) + " (kubeadm upgrade; "
+                      "the later version's cells ran on the same clusters, upgraded)"))
     if run.get("merged_from"):
         facts.append(("merged from", ", ".join(run["merged_from"])))
     if run.get("pytest_args") is not None:

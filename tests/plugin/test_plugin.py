@@ -6,15 +6,31 @@ from __future__ import annotations
 import pytest
 
 from authprobe.model.expectations import load_files
+from authprobe.model.profiles import load_dirs
 from authprobe.model.versions import default_minor, supported, version_key
 from authprobe.paths import clusters_dir, scenarios_dir
+from authprobe.plugin.planning import upgrade_only_module
+
+
+def _scenarios_in_file(path) -> set[str]:
+    return {line.split("def test_", 1)[1].split("(", 1)[0]
+            for line in path.read_text().splitlines() if line.startswith("def test_")}
+
 
 GROUP = "authprobe: kind clusters for the scenarios:"
 OPTIONS = ("--k8s-version", "--profile", "--image-policy", "--kind-bin", "--kind-image",
            "--keep-cluster", "--reuse-clusters", "--observe-window", "--reports-dir",
-           "--profiles-dir", "--expectations")
-SHIPPED_PROFILES = sorted(path.stem for path in (clusters_dir() / "profiles").glob("*.yaml"))
-SHIPPED_SCENARIOS = sorted(load_files([scenarios_dir() / "expectations.yaml"]).scenarios)
+           "--profiles-dir", "--expectations", "--upgrade-to")
+# The profiles a run selects by default (upgradeOnly ones join only an upgrade run).
+ALL_PROFILES = load_dirs([clusters_dir() / "profiles"])
+SHIPPED_PROFILES = sorted(p for p, profile in ALL_PROFILES.items() if not profile.upgrade_only)
+UPGRADE_PROFILES = sorted(ALL_PROFILES)
+# The scenarios a run without an upgrade collects (a module marked after_upgrade is left out).
+UPGRADE_SCENARIOS = sorted(set().union(*(
+    _scenarios_in_file(path) for path in scenarios_dir().glob("test_*.py")
+    if upgrade_only_module(path))))
+SHIPPED_SCENARIOS = sorted(set(load_files([scenarios_dir() / "expectations.yaml"]).scenarios)
+                           - set(UPGRADE_SCENARIOS))
 
 
 def cells(result: pytest.RunResult, test: str = "test_uses_cluster") -> list[str]:

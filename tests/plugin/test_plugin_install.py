@@ -11,6 +11,7 @@ from pathlib import Path
 
 import authprobe
 from authprobe.model.expectations import load_files
+from authprobe.model.profiles import load_dirs
 from authprobe.paths import clusters_dir, scenarios_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,12 +55,23 @@ def test_installs_without_editable(tmp_path):
     helped = sh(bin_dir / "authprobe", "--help", cwd=empty, env=env)
     assert "bootstrap" in helped.stdout and "pytest --pyargs authprobe.scenarios" in helped.stdout
 
-    shipped = load_files([scenarios_dir() / "expectations.yaml"]).scenarios
-    profiles = list((clusters_dir() / "profiles").glob("*.yaml"))
+    every = load_files([scenarios_dir() / "expectations.yaml"]).scenarios
+    after = {line.split("def test_", 1)[1].split("(", 1)[0]
+             for line in (scenarios_dir() / "test_upgrade.py").read_text().splitlines()
+             if line.startswith("def test_")}
+    shipped = set(every) - after
+    all_profiles = load_dirs([clusters_dir() / "profiles"])
+    profiles = [p for p in all_profiles.values() if not p.upgrade_only]
     quiet = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "-q", "--pyargs",
                "authprobe.scenarios", "-p", "no:cacheprovider", cwd=empty, env=env)
     assert f"{len(shipped) * len(profiles)} tests collected" in quiet.stdout, quiet.stdout
     assert len(shipped) * len(profiles) == 24 * 5
+    # an upgrade run: every profile, the scenarios on both minors, and those of after it
+    upgrading = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "-q", "--pyargs",
+                   "authprobe.scenarios", "-p", "no:cacheprovider", "--k8s-version", "1.34",
+                   "--upgrade-to", "1.35", cwd=empty, env=env)
+    count = len(all_profiles) * (2 * len(shipped) + len(after))
+    assert f"{count} tests collected" in upgrading.stdout, upgrading.stdout
     header = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "--pyargs",
                 "authprobe.scenarios", "-p", "no:cacheprovider", cwd=empty, env=env)
     plugins = [line for line in header.stdout.splitlines() if line.startswith("plugins:")]
@@ -80,4 +92,4 @@ def test_installs_without_editable(tmp_path):
         assert Path(path).resolve().is_relative_to(site_packages), (path, site_packages)
     assert (Path(clusters) / "versions.yaml").is_file()
     assert (Path(scenarios) / "expectations.yaml").is_file()
-    assert listed == repr(sorted(p.name for p in profiles))
+    assert listed == repr(sorted(p.source.name for p in all_profiles.values()))

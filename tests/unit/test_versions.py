@@ -251,6 +251,7 @@ def test_small_hand_written_file(tmp_path):
         "kind": "v0.33.0", "default": "1.30",
         "minors": {"1.30": {"patch": "1.30.2", "published": None, "note": "none\n yet"}},
         "facts": facts_rows,
+        "timeouts": [{"since": "1.30", "create": 600}],
     })
     path = tmp_path / "versions.yaml"
     path.write_text(text)

@@ -1,0 +1,171 @@
+"""How a lifecycle step runs: the shape of a step, and running the steps of one stage.
+
+A step is data (:class:`Step`): a name (the phase in the report), the function that does
+it, the stage it runs in and whether it applies to a cluster, what collects evidence when it
+fails (``catch``) and what runs after it either way (``cleanup``), in the manner of
+chainsaw's try/catch/finally. Every function of a step has one signature, ``fn(env, run)``:
+``env`` what the run's clusters share, ``run`` the one cluster (see :mod:`.steps`). A step
+function returns its phase message (or a :class:`Done` with another outcome) and raises
+AuthprobeError when it fails. The lifecycle itself, the list of steps, is
+:mod:`.lifecycle`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AuthprobeError
+from ..model.outcome import PHASE_FAILED, PHASE_PASSED, PHASE_SKIPPED, PhaseRecord
+from ..progress import say
+
+# When a step runs:
+BRING_UP = "bring-up"  # from nothing to a cluster the scenarios can use
+UPGRADE = "upgrade"  # after the first minor's scenarios, before the second minor's (--upgrade-to)
+RELEASE = "release"  # the scenarios are done with the cluster, which still runs
+END = "end"  # the cluster goes (or is kept)
+STAGES = (BRING_UP, UPGRADE, RELEASE, END)
+
+StepFunction = Callable[[Any, Any], "str | Done | None"]
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a step (or a catch function) says about its phase besides "passed"."""
+
+    message: str = ""
+    outcome: str = PHASE_PASSED
+
+
+def skipped(why: str) -> Done:
+    return Done(why, PHASE_SKIPPED)
+
+
+def always(env, run) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a cluster's lifecycle.
+
+    ``run`` does it; ``when`` is its stage (BRING_UP, UPGRADE, RELEASE, END) and ``applies``
+    says whether it runs for this cluster; ``after`` places it after the step of that name in
+    its stage (default: the stage's end). When ``run`` fails, each ``catch`` function collects
+    evidence (one may return a Done whose outcome is not "failed": the failure was the one
+    the expectations predict, and the stage ends without an error); each ``cleanup`` function
+    runs after the step whether it failed or not.
+    """
+
+    name: str
+    run: StepFunction
+    when: str
+    applies: Callable[[Any, Any], bool] = always
+    catch: tuple[StepFunction, ...] = ()
+    cleanup: tuple[StepFunction, ...] = ()
+    after: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.when not in STAGES:
+            raise AuthprobeError(f"lifecycle step '{self.name}': stage '{self.when}' is "
+                                 f"unknown; use one of {', '.join(STAGES)}")
+
+
+@contextmanager
+def phase(env, run, name: str) -> Iterator[dict]:
+    """Time one step and record it as a phase of the cluster's record; the block sets
+    ``outcome``/``message`` in the dict."""
+    record = {"outcome": PHASE_PASSED, "message": ""}
+    start = time.monotonic()
+    try:
+        yield record
+    except AuthprobeError as err:
+        if record["outcome"] == PHASE_PASSED:
+            record.update(outcome=PHASE_FAILED, message=err.one_line())
+        raise
+    finally:
+        env.runlog.add_phase(PhaseRecord(
+            cluster=run.label, profile=run.profile.id, version=str(run.version), phase=name,
+            seconds=round(time.monotonic() - start, 1), outcome=record["outcome"],
+            message=record["message"], logs_dir=str(run.logs_dir) if run.logs_dir else None))
+
+
+def _apply(record: dict, result: str | Done | None) -> None:
+    if isinstance(result, Done):
+        record.update(outcome=result.outcome, message=result.message)
+    elif result:
+        record["message"] = str(result)
+
+
+def _guarded(functions: tuple[StepFunction, ...], env, run, what: str) -> list[Done]:
+    """Run evidence or cleanup functions; their own failures are said, never raised."""
+    found = []
+    for function in functions:
+        try:
+            result = function(env, run)
+        except AuthprobeError as err:
+            say(f"{run.name}: {what} ({getattr(function, '__name__', function)}) failed: "
+                f"{err.one_line()}")
+            continue
+        if isinstance(result, Done):
+            found.append(result)
+    return found
+
+
+def run_stage(env, run, stage: str, steps: list[Step]) -> bool:
+    """Run the steps of ``stage`` that apply to ``run``, in order.
+
+    Returns False when a failure the expectations predict ended the stage early, True when
+    every step ran; raises the AuthprobeError of a step that failed otherwise (after its
+    catch and cleanup functions ran).
+    """
+    for step in steps:
+        if step.when != stage or not step.applies(env, run):
+            continue
+        try:
+            with phase(env, run, step.name) as record:
+                try:
+                    _apply(record, step.run(env, run))
+                except AuthprobeError as err:
+                    run.failure = err.one_line()
+                    if env.aborting():
+                        raise
+                    predicted = [d for d in _guarded(step.catch, env, run, "evidence")
+                                 if d.outcome != PHASE_FAILED]
+                    if not predicted:
+                        raise
+                    _apply(record, predicted[-1])
+                    return False
+        finally:
+            _guarded(step.cleanup, env, run, "cleanup")
+    return True
+
+
+def arrange(defaults: list[Step], added: list[Step]) -> list[Step]:
+    """The lifecycle: ``defaults`` with each added step placed after the step its ``after``
+    names (in its stage), or at its stage's end; one line on a step that cannot be placed."""
+    steps = list(defaults)
+    for step in added:
+        if not isinstance(step, Step):
+            raise AuthprobeError(f"pytest_authprobe_lifecycle_steps returned {step!r}, not a Step "
+                                 "(authprobe.harness.phases.Step)")
+        same_stage = [i for i, s in enumerate(steps) if s.when == step.when]
+        if any(steps[i].name == step.name for i in same_stage):
+            raise AuthprobeError(f"lifecycle step '{step.name}' is already in stage "
+                                 f"'{step.when}': give the added step a name of its own")
+        if step.after is None:
+            where = (same_stage[-1] + 1 if same_stage else
+                     len([s for s in steps if STAGES.index(s.when) <= STAGES.index(step.when)]))
+        else:
+            named = [i for i in same_stage if steps[i].name == step.after]
+            if not named:
+                names = ", ".join(steps[i].name for i in same_stage) or "none"
+                raise AuthprobeError(f"lifecycle step '{step.name}' comes after "
+                                     f"'{step.after}', which stage '{step.when}' does not have "
+                                     f"(its steps: {names})")
+            where = named[0] + 1
+        steps.insert(where, step)
+    return steps

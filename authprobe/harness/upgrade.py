@@ -1,0 +1,293 @@
+"""The upgrade step: ``kubeadm upgrade`` of a running cluster to the next minor, as kubeadm's
+own CI performs it (kinder's kubeadm-upgrade action), with the artifacts the node image
+carries (:mod:`authprobe.upgradeimage`).
+
+In the node: the new kubeadm in place of the old one, an ``UpgradeConfiguration`` (the
+profile's kubeadm patches directory given again, so patches survive), ``kubeadm upgrade
+plan``, ``diff`` and ``apply``, then the new kubelet and kubectl and a kubelet restart. Each
+command's whole output goes into the report's logs folder of the upgraded cluster; a
+failure is one line carrying kubeadm's own error. Right after, ``kubectl logs`` and ``exec``
+(the apiserver's connection to the kubelet, whose client certificate kubeadm renews) and the
+certificate's subject are recorded for the scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import AuthprobeError
+from ..host.processes import run_tracked
+from ..model.outcome import ClusterRecord
+from ..model.profiles import ProfileAt
+from ..model.versions import KubeVersion, version_table
+from ..progress import fmt_seconds, say, step
+from ..upgradeimage import UPGRADE_DIR
+from ..wait import until
+from .access import NodeAccess
+from .handle import ClusterHandle
+from .render import AUTH_DIR, PATCHES_DIR, dump
+from .steps import ClusterRun, Env, limit, use_probe_spec
+from .verify import inspect
+
+UPGRADE_CONFIG = f"{UPGRADE_DIR}/kubeadm-upgrade.yaml"
+KUBELET_CLIENT_CERT = "/etc/kubernetes/pki/apiserver-kubelet-client.crt"
+UPGRADE_API = "kubeadm.k8s.io/v1beta4"  # UpgradeConfiguration exists from kubeadm 1.31 on
+
+
+def upgraded_run(env: Env, before: ClusterRun, version: KubeVersion,
+                 profile: ProfileAt) -> ClusterRun:
+    """The same cluster as a record of its own once upgraded to ``version``: the scenarios of
+    the second minor run on it, judged by that minor's rows."""
+    old = before.handle
+    handle = ClusterHandle(name=before.name, profile=profile, version=version,
+                           image=old.image, image_source=old.image_source,
+                           kind_version=old.kind_version, node=old.node,
+                           dashboard_image=old.dashboard_image,
+                           dashboard_missing=old.dashboard_missing)
+    run = replace(before, profile=profile, version=version, handle=handle,
+                  upgraded_from=before.version, error=None, failure=None, logs_dir=None,
+                  export=False, since=time.time(), expected_down=False)
+    env.runlog.add_cluster(ClusterRecord(
+        run.label, profile.id, version.minor_str, str(version), before.image.ref,
+        before.image_source, env.kind_version, upgraded_from=str(before.version)))
+    return run
+
+
+def config_text(version: KubeVersion, patches: bool, ignore: tuple[str, ...] = ()) -> str:
+    """The UpgradeConfiguration of plan, diff and apply: non-interactive, nothing pulled
+    (the node carries the images), the profile's patches given again, and the preflight
+    checks the version facts say to skip."""
+    apply: dict = {"kubernetesVersion": version.tag, "forceUpgrade": True,
+                   "imagePullPolicy": "Never"}
+    if patches:
+        apply["patches"] = {"directory": PATCHES_DIR}
+    if ignore:
+        apply["ignorePreflightErrors"] = list(ignore)
+    return dump({"apiVersion": UPGRADE_API, "kind": "UpgradeConfiguration", "apply": apply,
+                 "plan": {"kubernetesVersion": version.tag},
+                 "diff": {"kubernetesVersion": version.tag}})
+
+
+def skipped_checks(env: Env, version: KubeVersion) -> tuple[str, ...]:
+    """Preflight checks of ``upgrade apply`` to skip: on a cgroup v1 host, kubeadm's system
+    verification refuses a kubelet that needs failCgroupV1: false (versions.yaml
+    kubelet_fail_cgroup_v1) and says to skip it; kind skips it at init (no preflight)."""
+    if env.host.cgroup_version == 1 and version_table().facts_for(version).kubelet_fail_cgroup_v1:
+        return ("SystemVerification",)
+    return ()
+
+
+def kubeadm_line(log: Path) -> str:
+    """kubeadm's own error from its output: its last error line, with the checks it names
+    ([ERROR ...]) when a preflight check failed; else its last line."""
+    try:
+        lines = [line.strip() for line in log.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "no output"
+    lines = [line for line in lines if not line.startswith("To see the stack trace")]
+    checks = [line for line in lines if line.startswith("[ERROR")]
+    last = next((line for line in reversed(lines)
+                 if line.lower().startswith(("error", "fatal"))), None)
+    if last is None:
+        return (checks[-1] if checks else lines[-1] if lines else "no output")[:400]
+    return "; ".join([last, *checks])[:400]
+
+
+def settle(env: Env, run: ClusterRun) -> str:
+    """Wait until kube-controller-manager and kube-scheduler lead (their leases renewed
+    within the lease duration): an upgrade's health check runs a Job, which needs both, and
+    an apiserver restart (a probe change by hand) makes them lose and retake their leases."""
+    node = run.handle.node
+    state = {"last": "no answer yet"}
+
+    def leading() -> bool:
+        result = node.kubectl("-n", "kube-system", "get", "lease", "kube-controller-manager",
+                              "kube-scheduler", "-o", "json", check=False, timeout=30)
+        if result.returncode:
+            state["last"] = (result.stderr or result.stdout).strip()[-150:]
+            return False
+        now = time.time()
+        stale = []
+        for item in json.loads(result.stdout).get("items", []):
+            spec = item.get("spec") or {}
+            renewed = spec.get("renewTime")
+            age = now - _rfc3339(renewed) if renewed else None
+            if age is None or age > float(spec.get("leaseDurationSeconds") or 15):
+                stale.append(f"{item['metadata']['name']} renewed "
+                             + (f"{age:.0f}s ago" if age is not None else "never"))
+        state["last"] = ", ".join(stale) or "kube-controller-manager and kube-scheduler lead"
+        return not stale
+
+    until(leading, timeout=limit(run, "ready"), interval=2.0, state=lambda: state["last"],
+          what=f"kube-controller-manager and kube-scheduler of {run.name} to lead")
+    return state["last"]
+
+
+def _rfc3339(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _kubeadm(run: ClusterRun, folder: Path, command: str, timeout: float) -> Path:
+    """``kubeadm upgrade <command>`` in the node, its output into ``folder``; one line with
+    kubeadm's error when it fails."""
+    log = folder / f"kubeadm-upgrade-{command}.log"
+    log.write_text(f"$ kubeadm upgrade {command} --config {UPGRADE_CONFIG}\n")
+    with step(f"{run.name}: kubeadm upgrade {command} to {run.version}",
+              expect=180 if command == "apply" else 10):  # measured: apply 2m50s-3m20s
+        result = run_tracked(["docker", "exec", run.provider.node_container, "kubeadm",
+                              "upgrade", command, "--config", UPGRADE_CONFIG],
+                             log=log, timeout=timeout, interruptible=True)
+    if result.returncode:
+        ended = "timed out" if result.returncode == -9 else f"exited {result.returncode}"
+        raise AuthprobeError(f"kubeadm upgrade {command} to {run.version} {ended}: "
+                             f"{kubeadm_line(log)}", log_path=str(log))
+    return log
+
+
+def cert_subject(run: ClusterRun, path: str) -> str:
+    """The subject of a certificate in the node, read with the host's openssl."""
+    pem = run.handle.node.exec("cat", path).stdout
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return "unknown (no openssl on this machine)"
+    result = subprocess.run([openssl, "x509", "-noout", "-subject", "-nameopt", "RFC2253"],
+                            input=pem, capture_output=True, text=True, timeout=30)
+    return result.stdout.strip().removeprefix("subject=") or result.stderr.strip()
+
+
+# What kubectl says when kube-apiserver does not answer (as between the restarts of an
+# apiserver whose probes fail), rather than an answer of its own.
+NO_ANSWER = ("The connection to the server", "connection refused", "i/o timeout", "EOF",
+             "TLS handshake timeout", "unable to return a response")
+
+
+def through_apiserver(node: NodeAccess, *argv: str, timeout: float = 240.0):
+    """``kubectl argv`` in the node, again while kube-apiserver does not answer."""
+    last: dict = {}
+
+    def answered() -> bool:
+        last["result"] = result = node.kubectl(*argv, check=False, timeout=60)
+        return result.returncode == 0 or not any(
+            says in result.stderr + result.stdout for says in NO_ANSWER)
+
+    until(answered, timeout=timeout, interval=2.0, give_last=True, quiet=True,
+          what=f"an answer from kube-apiserver to kubectl {' '.join(argv[:3])}")
+    return last["result"]
+
+
+def kubelet_reached(node: NodeAccess) -> dict:
+    """``kubectl logs`` and ``kubectl exec`` as cluster-admin in the node, through the
+    apiserver to the kubelet: what each printed, and whether it worked (asked again while
+    the apiserver itself does not answer)."""
+    logs = through_apiserver(node, "-n", "kube-system", "logs", "--tail=1",
+                             f"kube-apiserver-{node.container}")
+    execd = through_apiserver(node, "-n", "kube-system", "exec", "ds/kube-proxy", "--",
+                              "kube-proxy", "--version")
+
+    def said(result) -> str:
+        text = (result.stdout if result.returncode == 0 else result.stderr or result.stdout)
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
+
+    return {"logs_ok": logs.returncode == 0, "logs": said(logs),
+            "exec_ok": execd.returncode == 0, "exec": said(execd)}
+
+
+def _swap_kubelet(run: ClusterRun, binaries: str) -> None:
+    """The new kubelet and kubectl, the kubelet restarted; then wait until the node reports
+    the new kubelet Ready and kube-proxy's DaemonSet (which kubeadm updated) has rolled out.
+    Both are read again while kube-apiserver does not answer."""
+    node = run.handle.node
+    node.exec("ln", "-sf", f"{binaries}/kubectl", "/usr/bin/kubectl")
+    node.exec("ln", "-sf", f"{binaries}/kubelet", "/usr/bin/kubelet")
+    node.exec("systemctl", "restart", "kubelet", timeout=120)
+    node.exec("sh", "-c", f"echo {run.version.tag} > /kind/version")
+    seen = {"node": "no answer yet", "kube-proxy": "no answer yet"}
+
+    def reads(key: str, *argv: str) -> str:
+        result = node.kubectl(*argv, check=False, timeout=30)
+        seen[key] = (result.stdout.strip() if result.returncode == 0
+                     else (result.stderr or result.stdout).strip()[-120:])
+        return seen[key] if result.returncode == 0 else ""
+
+    def upgraded() -> bool:
+        kubelet = reads("node", "get", "node", run.provider.node_container, "-o",
+                        "jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions"
+                        "[?(@.type=='Ready')].status}")
+        if kubelet != f"{run.version.tag} True":
+            return False
+        rollout = reads("kube-proxy", "-n", "kube-system", "get", "ds", "kube-proxy", "-o",
+                        "jsonpath={.metadata.generation} {.status.observedGeneration} "
+                        "{.status.desiredNumberScheduled} {.status.updatedNumberScheduled} "
+                        "{.status.numberAvailable}").split()
+        return (len(rollout) == 5 and rollout[0] == rollout[1]
+                and rollout[2] == rollout[3] == rollout[4])
+
+    until(upgraded, timeout=limit(run, "upgrade_kubelet"), interval=2.0,
+          what=f"the kubelet of {run.name} at {run.version.tag} and Ready, kube-proxy rolled out",
+          state=lambda: f"node: {seen['node']}; kube-proxy generation, observed, desired, "
+                        f"updated, available: {seen['kube-proxy']}")
+
+
+def upgrade(env: Env, run: ClusterRun) -> str:
+    """Upgrade the cluster in place to ``run.version`` (from ``run.upgraded_from``)."""
+    node, version = run.handle.node, run.version
+    started = time.time()
+    binaries = f"{UPGRADE_DIR}/{version.tag}"
+    carried = node.exec("cat", f"{UPGRADE_DIR}/version", check=False).stdout.strip()
+    if carried != version.tag:
+        raise AuthprobeError(f"node image {run.image.ref} carries no upgrade to {version.tag} "
+                             f"({UPGRADE_DIR}/version: {carried or 'missing'})")
+    folder = env.logs_root() / run.label
+    folder.mkdir(parents=True, exist_ok=True)
+    subject_before = cert_subject(run, KUBELET_CLIENT_CERT)
+    say(f"upgrading cluster {run.name} ({run.profile.id}) from Kubernetes {run.upgraded_from} "
+        f"to {version} ...")
+    node.exec("ln", "-sf", f"{binaries}/kubeadm", "/usr/bin/kubeadm")
+    config = config_text(version, bool(run.rendered.patch_files), skipped_checks(env, version))
+    node.exec("sh", "-c", f"cat > {UPGRADE_CONFIG}", input=config)
+    (folder / "kubeadm-upgrade.yaml").write_text(config)
+    _kubeadm(run, folder, "plan", limit(run, "upgrade_plan"))
+    _kubeadm(run, folder, "diff", limit(run, "upgrade_plan"))
+    applied = _kubeadm(run, folder, "apply", limit(run, "upgrade_apply"))
+    _swap_kubelet(run, binaries)
+    reached = kubelet_reached(node)
+    run.handle.upgrade = {
+        "from": str(run.upgraded_from), "to": str(version),
+        "seconds": round(time.time() - started, 1),
+        "kubeadm": _success_line(applied),
+        "kubelet_client_subject": {"before": subject_before,
+                                   "after": cert_subject(run, KUBELET_CLIENT_CERT)},
+        "right_after": reached,
+    }
+    took = fmt_seconds(run.handle.upgrade["seconds"])
+    say(f"{run.name}: upgraded to {version} in {took}")
+    return (f"upgraded from {run.upgraded_from} to {version} in {took}: "
+            f"{run.handle.upgrade['kubeadm']}; kubectl logs "
+            f"{'works' if reached['logs_ok'] else 'fails: ' + reached['logs']}, exec "
+            f"{'works' if reached['exec_ok'] else 'fails: ' + reached['exec']}")
+
+
+def _success_line(log: Path) -> str:
+    for line in reversed(log.read_text().splitlines()):
+        if "[upgrade/successful]" in line or "SUCCESS!" in line:
+            return line.strip()
+    return kubeadm_line(log)
+
+
+def verify_after(env: Env, run: ClusterRun) -> str:
+    """The harness's verification again, on the upgraded cluster: what of the profile
+    survived is recorded (the scenarios judge it), the probes are read for the new window."""
+    found, spec = inspect(run.handle.node, run.name, run.rendered.expected, env.other_flags,
+                          AUTH_DIR)
+    run.handle.profile_differences = found
+    use_probe_spec(env, run, spec)
+    if not found:
+        return "every flag and probe change of the profile survived the upgrade"
+    return "after the upgrade: " + "; ".join(found)

@@ -1,0 +1,43 @@
+"""After an upgrade in place (``--upgrade-to``): what the upgrade kept of the profile, and
+whether the apiserver still reaches the kubelet. Both run only on a cluster an upgrade
+reached; the other scenarios run there too, judged by the rows of the new minor.
+
+``kubeadm upgrade apply`` writes the static pod manifests anew from the cluster's kubeadm
+configuration and applies the patches it is given: flags and patched probes come back, a
+hand edit of the manifest does not (kubeadm#2157). It also renews the apiserver's client
+certificate for the kubelet, which ``kubectl logs`` and ``exec`` go through."""
+
+import pytest
+
+pytestmark = pytest.mark.after_upgrade
+
+
+def test_profile_kept_after_upgrade(cluster, expected, observe):
+    lost = cluster.profile_differences
+    flags = [line for line in lost if line.startswith("--")]
+    others = [line for line in lost if not line.startswith("--")]
+    observe(flags_kept=not flags, probes_kept=not others, lost=lost)
+    observe.evidence(upgrade=cluster.upgrade)
+    assert (not flags) == expected.flags_kept, "; ".join(flags) or "every flag was kept"
+    assert (not others) == expected.probes_kept, (
+        "; ".join(others) or "every probe change of the profile was kept")
+
+
+def test_kubelet_reached_after_upgrade(cluster, expected, observe):
+    right_after = cluster.upgrade["right_after"]
+    now = cluster.kubelet_reached()
+    subject = cluster.upgrade["kubelet_client_subject"]
+    observe(kubectl_logs=right_after["logs_ok"], kubectl_exec=right_after["exec_ok"],
+            kubectl_logs_later=now["logs_ok"], kubectl_exec_later=now["exec_ok"],
+            kubelet_client_subject=subject["after"])
+    observe.evidence(right_after=right_after, later=now, kubelet_client_subject=subject,
+                     exec_output=right_after["exec"])
+    assert right_after["logs_ok"] == expected.kubectl_logs, right_after["logs"]
+    assert right_after["exec_ok"] == expected.kubectl_exec, right_after["exec"]
+    assert now["logs_ok"] == expected.kubectl_logs, now["logs"]
+    assert now["exec_ok"] == expected.kubectl_exec, now["exec"]
+    if expected.kubelet_client_subject is not None:
+        assert subject["after"] == expected.kubelet_client_subject, subject
+    if expected.kubectl_exec:
+        assert right_after["exec"] == f"Kubernetes {cluster.version.tag}", (
+            f"kube-proxy in the pod exec reached says {right_after['exec']!r}")
