@@ -96,7 +96,7 @@ def test_logs_and_exec_reach_the_kubelet_right_after_the_upgrade(run):
     _, outcomes, _ = run
     for profile, reached in cells_of(outcomes, "kubelet_reached_after_upgrade", True).items():
         assert reached["outcome"] == "pass", (profile, reached["message"])
-        assert reached["observed"]["exec_output"] == f"Kubernetes v{reached['version']}"
+        assert reached["evidence"]["exec_output"] == f"Kubernetes v{reached['version']}"
 
 
 def test_diff_upgrade_compares_each_cluster_before_and_after(run):
