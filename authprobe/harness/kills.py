@@ -18,8 +18,6 @@ from ..wait import until
 from .probes import KubeletJournal, kubelet_journal
 
 EVENTS_TIMEOUT = 180.0  # a restarting apiserver serves again within its crash back-off
-# The kubelet retries posting an event for about two minutes (12 tries, 10 s apart).
-LATE_EVENT_TIMEOUT = 150.0
 
 
 def _iso(stamp: datetime | None) -> str | None:
@@ -90,28 +88,16 @@ class WindowRecord:
 
 def read_window(handle, window: float) -> WindowRecord:
     """Everything recorded about the restarts of ``handle``'s cluster up to ``window``
-    seconds; to be called once the sampler covered the window. When the kubelet's journal
-    shows a kill whose Killing event is not there yet, the events are read again until it
-    is (the kubelet may still be posting it) or the kubelet's retries are over."""
+    seconds; to be called once the sampler covered the window."""
     sampler = handle.restarts
     if sampler is None or sampler.t0 is None:
         raise AuthprobeError(f"{handle.name}: no restart samples to read a window from")
     t0 = sampler.t0
-    last: dict = {}
-
-    def read() -> bool:
-        events = read_events(handle.api)
-        journal = kubelet_journal(handle.node, t0)
-        evidence = Evidence(
-            window=window, series=sampler.series, containers=sampler.containers,
-            events=kill_events(events or [], t0), events_read=events is not None,
-            kill_lines=journal.kills, failures=[f.as_failure() for f in journal.failures],
-            spec=handle.probe_spec)
-        restarts = restarts_in(evidence)
-        last["record"] = WindowRecord(evidence, restarts, events or [], journal)
-        return not any(r.awaits_event for r in restarts)
-
-    if not read():
-        until(read, timeout=LATE_EVENT_TIMEOUT, interval=10.0, give_last=True,
-              what=f"{handle.name}: the kubelet's Killing event of a kill its journal shows")
-    return last["record"]
+    events = read_events(handle.api)
+    journal = kubelet_journal(handle.node, t0)
+    evidence = Evidence(
+        window=window, series=sampler.series, containers=sampler.containers,
+        events=kill_events(events or [], t0), events_read=events is not None,
+        kill_lines=journal.kills, failures=[f.as_failure() for f in journal.failures],
+        spec=handle.probe_spec)
+    return WindowRecord(evidence, restarts_in(evidence), events or [], journal)

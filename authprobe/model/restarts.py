@@ -7,8 +7,13 @@ killed the container for a failing probe or the container ended on its own.
 A restart is a kill of probe P ("probe-<status>", or "probe-timeout" when P's failures got
 no answer) only when all of these hold:
 
-- a Killing event of the kubelet naming P was recorded between the kill's latest possible
-  moment (the container's end) and its earliest (the end less the grace period);
+- the kubelet recorded the kill between its latest possible moment (the container's end)
+  and its earliest (the end less the grace period): a Killing event naming P, or, where no
+  Killing event of it was read, the kubelet's journal line acting on P's unhealthy result.
+  The kubelet does not always post the event: its event recorder lets 25 events about a pod
+  through, then one per 5 minutes, and up to client-go of 1.31 that budget is shared by the
+  Warning events of the failing probes and the Normal Killing event
+  (kubernetes/kubernetes#124747 keys it by event type from 1.32);
 - the kubelet's journal holds at least P's failure threshold of P's failures since P's count
   began, up to the kill. The kubelet counts a probe's consecutive failures per pod: from the
   pod's first container, across a container that ends on its own (the count goes on with
@@ -181,9 +186,6 @@ class Restart:
     failures: tuple[Failure, ...]
     cause: str
     why: str
-    # The kubelet's journal shows it killed the container, but no Killing event was read
-    # (the kubelet posts its events asynchronously and retries): worth reading again.
-    awaits_event: bool = False
 
     def to_dict(self) -> dict:
         run = self.container
@@ -240,9 +242,8 @@ def _explain(ev: Evidence, run: ContainerRun, counts: dict[str, float]) -> Resta
     started_state = _started_state(ev.series, run.attempt)
 
     def result(cause: str, why: str, probe: str | None = None, at: float | None = None,
-               answer: int | None = None, failures: tuple = (), awaits: bool = False
-               ) -> Restart:
-        return Restart(0, run, started_state, probe, at, answer, failures, cause, why, awaits)
+               answer: int | None = None, failures: tuple = ()) -> Restart:
+        return Restart(0, run, started_state, probe, at, answer, failures, cause, why)
 
     end = run.finished
     # The kubelet records the kill, then stops the container within the grace period; a
@@ -272,20 +273,28 @@ def _explain(ev: Evidence, run: ContainerRun, counts: dict[str, float]) -> Resta
     probe = event.probe
     confirmed = [k.t for k in lines if k.probe == probe]
     kill_at = max([t for t in confirmed if t <= at + SLACK], default=at)
+    return _probe_kill(ev, run, counts, probe, kill_at, "a Killing event", result)
+
+
+def _probe_kill(ev: Evidence, run: ContainerRun, counts: dict[str, float], probe: str,
+                kill_at: float, record: str, result, source: str = "") -> Restart:
+    """The kill by ``probe`` at ``kill_at`` that ``record`` names, checked against the
+    probe's count of failures and the kubelet's journal of them; ``source`` says, in the
+    cause's words, where the kill was read when it was not a Killing event."""
     earliest = earliest_kill(ev.spec, probe)
     if earliest is None:
-        return result(UNKNOWN, f"a Killing event names the {probe} probe, which the running "
+        return result(UNKNOWN, f"{record} names the {probe} probe, which the running "
                                "apiserver does not have", probe, kill_at)
     counted = _counted(counts, probe, kill_at)
     if counted < earliest - SLACK:
-        return result(UNKNOWN, f"a Killing event names the {probe} probe at {kill_at:.0f} s, "
+        return result(UNKNOWN, f"{record} names the {probe} probe at {kill_at:.0f} s, "
                                f"{counted:.0f} s after its count of failures began, before "
                                f"that probe could kill ({earliest:.0f} s)", probe, kill_at)
     _, _, threshold = probe_timing(ev.spec, probe)
     mine = tuple(f for f in ev.failures if f.probe == probe
                  and counts[probe] <= f.t <= kill_at + SLACK)
     if len(mine) < threshold:
-        return result(UNKNOWN, f"a Killing event names the {probe} probe, but the kubelet's "
+        return result(UNKNOWN, f"{record} names the {probe} probe, but the kubelet's "
                                f"journal has {len(mine)} of the {threshold} failures that "
                                "kill", probe, kill_at, failures=mine)
     killing = mine[-threshold:]
@@ -293,12 +302,12 @@ def _explain(ev: Evidence, run: ContainerRun, counts: dict[str, float]) -> Resta
     answered = [f.status for f in killing if f.status is not None]
     if not answered:
         return result(TIMEOUT, f"killed by the {probe} probe at {kill_at:.0f} s{life}, after "
-                               f"{threshold} failures without an answer", probe, kill_at,
-                      None, killing)
+                               f"{threshold} failures without an answer{source}", probe,
+                      kill_at, None, killing)
     status = Counter(answered).most_common(1)[0][0]
     return result(f"probe-{status}", f"killed by the {probe} probe at {kill_at:.0f} s{life}, "
-                                     f"after {threshold} failures answered {status}", probe,
-                  kill_at, killing[-1].status, killing)
+                                     f"after {threshold} failures answered {status}{source}",
+                  probe, kill_at, killing[-1].status, killing)
 
 
 def _may_kill(spec: dict, counts: dict[str, float], line: KillLine) -> bool:
@@ -314,9 +323,11 @@ def _no_kill(ev: Evidence, run: ContainerRun, counts: dict[str, float],
     if run.exit_code is None:
         return result(UNKNOWN, "the runtime has no exit code for it")
     if lines:
-        return result(UNKNOWN, f"the kubelet acted on a failed {lines[-1].probe} probe at "
-                               f"{lines[-1].t:.0f} s, but no Killing event was read for it",
-                      lines[-1].probe, lines[-1].t, awaits=True)
+        line = lines[-1]
+        return _probe_kill(ev, run, counts, line.probe, line.t, "the kubelet's journal", result,
+                           f" (no Killing event was read; the kubelet's journal: it acted on "
+                           f"the unhealthy {line.probe} probe at {line.t:.0f} s, and the "
+                           f"container ended {_end_after(run, line.t)})")
     life = run.finished - run.started if run.started is not None else None
     too_short = all(_counted(counts, probe, run.finished) < earliest - SLACK
                     for probe, earliest in ((p, earliest_kill(ev.spec, p)) for p in KILLING)
@@ -328,6 +339,12 @@ def _no_kill(ev: Evidence, run: ContainerRun, counts: dict[str, float],
         return result(EXIT, f"ended on its own {_secs(life)} into its life, before any probe "
                             f"could have failed enough to kill it; {ending}")
     return result(UNKNOWN, f"no Killing event could be read to rule out a kill; {ending}")
+
+
+def _end_after(run: ContainerRun, t: float) -> str:
+    """When the container ended, said from ``t``."""
+    gap = run.finished - t
+    return f"{gap:.0f} s later" if gap >= 0 else f"{-gap:.0f} s before it"
 
 
 def _secs(value: float | None) -> str:

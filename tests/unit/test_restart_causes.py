@@ -1,6 +1,7 @@
 """Why kube-apiserver restarted, restart by restart: a kill is the probe's only with the
-kubelet's Killing event at the container's end, the probe's failures before it and a life
-long enough for that probe to kill; an end with no kill is an exit; the rest is unknown."""
+kubelet's record of it at the container's end (its Killing event, or where none was read its
+journal line acting on the probe), the probe's failures before it and a life long enough for
+that probe to kill; an end with no kill is an exit; the rest is unknown."""
 
 from __future__ import annotations
 
@@ -135,11 +136,29 @@ def test_a_repeated_event_matches_a_middle_kill_only_with_the_journals_line():
         == ["probe-401"] * 3
 
 
-def test_a_kill_in_the_journal_without_its_event_is_unknown_and_awaited():
-    run = ContainerRun("a", 0, 0.0, 262.0, 1, "Error")
+def test_a_kill_in_the_journal_without_its_event_is_the_probes_with_its_failures():
+    # Up to 1.31 the kubelet's event recorder may drop the Killing event (25 events per pod,
+    # the probe's Warning events included): its journal line is then the record of the kill.
+    run = ContainerRun("a", 0, 0.0, 280.0, 137, "Error")
     restart = restarts_in(evidence([run], lines=[KillLine(250.0, "startup")],
                                    found=failures("startup", 12.0, 24)))[0]
-    assert restart.cause == UNKNOWN and restart.awaits_event
+    assert (restart.cause, restart.killed_by, restart.kill_at) == ("probe-401", "startup", 250.0)
+    assert "no Killing event was read" in restart.why and "ended 30 s later" in restart.why
+
+
+def test_a_kill_in_the_journal_without_the_failures_that_kill_is_unknown():
+    run = ContainerRun("a", 0, 0.0, 280.0, 137, "Error")
+    restart = restarts_in(evidence([run], lines=[KillLine(250.0, "startup")],
+                                   found=failures("startup", 12.0, 20)))[0]
+    assert restart.cause == UNKNOWN and "20 of the 24 failures" in restart.why
+
+
+def test_a_journal_kill_line_far_from_the_containers_end_is_not_its_kill():
+    # The container ended on its own long after the kubelet's line: no kill of it.
+    run = ContainerRun("a", 0, 0.0, 300.0, 1, "Error")
+    restart = restarts_in(evidence([run], lines=[KillLine(250.0, "startup")],
+                                   found=failures("startup", 12.0, 24)))[0]
+    assert restart.cause == EXIT
 
 
 def test_a_kill_for_another_reason_is_unknown():
@@ -191,7 +210,7 @@ def test_the_startup_probes_first_result_on_a_new_container_is_no_kill():
     run = ContainerRun("a", 0, 0.0, 30.0, 1, "Error")
     restart = restarts_in(evidence([run], lines=[KillLine(1.0, "startup"),
                                                  KillLine(25.0, "startup")]))[0]
-    assert restart.cause == EXIT and not restart.awaits_event
+    assert restart.cause == EXIT
 
 
 def test_the_count_of_failures_goes_on_across_a_container_that_ended_on_its_own():
