@@ -62,8 +62,9 @@ def _exec(cluster, pod: str) -> Answer:
         client.close()
 
 
-def message_of(answer: Answer, pod: str) -> str:
-    """A refusal's Status message, or the command's output; the pod's name left out."""
+def message_of(answer: Answer, pod: str, version: str) -> str:
+    """A refusal's Status message, or the command's output; the pod's name and the
+    cluster's version (``v1.34.12``) written as <pod> and <version>."""
     text = answer.body.strip()
     try:
         body = json.loads(text)
@@ -71,7 +72,7 @@ def message_of(answer: Answer, pod: str) -> str:
         body = None
     if isinstance(body, dict) and body.get("kind") == "Status":
         text = str(body.get("message", ""))
-    return text.replace(pod, "<pod>")
+    return text.replace(pod, "<pod>").replace(version, "<version>")
 
 
 def test_exec_with_get_only(cluster, expected, observe, granted):
@@ -83,8 +84,9 @@ def test_exec_with_get_only(cluster, expected, observe, granted):
     pod = pods[0].metadata.name
     with granted(USER, ["get"], "pods/exec", namespace=NAMESPACE):
         answer = answered(lambda: exec_over_websocket(cluster, pod))
-    message = message_of(answer, pod)
+    message = message_of(answer, pod, cluster.version.tag)
     observe(status=answer.status, message=message)
+    observe.evidence(exec_output=answer.body.strip())
     # A 101 passes on the kubelet's headers, without the apiserver's Audit-Id: its record
     # is the one of this user's exec of this pod received while the handshake ran.
     record = observe.audit(
