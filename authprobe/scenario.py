@@ -14,6 +14,10 @@ from .wait import WaitTimeout, until
 
 T = TypeVar("T")
 
+# Seconds a health endpoint may keep answering 500 with a failing check (etcd answering
+# slowly on a loaded machine) before that answer is the one a scenario judges.
+HEALTH_SETTLE = 120.0
+
 
 def status_message(response: requests.Response) -> str:
     """The ``message`` of a metav1.Status body, else the body text itself."""
@@ -69,3 +73,31 @@ def wait_for_status(call: Callable[[], requests.Response], status: int,
         if "response" not in last:
             raise
     return last["response"]
+
+
+def failed_checks(response: requests.Response) -> list[str]:
+    """The checks a health endpoint's verbose answer lists as failed ("[-]etcd failed: ...")."""
+    return [line.strip() for line in response.text.splitlines() if line.startswith("[-]")]
+
+
+def settled_health(call: Callable[[], requests.Response],
+                   within: float = HEALTH_SETTLE) -> tuple[requests.Response, list[str]]:
+    """Ask a health endpoint (/livez, /readyz, /healthz) until its answer is not a failed
+    check, a 500 that lists one, or ``within`` seconds pass. Such a 500 is the apiserver's
+    verdict on its own health, given after it authorized the request. Returns the last
+    answer and the failed checks of the answers before it, for the cell's evidence."""
+    failures: list[str] = []
+    last: dict = {}
+
+    def verdict() -> bool:
+        response = answered(call)
+        last["response"] = response
+        failed = failed_checks(response) if response.status_code == 500 else []
+        if failed:
+            failures.append("; ".join(failed))
+        return not failed
+
+    until(verdict, timeout=within, interval=2.0, give_last=True,
+          what="a health answer without a failed check",
+          state=lambda: failures[-1] if failures else "no answer yet")
+    return last["response"], failures

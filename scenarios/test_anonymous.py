@@ -2,11 +2,18 @@
 outright when anonymous auth is off), and only the health endpoints may answer it. The
 apiserver's audit record of each request says who it took the request to be."""
 
-from authprobe.scenario import answered, check_audit, status_message
+from authprobe.scenario import answered, check_audit, settled_health, status_message
+
+HEALTH = ("/livez", "/readyz", "/healthz")
 
 
 def get_anonymously(cluster, path, observe):
-    response = answered(lambda: cluster.anonymous.get(path))
+    if path in HEALTH:
+        response, failed = settled_health(lambda: cluster.anonymous.get(path))
+        if failed:
+            observe.evidence(failed_checks_before=failed)
+    else:
+        response = answered(lambda: cluster.anonymous.get(path))
     observe(path=path, status=response.status_code, message=status_message(response),
             www_authenticate=response.headers.get("WWW-Authenticate"))
     return response, observe.audit(cluster.audit.record_of(response))
