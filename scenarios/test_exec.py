@@ -12,12 +12,14 @@ from kubernetes.stream import stream
 from websocket import WebSocketBadStatusException
 
 from authprobe.scenario import answered, check_audit
+from authprobe.wait import until
 
 USER = "exec-getter"
 NAMESPACE = "kube-system"
 # kube-proxy runs on every node of every minor, and its image has the one command needed.
 TARGET_LABEL = "k8s-app=kube-proxy"
 COMMAND = ["kube-proxy", "--version"]
+TARGET_WITHIN = 180.0
 
 
 class Answer:
@@ -62,6 +64,22 @@ def _exec(cluster, pod: str) -> Answer:
         client.close()
 
 
+def running_target(cluster) -> str:
+    """The name of a kube-proxy pod that runs on a node, polled for: right after bring-up
+    its DaemonSet pod may not be scheduled yet (exec then answers 400 "pod does not have a
+    host assigned")."""
+    core = kubernetes.client.CoreV1Api(cluster.api)
+
+    def running() -> str | None:
+        pods = answered(lambda: core.list_namespaced_pod(NAMESPACE,
+                                                         label_selector=TARGET_LABEL)).items
+        return next((p.metadata.name for p in pods
+                     if p.spec.node_name and p.status.phase == "Running"), None)
+
+    return until(running, timeout=TARGET_WITHIN, interval=2.0,
+                 what=f"a running pod labelled {TARGET_LABEL} in {NAMESPACE}")
+
+
 def message_of(answer: Answer, pod: str, version: str) -> str:
     """A refusal's Status message, or the command's output; the pod's name and the
     cluster's version (``v1.34.12``) written as <pod> and <version>."""
@@ -78,10 +96,7 @@ def message_of(answer: Answer, pod: str, version: str) -> str:
 def test_exec_with_get_only(cluster, expected, observe, granted):
     """A user allowed only `get` on pods/exec execs into a pod over WebSocket: the upgrade
     (101) and the command's output up to 1.34; 403 from 1.35, where `create` is needed too."""
-    pods = answered(lambda: kubernetes.client.CoreV1Api(cluster.api).list_namespaced_pod(
-        NAMESPACE, label_selector=TARGET_LABEL)).items
-    assert pods, f"no pod labelled {TARGET_LABEL} in {NAMESPACE}"
-    pod = pods[0].metadata.name
+    pod = running_target(cluster)
     with granted(USER, ["get"], "pods/exec", namespace=NAMESPACE):
         answer = answered(lambda: exec_over_websocket(cluster, pod))
     message = message_of(answer, pod, cluster.version.tag)
