@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from authprobe.harness.images import registry_answers
-from authprobe.model.expectations import load_files
 from authprobe.model.profiles import load_dirs
 from authprobe.paths import clusters_dir, scenarios_dir
+from authprobe.plugin.planning import upgrade_only_module
 
 from .conftest import VERSION, outcomes_of
 
@@ -36,12 +36,11 @@ def test_an_image_that_cannot_be_pulled_is_one_line_and_errors_in_the_report(tmp
 
 
 def default_cells() -> int:
-    """Cells of a run without --upgrade-to: the scenarios not kept for after an upgrade,
-    on every profile not marked upgradeOnly."""
-    after = {line.split("def test_", 1)[1].split("(", 1)[0]
-             for line in (scenarios_dir() / "test_upgrade.py").read_text().splitlines()
-             if line.startswith("def test_")}
-    scenarios = set(load_files([scenarios_dir() / "expectations.yaml"]).scenarios) - after
+    """Cells of a run without --upgrade-to: the scenarios of the modules such a run collects
+    (the plugin's own rule), on every profile not marked upgradeOnly."""
+    scenarios = {line.split("def test_", 1)[1].split("(", 1)[0]
+                 for path in scenarios_dir().glob("test_*.py") if not upgrade_only_module(path)
+                 for line in path.read_text().splitlines() if line.startswith("def test_")}
     profiles = [p for p in load_dirs([clusters_dir() / "profiles"]).values()
                 if not p.upgrade_only]
     return len(scenarios) * len(profiles)
