@@ -26,6 +26,11 @@ REPOSITORY = "authprobe/node"
 DASHBOARD_LABEL = "io.authprobe.dashboard-image"
 INPUTS_LABEL = "io.authprobe.inputs-hash"
 SOURCE_DIR = Path(__file__).resolve().parent
+# The version facts the image is made from; the others (kubeadm's config, the kubelet's
+# timing) are the harness's and change no image.
+BUILD_FACTS = ("containerd", "containerd_systemd_cgroup", "kubelet_unbind_cgroup_root",
+               "cri_tools", "cni_plugins", "build_tags", "go_replaces", "generate_openapi",
+               "wrapper_go", "etcd_module")
 # Free space a cold build needs (Go module and build caches, trees, images), and a warm one.
 COLD_BUILD_BYTES = 12 * 2**30
 WARM_BUILD_BYTES = 4 * 2**30
@@ -61,7 +66,7 @@ def plan(supported: SupportedVersion) -> Plan:
         "go": go_version(),
         "components": {**components.components(), "containerd": facts.containerd,
                        "cri_tools": facts.cri_tools, "cni_plugins": facts.cni_plugins},
-        "facts": facts.__dict__,
+        "facts": {name: getattr(facts, name) for name in BUILD_FACTS},
         "builder": builder_sources(),
         "dashboard": dashboard.inputs_hash(),
     }

@@ -267,3 +267,16 @@ def test_the_cgroup_root_drop_in_goes_only_into_images_that_need_it():
     # systemd reads $$ as one $ and \\ as one backslash: the shell gets $(...) and "\.slice"
     assert "$$(findmnt -lun -o target -t cgroup" in line and '"$$m"' in line
     assert '"/kubelet(\\\\.slice)?$$"' in line
+
+
+def test_the_image_hashes_the_facts_the_builder_reads_and_no_other():
+    import re
+    from pathlib import Path
+
+    from authprobe.model.versions import FACT_NAMES
+    from authprobe.nodeimage import build
+
+    source = "\n".join(p.read_text() for p in Path(build.__file__).parent.rglob("*.py"))
+    read = {name for name in FACT_NAMES if re.search(rf"\bfacts\.{name}\b", source)}
+    assert read <= set(build.BUILD_FACTS) <= set(FACT_NAMES)
+    assert "startup_kill_delay" not in build.BUILD_FACTS
