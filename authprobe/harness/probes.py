@@ -33,14 +33,17 @@ def margin(probe_budget: float) -> float:
     return max(MIN_MARGIN, MARGIN_SHARE * probe_budget)
 
 
-def window(spec: dict, default: float) -> float:
-    """The observation window: the probe budget, the pod's grace period for the kill (the
-    apiserver shuts down gracefully), and a margin; ``default`` without probes."""
+def window(spec: dict, default: float, startup_kill_delay: float = 0.0) -> float:
+    """The observation window: the probe budget, the time the kubelet may take to act on a
+    failed startup probe (``startup_kill_delay``, a version fact), the pod's grace period for
+    the kill (the apiserver shuts down gracefully), and a margin; ``default`` without
+    probes."""
     probe_budget = budget(spec)
     if probe_budget is None:
         return default
+    delay = startup_kill_delay if spec.get("startupProbe") else 0.0
     grace = float(spec.get(GRACE, DEFAULT_GRACE) or 0)
-    return probe_budget + grace + margin(probe_budget)
+    return probe_budget + delay + grace + margin(probe_budget)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import AuthprobeError
 from ..model.outcome import PHASE_EXPECTED_FAILURE, ClusterRecord, RunLog
 from ..model.profiles import ProfileAt
-from ..model.versions import KubeVersion, timeouts_for
+from ..model.versions import KubeVersion, timeouts_for, version_table
 from ..progress import fmt_seconds, say
 from ..wait import until
 from . import dashboard, naming, probes
@@ -263,7 +263,9 @@ def use_probe_spec(env: Env, run: ClusterRun, spec: dict) -> str:
     handle.probe_spec = spec
     handle.probe_budget = probes.budget(spec)
     handle.window = (env.observe_window if env.observe_window is not None
-                     else probes.window(spec, env.default_window))
+                     else probes.window(spec, env.default_window,
+                                        version_table().facts_for(run.version)
+                                        .startup_kill_delay))
     record_cluster(env, run, probe_budget=handle.probe_budget, window=handle.window,
                    probes=spec)
     checked = ("apiserver flags and probes and the kubelet's configuration match the profile"

@@ -119,6 +119,7 @@ class VersionFacts:
     kubeadm_patches: bool
     named_probe_port: bool
     kubelet_fail_cgroup_v1: bool
+    startup_kill_delay: float  # seconds after a startup probe's threshold until the kill
     containerd: str
     containerd_systemd_cgroup: bool
     kubelet_unbind_cgroup_root: bool

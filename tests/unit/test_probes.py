@@ -65,6 +65,22 @@ def test_window_is_budget_plus_grace_plus_margin(spec, wanted):
     assert probes.window(spec, default=999) == pytest.approx(wanted)
 
 
+def test_a_kubelet_that_kills_for_the_startup_probe_at_its_next_sync_widens_the_window():
+    """The kubelet of 1.19 acts on a failed startup probe at the pod's next sync (the
+    startup_kill_delay fact): the window waits for it; a liveness probe is acted on at once."""
+    assert probes.window(KUBEADM, default=999, startup_kill_delay=90) == 250 + 90 + 30 + 60
+    liveness = {"livenessProbe": {"initialDelaySeconds": 15, "failureThreshold": 8}}
+    assert probes.window(liveness, default=999, startup_kill_delay=90) == 95 + 30 + 60
+
+
+def test_the_startup_kill_delay_is_the_1_19_kubelets_resync_only():
+    from authprobe.model.versions import KubeVersion, version_table
+
+    delays = {minor: version_table().facts_for(KubeVersion.parse(minor)).startup_kill_delay
+              for minor in ("1.19", "1.30", "1.37")}
+    assert delays == {"1.19": 90, "1.30": 0, "1.37": 0}
+
+
 def test_margin_is_a_fifth_of_the_budget_or_a_minute():
     assert probes.margin(100) == 60
     assert probes.margin(500) == 100
