@@ -24,9 +24,12 @@ def recorded(request) -> dict:
     return doc
 
 
-def http_cells(doc: dict, predicate) -> list[dict]:
+def http_cells(doc: dict, predicate, record: str = "audit") -> list[dict]:
+    """Passing cells of one request whose row matches ``predicate`` and whose evidence holds
+    ``record``: the apiserver's audit records of it ("audit"), or for a request to the
+    kubelet the reviews it asked the apiserver for ("kubelet_reviews")."""
     return [c for c in doc["cells"] if c["outcome"] == PASS and "status" in c["expected"]
-            and predicate(c["expected"])]
+            and record in c["evidence"] and predicate(c["expected"])]
 
 
 def test_the_recorded_files_cover_the_minors_the_issues_name():
@@ -44,6 +47,25 @@ def test_every_anonymous_cell_names_its_audit_record(recorded):
         assert all("system:unauthenticated" in r["groups"] for r in records)
         assert records[-1]["code"] == cell["observed"]["status"]
         assert records[-1]["audit_id"]
+
+
+def test_every_kubelet_cell_names_the_reviews_the_kubelet_asked_for():
+    """The kubelet answers 401 with no review; otherwise it asks the apiserver about the
+    caller (TokenReview) and the access (SubjectAccessReview), or holds an earlier answer
+    (the sweep: the kubelet scenarios on every minor)."""
+    sweep = json.loads((DATA / "outcomes-sweep-1.19-1.37.json").read_text())
+    cells = http_cells(sweep, lambda e: True, record="kubelet_reviews")
+    assert {c["status"] for c in (cell["observed"] for cell in cells)} == {200, 401, 403}
+    for cell in cells:
+        evidence, status = cell["evidence"], cell["observed"]["status"]
+        reviews = evidence["kubelet_reviews"] or evidence["kubelet_reviews_held"]
+        if status == 401:
+            assert reviews == [], cell["scenario"]
+            continue
+        access = [r for r in reviews if r["kind"] == "SubjectAccessReview"]
+        assert access and all(r["audit_id"] for r in access), cell["scenario"]
+        assert {r["user"] for r in access} == {cell["expected"]["audit_user"]}
+        assert any(r["allowed"] for r in access) == (status == 200), cell["scenario"]
 
 
 def test_every_401_cell_was_audited_with_no_user(recorded):

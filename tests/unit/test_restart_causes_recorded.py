@@ -6,6 +6,10 @@ its journal, the runtime's record of each container and the restart series of a 
 - `restart-exit-1.34.json`: anon-off on 1.34.12 whose kube-apiserver was sent two
   SIGTERMs inside the node once the cluster was made (tests/e2e/test_restart_exit.py): it
   exited 1 between 401 probes, with no kill by the kubelet.
+- `outcomes-sweep-1.19-1.37.json`: the sweep; on 1.30.14 and 1.31.4 the kubelet posted no
+  Killing event for anon-off's kills (client-go up to v0.31 counts an object's Warning and
+  Normal events against one budget, kubernetes/kubernetes#124747), so its journal is the
+  record of each kill.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ def load(name: str) -> dict:
     return json.loads((DATA / name).read_text())
 
 
-def restart_cell(document: dict, profile: str) -> dict:
+def restart_cell(document: dict, profile: str, version: str | None = None) -> dict:
     (cell,) = [c for c in document["cells"]
-               if c["profile"] == profile and c["scenario"] == "apiserver_restarts"]
+               if c["profile"] == profile and c["scenario"] == "apiserver_restarts"
+               and version in (None, c["version"])]
     return cell
 
 
@@ -113,3 +118,18 @@ def test_a_control_plane_that_never_comes_up_exits_with_no_kill_to_read():
     assert {r.container.exit_code for r in restarts} == {1}
     assert "unknown flag: --insecure" in restarts[-1].container.last_line
     assert cell["observed"]["restart_cause"] == "exit"
+
+
+@pytest.mark.parametrize("version", ["1.30.14", "1.31.4"])
+def test_a_kill_the_kubelet_posted_no_event_for_is_read_from_its_journal(version):
+    document = load("outcomes-sweep-1.19-1.37.json")
+    cell = restart_cell(document, "anon-off", version)
+    evidence = recorded_evidence(document, cell)
+    first = restarts_in(evidence)[0]
+    assert (first.cause, first.killed_by, first.answer) == ("probe-401", "startup", 401)
+    assert "no Killing event was read" in first.why
+    assert evidence.events_read and not [e for e in evidence.events if e.probe == "startup"]
+    assert [k for k in evidence.kill_lines if k.probe == "startup" and k.t == first.kill_at]
+    assert first.kill_at <= first.container.finished <= first.kill_at + 35
+    assert cell["outcome"] == "expected-failure"
+    assert cell["observed"]["restart_cause"] == "probe-401"
