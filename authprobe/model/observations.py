@@ -70,7 +70,7 @@ MATCHES: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
     "decision": ("an HTTP status whose authorizer decision is", _decision),
 }
 COMPARES = ("exact", "set", "within")
-KEYS = {"meaning", "expect", "match", "compare", "tolerance", "line", "line_when"}
+KEYS = {"meaning", "expect", "match", "compare", "tolerance", "line", "line_when", "follows"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,9 @@ class Observation:
     tolerance: float = 0.0
     line: str | None = None
     line_when: Mapping[str, str] = field(default_factory=dict)
+    # A numeric version fact (clusters/versions.yaml) the harness adds to this value: between
+    # two versions the value is predicted to move by the fact's difference.
+    follows: str | None = None
     source: str = ""
 
     def predicts(self, row_value: Any, observed: Any) -> bool:
@@ -169,6 +172,11 @@ class Declarations:
             when = spec.get("line_when") or {}
             if not isinstance(when, dict):
                 bad(name, "line_when must map JSON literals to texts")
+            follows = spec.get("follows")
+            if follows is not None:
+                from .versions import FACT_NAMES
+                if follows not in FACT_NAMES:
+                    bad(name, f"follows must name a version fact: {', '.join(FACT_NAMES)}")
             if name in self.by_name:
                 bad(name, f"already declared in {self.by_name[name].source}; an observed "
                           "field is declared once")
@@ -177,7 +185,8 @@ class Declarations:
                 expect=spec.get("expect"), match=spec.get("match", "equal"),
                 compare=spec.get("compare", "exact"),
                 tolerance=float(spec.get("tolerance", 0.0)), line=spec.get("line"),
-                line_when={str(k): str(v) for k, v in when.items()}, source=source)
+                line_when={str(k): str(v) for k, v in when.items()}, follows=follows,
+                source=source)
 
     def predicting(self, expectation_field: str) -> list[Observation]:
         return [o for o in self if o.expect == expectation_field]

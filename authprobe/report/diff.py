@@ -34,11 +34,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..errors import AuthprobeError
 from ..model.expectations import is_expected_failure
 from ..model.observations import Declarations
 from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, CellRecord
 from ..model.summary import one_line
-from ..model.versions import version_key
+from ..model.versions import KubeVersion, version_key, version_table
 from .document import Outcomes
 
 REGRESSION = "regression"
@@ -138,6 +139,8 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
             return UNPREDICTED
         return EXPLAINED if other_version else ALLOWED
     declared = ctx.declarations.get(name)
+    if declared is not None and declared.follows and other_version:
+        return EXPLAINED if _moved_by_fact(declared.follows, old, new, name) else UNPREDICTED
     if declared is None or not declared.expect or declared.expect not in new.expected:
         return UNPREDICTED
     row = new.expected[declared.expect]
@@ -148,6 +151,21 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
 
 
 _ABSENT = object()
+
+
+def _moved_by_fact(fact: str, old: CellRecord, new: CellRecord, name: str) -> bool:
+    """Whether a value moved between two versions by exactly the difference of the version
+    fact the harness adds to it (and the fact differs)."""
+    before, after = old.observed.get(name), new.observed.get(name)
+    if not all(isinstance(v, (int, float)) for v in (before, after)):
+        return False
+    try:
+        table = version_table()
+        shift = (float(getattr(table.facts_for(KubeVersion.parse(new.version)), fact))
+                 - float(getattr(table.facts_for(KubeVersion.parse(old.version)), fact)))
+    except (AuthprobeError, ValueError, TypeError):
+        return False
+    return shift != 0 and abs(before + shift - after) < 1e-6
 
 
 def classify(old: CellRecord, new: CellRecord, judged: dict[str, str]) -> str:

@@ -139,6 +139,7 @@ def test_a_team_declares_its_own_observation_beside_its_rows():
     ({"meaning": "m", "compare": "within"}, "goes with a tolerance"),
     ({"meaning": "m", "match": "equal"}, "needs the expectation field"),
     ({"meaning": "m", "colour": "red"}, "unknown key(s) colour"),
+    ({"meaning": "m", "follows": "kubelet_patience"}, "follows must name a version fact"),
 ])
 def test_malformed_declarations_are_one_line(spec, complaint):
     with pytest.raises(AuthprobeError) as err:

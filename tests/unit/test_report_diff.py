@@ -171,7 +171,9 @@ def on(profiles, *scenarios) -> set[tuple[str, str]]:
 # seen in the sweep): each one a row's prediction.
 WHAT_CHANGED = {
     # the 2017 fix (--insecure-port=8080) stops starting: its cells become n/a
-    ("1.19.16", "1.30.14"): on("anon-off-probe-8080", *EVERY_SCENARIO),
+    ("1.19.16", "1.30.14"): on("anon-off-probe-8080", *EVERY_SCENARIO)
+    # the kubelet of 1.30 kills for a failed startup probe at once: the window is 90 s shorter
+    | on(("anon-on", "anon-off", "kubelet-anon-on"), "apiserver_restarts"),
     # AuthenticationConfiguration's anonymous conditions: anon-health-only starts to apply
     ("1.30.14", "1.31.4"): on("anon-health-only", *EVERY_SCENARIO),
     # the kubelet's fine-grained authorizer (alpha) words its 403 `subresource(s)=[proxy]`
@@ -221,13 +223,9 @@ def test_the_sweep_covers_every_scenario_on_every_minor():
     assert "127.0.0.1:8080: bind: address already in use" in exit_["last_line"]
 
 
-# Changes between adjacent minors that are not a row's prediction, as the diff classes them:
-# the race above ends (fixed), and the restart window of 1.19 is longer by the kubelet's
-# startup kill delay (a version fact no row predicts the window from).
+# A change between adjacent minors that is not a row's prediction: the race above ends.
 NOT_PREDICTED = {
-    ("1.19.16", "1.30.14"): {("anon-off-probe-8080", "apiserver_restarts"): diff.FIXED}
-    | dict.fromkeys(on(("anon-on", "anon-off", "kubelet-anon-on"), "apiserver_restarts"),
-                    diff.REGRESSION),
+    ("1.19.16", "1.30.14"): {("anon-off-probe-8080", "apiserver_restarts"): diff.FIXED},
 }
 
 
@@ -266,14 +264,13 @@ def test_the_1_35_restart_by_the_liveness_probe_is_expected_only_by_the_rows_tha
 def test_diff_adjacent_on_the_sweep_names_each_change(capsys):
     data = sweep_data()
     assert main(["diff", "--adjacent", "--rows", "scenarios/expectations.yaml",
-                 str(SWEEP)]) == 1
+                 str(SWEEP)]) == 0
     out = capsys.readouterr().out
     assert out.count("### authprobe diff:") == len(WHAT_CHANGED)
-    regressions = [line for line in out.splitlines() if line.startswith("| **regression**")]
-    assert len(regressions) == 3
-    assert all("window `430.0` → `340.0` (no row predicts it)" in line for line in regressions)
-    fixed = len(NOT_PREDICTED["1.19.16", "1.30.14"]) - len(regressions)
-    assert out.count("| expected |") == sum(len(c) for c in WHAT_CHANGED.values()) - fixed
+    assert "**regression**" not in out
+    assert out.count("| fixed |") == 1
+    assert out.count("| expected |") == sum(len(c) for c in WHAT_CHANGED.values()) - 1
+    assert out.count("window `430.0` → `340.0` |") == 3
     before, after = restart_of(data, "1.34.12"), restart_of(data, "1.35.8")
     assert "| expected | anon-off | apiserver_restarts | 1.34.12 → 1.35.8 |" in out
     assert "killed_by `startup` → `liveness`" in out
@@ -366,3 +363,23 @@ def test_rows_that_do_not_exist_for_a_cell_are_one_line(tmp_path, recorded, caps
                     "      - since: '1.19'\n        status: 403\n")
     assert main(["diff", "--rows", str(team), str(RUN), str(RUN)]) == 2
     assert "already given" in capsys.readouterr().err
+
+
+def test_a_window_that_moves_by_the_version_fact_is_expected_and_by_more_is_not(tmp_path):
+    """The restart window follows the startup_kill_delay fact (90 s on 1.19, 0 from 1.30):
+    430 s → 340 s is explained; a 1.30 window of 350 s is not."""
+    kinds, _ = adjacent("1.19.16", "1.30.14")
+    assert kinds[("anon-on", "apiserver_restarts")] == diff.EXPECTED
+    data = sweep_data()
+    (cell,) = [c for c in data["cells"] if c["profile"] == "anon-on"
+               and c["scenario"] == "apiserver_restarts" and c["version"] == "1.30.14"]
+    assert cell["observed"]["window"] == 340.0
+    cell["observed"]["window"] = 350.0
+    kinds, _ = adjacent("1.19.16", "1.30.14", write(tmp_path, "wider", data))
+    assert kinds[("anon-on", "apiserver_restarts")] == diff.REGRESSION
+    # between minors whose fact is the same, any change of the window is unpredicted
+    (later,) = [c for c in data["cells"] if c["profile"] == "anon-on"
+                and c["scenario"] == "apiserver_restarts" and c["version"] == "1.31.4"]
+    assert later["observed"]["window"] == 340.0
+    kinds, _ = adjacent("1.30.14", "1.31.4", write(tmp_path, "wider-again", data))
+    assert kinds[("anon-on", "apiserver_restarts")] == diff.REGRESSION
