@@ -53,8 +53,10 @@ def find() -> list[Found]:
     return sorted(clusters.values(), key=lambda c: c.name)
 
 
-def prune(clusters: list[Found], kind: Path) -> list[str]:
-    removed = []
+def prune(clusters: list[Found], kind: Path) -> tuple[list[str], list[str]]:
+    """(removed, left): a cluster whose containers the engine would not remove is left, and
+    keeps its private folder."""
+    removed, left = [], []
     for cluster in clusters:
         lease = naming.take_lease(cluster.name, "prune", "")
         if lease is None:
@@ -63,12 +65,19 @@ def prune(clusters: list[Found], kind: Path) -> list[str]:
             result = run_tracked([str(kind), "delete", "cluster", f"--name={cluster.name}"],
                                  timeout=180)
             if result.returncode or docker.container_names(cluster.name):
-                docker.remove_containers(docker.container_names(cluster.name))
+                try:
+                    docker.remove_containers(docker.container_names(cluster.name))
+                except AuthprobeError:
+                    pass  # judged by what is still there, below
+            still = docker.container_names(cluster.name)
         finally:
             lease.release()
+        if still:
+            left.append(cluster.name)
+            continue
         naming.forget(cluster.name)
         removed.append(cluster.name)
-    return removed
+    return removed, left
 
 
 def orphan_folders(present: set[str]) -> list[str]:
@@ -109,8 +118,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipping {cluster.name}: in use by run {cluster.owner.get('run', '?')}")
     kind = Path(args.kind_bin) if args.kind_bin else ensure_kind()
     check_kind(kind)
-    removed = prune([c for c in clusters if not c.in_use], kind)
+    removed, left = prune([c for c in clusters if not c.in_use], kind)
     print(f"removed {len(removed)} cluster(s)" + (": " + ", ".join(removed) if removed else ""))
+    if left:
+        raise AuthprobeError(f"the Docker engine did not remove the containers of "
+                             f"{', '.join(left)}: see `docker ps -a` and dockerd's log, "
+                             "restart dockerd, then run `authprobe clusters prune` again")
     if not args.names:
         orphans = orphan_folders({c.name for c in find()})
         for name in orphans:
