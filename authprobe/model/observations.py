@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ..errors import AuthprobeError
+from .versions import FACT_NAMES
 
 PART_CHARS = 90  # an apiserver message within a cell's message line
 
@@ -173,10 +174,8 @@ class Declarations:
             if not isinstance(when, dict):
                 bad(name, "line_when must map JSON literals to texts")
             follows = spec.get("follows")
-            if follows is not None:
-                from .versions import FACT_NAMES
-                if follows not in FACT_NAMES:
-                    bad(name, f"follows must name a version fact: {', '.join(FACT_NAMES)}")
+            if follows is not None and follows not in FACT_NAMES:
+                bad(name, f"follows must name a version fact: {', '.join(FACT_NAMES)}")
             if name in self.by_name:
                 bad(name, f"already declared in {self.by_name[name].source}; an observed "
                           "field is declared once")
