@@ -69,3 +69,8 @@ def write_manifest(node: NodeAccess, manifest: dict) -> None:
     """Replace the manifest in one step, so the kubelet never reads half a file."""
     node.exec("sh", "-c", f"cat > {STAGED} && mv {STAGED} {MANIFEST}",
               input=yaml.safe_dump(manifest, sort_keys=False))
+
+
+def take_out_manifest(node: NodeAccess) -> None:
+    """Move the manifest out of the kubelet's static pod folder: the kubelet stops the pod."""
+    node.exec("mv", MANIFEST, STAGED)

@@ -24,10 +24,16 @@ from .access import HttpClient, NodeAccess, cluster_admin, endpoint_from_kubecon
 from .audit import AuditLog
 from .handle import ClusterHandle
 from .images import ImageFacts
-from .manifest import read_manifest, with_probes, write_manifest
+from .manifest import read_manifest, take_out_manifest, with_probes, write_manifest
 from .phases import Done, skipped
 from .provider import KindProvider, Provider
-from .readiness import StartFailure, apiserver_containers, start_failure, wait_ready
+from .readiness import (
+    StartFailure,
+    apiserver_containers,
+    current_pod,
+    start_failure,
+    wait_ready,
+)
 from .readiness import exits as apiserver_exits
 from .render import (
     ADMIN_USER,
@@ -235,11 +241,29 @@ def start_failure_evidence(env: Env, run: ClusterRun) -> Done | None:
 def patch_probes(env: Env, run: ClusterRun) -> str:
     """Where kubeadm cannot patch its static pods, or the profile changes its probes by hand,
     change the probes in the node's manifest after kubeadm init and wait until the kubelet
-    runs kube-apiserver with them."""
+    runs kube-apiserver with them.
+
+    The change is made as a swap: the manifest is taken out of the static pod folder, the
+    old kube-apiserver is waited out, then the changed manifest goes in. Written in place,
+    a kubelet before 1.22.5 may start the new pod while the old one still holds its ports
+    (kubernetes/kubernetes#97722, fixed by #104743): the new kube-apiserver exits 1 on
+    `bind: address already in use` and counts a restart the profile itself never causes."""
     changes = run.rendered.manifest_probes
     node = run.handle.node
+    manifest = with_probes(read_manifest(node, run.name), changes)
+    old = {c.pod_uid for c in apiserver_containers(node)}
+    take_out_manifest(node)
+    started = time.monotonic()
+
+    def old_gone() -> bool:
+        return not any(c.state == "CONTAINER_RUNNING" and c.pod_uid in old
+                       for c in apiserver_containers(node))
+
+    until(old_gone, timeout=limit(run, "probe_patch"), interval=1.0, retry_on=(AuthprobeError,),
+          what=f"the kubelet to stop kube-apiserver of {run.name} before its probes change")
+    stopped = time.monotonic() - started
     since = int(node.exec("date", "+%s").stdout.strip())
-    write_manifest(node, with_probes(read_manifest(node, run.name), changes))
+    write_manifest(node, manifest)
 
     def restarted() -> bool:
         return any(c.state == "CONTAINER_RUNNING" and c.created_ns / 1e9 >= since
@@ -247,7 +271,12 @@ def patch_probes(env: Env, run: ClusterRun) -> str:
 
     until(restarted, timeout=limit(run, "probe_patch"), interval=1.0, retry_on=(AuthprobeError,),
           what=f"the kubelet to restart kube-apiserver of {run.name} with the new probes")
-    return "probes changed in the static pod manifest: " + ", ".join(sorted(changes))
+    exited = [c for c in current_pod(apiserver_containers(node))
+              if c.state == "CONTAINER_EXITED"]
+    return ("probes changed in the static pod manifest: " + ", ".join(sorted(changes))
+            + f" (the old kube-apiserver stopped {stopped:.0f}s after the manifest was taken "
+            f"out; the new one running" + (f" after {len(exited)} exits" if exited else "")
+            + ")")
 
 
 def verify(env: Env, run: ClusterRun) -> str:
