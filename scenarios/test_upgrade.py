@@ -5,9 +5,12 @@ reached; the other scenarios run there too, judged by the rows of the new minor.
 ``kubeadm upgrade apply`` writes the static pod manifests anew from the cluster's kubeadm
 configuration and applies the patches it is given: flags and patched probes come back, a
 hand edit of the manifest does not (kubeadm#2157). It also renews the apiserver's client
-certificate for the kubelet, which ``kubectl logs`` and ``exec`` go through."""
+certificate for the kubelet, which ``kubectl logs`` and ``exec`` go through. The kubelet of
+the new minor, once restarted, runs the static pods under new pod UIDs."""
 
 import pytest
+
+from authprobe.model.replacement import Replacement
 
 pytestmark = pytest.mark.after_upgrade
 
@@ -41,3 +44,23 @@ def test_kubelet_reached_after_upgrade(cluster, expected, observe):
     if expected.kubectl_exec:
         assert right_after["exec"] == f"Kubernetes {cluster.version.tag}", (
             f"kube-proxy in the pod exec reached says {right_after['exec']!r}")
+
+
+def test_apiserver_replaced_by_kubelet_restart(cluster, expected, observe):
+    """The kubelet of the new minor names the kube-apiserver static pod anew and replaces it
+    when it restarts; the new kube-apiserver may start while the old one still serves and
+    exit on its taken port until the old one is stopped. Each such exit is tied to that
+    overlap by the runtime's record (its end before the old one's, its last log line); the
+    restart window of the upgraded cluster starts with the kube-apiserver that runs after."""
+    replacement = Replacement.from_dict(cluster.upgrade["kubelet_restart"])
+    observe(apiserver_replaced=replacement.replaced, replacement_exits=len(replacement.exits))
+    observe.evidence(kubelet_restart=replacement.to_dict(),
+                     exits=[replacement.why(run) for run in replacement.exits])
+    assert replacement.replaced == expected.apiserver_replaced, replacement.to_dict()
+    other = replacement.unexplained()
+    assert not other, "not explained by the replacement: " + "; ".join(
+        replacement.why(run) for run in other)
+    assert observe.declarations["replacement_exits"].predicts(
+        expected.replacement_exits, len(replacement.exits)), (
+        f"{len(replacement.exits)} exits of the new kube-apiserver, expected "
+        f"{expected.replacement_exits}: " + "; ".join(map(replacement.why, replacement.exits)))

@@ -5,8 +5,12 @@ the node's container runtime (source "runtime"); the restart count is the higher
 as the runtime knows of a new container before the kubelet reports it to the API. Time is
 counted from the moment the pod's first kube-apiserver container was created (``t0``, epoch
 seconds); with ``since``, containers created before it (those of before an upgrade) are left
-out. Each container that exits is read from the runtime once, as soon as it is seen exited
-(the kubelet removes old exited containers): its start, end, exit and last log line.
+out. With ``start_with`` (a pod UID, an attempt and that container's creation time), the
+window starts with that container: time counts from its creation, and restarts from its
+attempt, as after an upgrade, whose kubelet restart may have replaced the pod (the
+replacement is the upgrade's record, :mod:`authprobe.model.replacement`). Each container
+that exits is read from the runtime once, as soon as it is seen exited (the kubelet removes
+old exited containers): its start, end, exit and last log line.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import kubernetes
 
@@ -26,19 +31,22 @@ from .access import NodeAccess
 from .readiness import apiserver_containers, container_run, current_pod
 
 INTERVAL = 10.0
+CONFIG_HASH = "kubernetes.io/config.hash"  # a static pod's UID, on its mirror pod
 
 
 class RestartSampler:
     def __init__(self, cluster: str, node: NodeAccess,
                  api: kubernetes.client.ApiClient | None, window: float,
                  on_sample: Callable[[list[Sample]], None] | None = None,
-                 interval: float = INTERVAL, since: float | None = None) -> None:
+                 interval: float = INTERVAL, since: float | None = None,
+                 start_with: tuple[str, int, float] | None = None) -> None:
         self.cluster = cluster
         self.node = node
         self.api = api
         self.window = window
         self.interval = interval
-        self.since = since
+        self.since = since if start_with is None else start_with[2]
+        self.base_pod, self.base = (start_with[0], start_with[1]) if start_with else ("", 0)
         self._on_sample = on_sample
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
@@ -81,18 +89,22 @@ class RestartSampler:
         except Exception:  # any failure to answer means: read the runtime instead
             return None
         for pod in pods.items:
+            annotations = pod.metadata.annotations or {}
+            base = self.base if annotations.get(CONFIG_HASH) == self.base_pod else 0
             for status in pod.status.container_statuses or []:
                 if status.name == "kube-apiserver":
                     last = status.last_state.terminated if status.last_state else None
-                    return status.restart_count, bool(status.ready), (
+                    return max(0, status.restart_count - base), bool(status.ready), (
                         last.reason if last else None), status.started
         return None
 
     def _containers(self):
         found = current_pod(apiserver_containers(self.node))
-        if self.since is None:
-            return found
-        return [c for c in found if c.created_ns / 1e9 >= self.since]
+        if self.since is not None:
+            found = [c for c in found if c.created_ns / 1e9 >= self.since]
+        # Attempts counted from the window's first container, in its pod.
+        return [replace(c, attempt=c.attempt - self.base) if c.pod_uid == self.base_pod else c
+                for c in found]
 
     def _from_runtime(self) -> tuple[int, bool, str | None, None] | None:
         containers = self._containers()

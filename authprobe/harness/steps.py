@@ -99,6 +99,10 @@ class ClusterRun:
     tokens: dict[str, str] = field(default_factory=dict, repr=False)  # every token user's
     upgraded_from: KubeVersion | None = None  # the version this cluster was upgraded from
     since: float | None = None  # epoch seconds this record starts at (an upgrade's start)
+    # The kube-apiserver container the restart window starts with (pod UID, attempt, epoch
+    # seconds of its creation): after an upgrade, the one that runs once the kubelet's
+    # restart settled; None: the pod's first container.
+    window_from: tuple[str, int, float] | None = None
     export: bool = False  # export the node's logs when the scenarios are done with it
 
     @property
@@ -333,7 +337,7 @@ def ready(env: Env, run: ClusterRun) -> str:
         run.name, handle.node, cluster_admin(run.provider.kubeconfig, retries=False),
         handle.window or env.default_window,
         on_sample=lambda series: env.runlog.set_series(run.label, series),
-        since=run.since).start()
+        since=run.since, start_with=run.window_from).start()
     record_cluster(env, run, came_up=True)
     return (f"/readyz 200 for admin, ServiceAccount default exists, version "
             f"{run.version.tag}")

@@ -25,12 +25,15 @@ from ..errors import AuthprobeError
 from ..host.processes import run_tracked
 from ..model.outcome import ClusterRecord
 from ..model.profiles import ProfileAt
+from ..model.replacement import Replacement
+from ..model.restarts import ContainerRun
 from ..model.versions import KubeVersion, version_table
 from ..progress import fmt_seconds, say, step
 from ..upgradeimage import UPGRADE_DIR
 from ..wait import until
 from .access import NodeAccess
 from .handle import ClusterHandle
+from .readiness import RuntimeContainer, apiserver_containers, container_run, current_pod
 from .render import AUTH_DIR, PATCHES_DIR, dump
 from .steps import ClusterRun, Env, limit, use_probe_spec
 from .verify import inspect
@@ -199,16 +202,55 @@ def kubelet_reached(node: NodeAccess) -> dict:
             "exec_ok": execd.returncode == 0, "exec": said(execd)}
 
 
-def _swap_kubelet(run: ClusterRun, binaries: str) -> None:
+class _Exits:
+    """The kube-apiserver containers that end around the kubelet's restart, each read from
+    the runtime as soon as it is seen exited (the kubelet soon removes the containers of a
+    pod it stopped): the one that ran before the restart, and every one created after."""
+
+    def __init__(self, node: NodeAccess, before: RuntimeContainer, restarted_at: float):
+        self.node, self.before, self.restarted_at = node, before, restarted_at
+        self.ended: dict[str, tuple[str, ContainerRun]] = {}  # id -> (pod uid, record)
+
+    def read(self) -> list[RuntimeContainer]:
+        containers = apiserver_containers(self.node)
+        for c in containers:
+            ours = c.id == self.before.id or c.created_ns / 1e9 >= self.restarted_at
+            if ours and c.state == "CONTAINER_EXITED" and c.id not in self.ended:
+                self.ended[c.id] = (c.pod_uid, container_run(self.node, c, self.restarted_at))
+        return containers
+
+    def replacement(self, settled: RuntimeContainer) -> Replacement:
+        old = self.ended.get(self.before.id)
+        exits = sorted((run for cid, (uid, run) in self.ended.items()
+                        if cid != self.before.id and uid == settled.pod_uid),
+                       key=lambda run: run.attempt)
+        return Replacement(self.before.pod_uid, settled.pod_uid,
+                           old[1].finished if old else None, tuple(exits), settled.attempt)
+
+
+def _running(containers: list[RuntimeContainer]) -> list[RuntimeContainer]:
+    return [c for c in containers if c.state == "CONTAINER_RUNNING"]
+
+
+def _swap_kubelet(run: ClusterRun, binaries: str) -> Replacement:
     """The new kubelet and kubectl, the kubelet restarted; then wait until the node reports
-    the new kubelet Ready and kube-proxy's DaemonSet (which kubeadm updated) has rolled out.
-    Both are read again while kube-apiserver does not answer."""
+    the new kubelet Ready and kube-proxy's DaemonSet (which kubeadm updated) has rolled out,
+    and until one kube-apiserver runs, the one of the pod the new kubelet reports. Read
+    again while kube-apiserver does not answer. What the restart did to kube-apiserver is
+    returned (:mod:`authprobe.model.replacement`)."""
     node = run.handle.node
+    pod = current_pod(apiserver_containers(node))
+    if not pod:
+        raise AuthprobeError(f"{run.name}: the runtime knows no kube-apiserver container before "
+                             "the kubelet's restart")
+    # The one that runs (or, between a probe's kills, the last one to run).
+    before = (_running(pod) or pod)[-1]
     node.exec("ln", "-sf", f"{binaries}/kubectl", "/usr/bin/kubectl")
     node.exec("ln", "-sf", f"{binaries}/kubelet", "/usr/bin/kubelet")
+    exits = _Exits(node, before, float(node.exec("date", "+%s.%N").stdout.strip()))
     node.exec("systemctl", "restart", "kubelet", timeout=120)
     node.exec("sh", "-c", f"echo {run.version.tag} > /kind/version")
-    seen = {"node": "no answer yet", "kube-proxy": "no answer yet"}
+    seen = {"node": "no answer yet", "kube-proxy": "no answer yet", "apiserver": "not read"}
 
     def reads(key: str, *argv: str) -> str:
         result = node.kubectl(*argv, check=False, timeout=30)
@@ -217,6 +259,7 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> None:
         return seen[key] if result.returncode == 0 else ""
 
     def upgraded() -> bool:
+        exits.read()
         kubelet = reads("node", "get", "node", run.provider.node_container, "-o",
                         "jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions"
                         "[?(@.type=='Ready')].status}")
@@ -230,9 +273,31 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> None:
                 and rollout[2] == rollout[3] == rollout[4])
 
     until(upgraded, timeout=limit(run, "upgrade_kubelet"), interval=2.0,
+          retry_on=(AuthprobeError,),
           what=f"the kubelet of {run.name} at {run.version.tag} and Ready, kube-proxy rolled out",
           state=lambda: f"node: {seen['node']}; kube-proxy generation, observed, desired, "
                         f"updated, available: {seen['kube-proxy']}")
+    settled: dict = {}
+
+    def one_apiserver() -> bool:
+        running = _running(exits.read())
+        mirror = reads("apiserver", "-n", "kube-system", "get", "pod",
+                       f"kube-apiserver-{run.provider.node_container}", "-o",
+                       "jsonpath={.metadata.annotations.kubernetes\\.io/config\\.hash} "
+                       "{.status.containerStatuses[?(@.name=='kube-apiserver')].containerID}")
+        seen["apiserver"] = (f"the mirror pod says {mirror or '(no answer)'}; running: "
+                             + (", ".join(f"pod {c.pod_uid} attempt {c.attempt} {c.id[:13]}"
+                                          for c in running) or "none"))
+        wanted = mirror.split()
+        if len(running) != 1 or len(wanted) != 2:
+            return False
+        settled["container"] = running[0]
+        return running[0].pod_uid == wanted[0] and wanted[1].endswith(running[0].id)
+
+    until(one_apiserver, timeout=limit(run, "ready"), interval=1.0, retry_on=(AuthprobeError,),
+          what=f"one kube-apiserver in {run.name}, of the pod the new kubelet runs",
+          state=lambda: seen["apiserver"])
+    return exits.replacement(settled["container"])
 
 
 def upgrade(env: Env, run: ClusterRun) -> str:
@@ -256,7 +321,8 @@ def upgrade(env: Env, run: ClusterRun) -> str:
     _kubeadm(run, folder, "plan", limit(run, "upgrade_plan"))
     _kubeadm(run, folder, "diff", limit(run, "upgrade_plan"))
     applied = _kubeadm(run, folder, "apply", limit(run, "upgrade_apply"))
-    _swap_kubelet(run, binaries)
+    replacement = _swap_kubelet(run, binaries)
+    run.window_from = replacement_start(run, replacement)
     reached = kubelet_reached(node)
     run.handle.upgrade = {
         "from": str(run.upgraded_from), "to": str(version),
@@ -265,13 +331,33 @@ def upgrade(env: Env, run: ClusterRun) -> str:
         "kubelet_client_subject": {"before": subject_before,
                                    "after": cert_subject(run, KUBELET_CLIENT_CERT)},
         "right_after": reached,
+        "kubelet_restart": replacement.to_dict(),
     }
     took = fmt_seconds(run.handle.upgrade["seconds"])
     say(f"{run.name}: upgraded to {version} in {took}")
     return (f"upgraded from {run.upgraded_from} to {version} in {took}: "
-            f"{run.handle.upgrade['kubeadm']}; kubectl logs "
+            f"{run.handle.upgrade['kubeadm']}; {_restart_line(replacement)}; kubectl logs "
             f"{'works' if reached['logs_ok'] else 'fails: ' + reached['logs']}, exec "
             f"{'works' if reached['exec_ok'] else 'fails: ' + reached['exec']}")
+
+
+def replacement_start(run: ClusterRun, replacement: Replacement) -> tuple[str, int, float]:
+    """Where the upgraded cluster's restart window starts: the kube-apiserver container that
+    runs once the kubelet's restart settled (its pod UID, attempt and creation time)."""
+    for c in apiserver_containers(run.handle.node):
+        if c.pod_uid == replacement.after and c.attempt == replacement.settled_attempt:
+            return c.pod_uid, c.attempt, c.created_ns / 1e9
+    raise AuthprobeError(f"{run.name}: the runtime no longer knows the kube-apiserver container "
+                         f"of pod {replacement.after} attempt {replacement.settled_attempt}")
+
+
+def _restart_line(replacement: Replacement) -> str:
+    if not replacement.replaced:
+        return "the kubelet's restart kept kube-apiserver's pod"
+    exited = len(replacement.exits)
+    return ("the kubelet's restart replaced kube-apiserver's pod"
+            + (f" (the new one exited {exited} time{'s' if exited > 1 else ''} before the old "
+               "one was stopped)" if exited else ""))
 
 
 def _success_line(log: Path) -> str:

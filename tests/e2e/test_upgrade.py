@@ -99,6 +99,19 @@ def test_logs_and_exec_reach_the_kubelet_right_after_the_upgrade(run):
         assert reached["evidence"]["exec_output"] == f"Kubernetes v{reached['version']}"
 
 
+def test_the_kubelet_restart_is_recorded_with_the_pods_before_and_after(run):
+    _, outcomes, _ = run
+    cells = cells_of(outcomes, "apiserver_replaced_by_kubelet_restart", True)
+    assert set(cells) == set(PROFILES)
+    for profile, cell in cells.items():
+        assert cell["outcome"] == "pass", (profile, cell["message"])
+        record = cell["evidence"]["kubelet_restart"]
+        assert record["pod_before"] and record["pod_after"], record
+        assert cell["observed"]["apiserver_replaced"] == (
+            record["pod_before"] != record["pod_after"])
+        assert cell["observed"]["replacement_exits"] == len(record["exits"])
+
+
 def test_diff_upgrade_compares_each_cluster_before_and_after(run):
     _, _, folder = run
     result = subprocess.run([sys.executable, "-m", "authprobe.cli", "diff", "--upgrade",

@@ -100,3 +100,18 @@ def test_exits_count_attempts_not_the_containers_left():
                   container(2, "CONTAINER_EXITED")]) == 3
     assert exits([container(0, "CONTAINER_RUNNING")]) == 0
     assert exits([]) == 0
+
+
+def test_a_window_that_starts_with_a_later_container_counts_from_it():
+    node = RecordingNode()
+    sampler = RestartSampler("c", node, api=None, window=60, start_with=("p1", 1, 1200.0))
+    sample = sampler.sample_once()
+    assert sampler.t0 == 1200.0
+    assert (sample.restarts, sample.last_reason) == (0, None)
+    assert inspects(node) == []  # the exit before the window is not the window's
+    node.containers[1]["state"] = "CONTAINER_EXITED"
+    node.containers.append(
+        {"id": "c3", "state": "CONTAINER_RUNNING", "createdAt": "1300000000000",
+         "metadata": {"attempt": 2}, "labels": {"io.kubernetes.pod.uid": "p1"}})
+    assert sampler.sample_once().restarts == 1
+    assert [(c.id, c.attempt) for c in sampler.containers] == [("b2", 0)]
