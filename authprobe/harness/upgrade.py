@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -41,6 +42,7 @@ from .verify import inspect
 UPGRADE_CONFIG = f"{UPGRADE_DIR}/kubeadm-upgrade.yaml"
 KUBELET_CLIENT_CERT = "/etc/kubernetes/pki/apiserver-kubelet-client.crt"
 UPGRADE_API = "kubeadm.k8s.io/v1beta4"  # UpgradeConfiguration exists from kubeadm 1.31 on
+EXITS_INTERVAL = 0.5  # seconds between readings of the runtime around the kubelet's restart
 
 
 def upgraded_run(env: Env, before: ClusterRun, version: KubeVersion,
@@ -204,24 +206,52 @@ def kubelet_reached(node: NodeAccess) -> dict:
 
 class _Exits:
     """The kube-apiserver containers that end around the kubelet's restart, each read from
-    the runtime as soon as it is seen exited (the kubelet soon removes the containers of a
-    pod it stopped): the one that ran before the restart, and every one created after."""
+    the runtime as soon as it is seen exited: the one that ran before the restart, and every
+    one created after. The kubelet stops the old one with a 2 s grace period and soon removes
+    the containers of a pod it no longer runs, so a thread reads the runtime every
+    ``EXITS_INTERVAL`` seconds from just before the restart until the swap has settled."""
 
     def __init__(self, node: NodeAccess, before: RuntimeContainer, restarted_at: float):
         self.node, self.before, self.restarted_at = node, before, restarted_at
         self.ended: dict[str, tuple[str, ContainerRun]] = {}  # id -> (pod uid, record)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name=f"exits-{node.container}")
+
+    def __enter__(self) -> _Exits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.read()
+            except (AuthprobeError, ValueError, OSError):
+                pass  # read again at the next tick
+            self._stop.wait(EXITS_INTERVAL)
 
     def read(self) -> list[RuntimeContainer]:
         containers = apiserver_containers(self.node)
         for c in containers:
             ours = c.id == self.before.id or c.created_ns / 1e9 >= self.restarted_at
-            if ours and c.state == "CONTAINER_EXITED" and c.id not in self.ended:
-                self.ended[c.id] = (c.pod_uid, container_run(self.node, c, self.restarted_at))
+            with self._lock:
+                new = ours and c.state == "CONTAINER_EXITED" and c.id not in self.ended
+            if new:
+                record = container_run(self.node, c, self.restarted_at)
+                with self._lock:
+                    self.ended.setdefault(c.id, (c.pod_uid, record))
         return containers
 
     def replacement(self, settled: RuntimeContainer) -> Replacement:
-        old = self.ended.get(self.before.id)
-        exits = sorted((run for cid, (uid, run) in self.ended.items()
+        with self._lock:
+            ended = dict(self.ended)
+        old = ended.get(self.before.id)
+        exits = sorted((run for cid, (uid, run) in ended.items()
                         if cid != self.before.id and uid == settled.pod_uid),
                        key=lambda run: run.attempt)
         return Replacement(self.before.pod_uid, settled.pod_uid,
@@ -247,10 +277,17 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> Replacement:
     before = (_running(pod) or pod)[-1]
     node.exec("ln", "-sf", f"{binaries}/kubectl", "/usr/bin/kubectl")
     node.exec("ln", "-sf", f"{binaries}/kubelet", "/usr/bin/kubelet")
-    exits = _Exits(node, before, float(node.exec("date", "+%s.%N").stdout.strip()))
-    node.exec("systemctl", "restart", "kubelet", timeout=120)
-    node.exec("sh", "-c", f"echo {run.version.tag} > /kind/version")
-    seen = {"node": "no answer yet", "kube-proxy": "no answer yet", "apiserver": "not read"}
+    with _Exits(node, before, float(node.exec("date", "+%s.%N").stdout.strip())) as exits:
+        node.exec("systemctl", "restart", "kubelet", timeout=120)
+        node.exec("sh", "-c", f"echo {run.version.tag} > /kind/version")
+        _wait_upgraded(run)
+        settled = _wait_one_apiserver(run, exits)
+    return exits.replacement(settled)
+
+
+def _reader(node: NodeAccess, seen: dict[str, str]):
+    """``reads(key, *argv)``: kubectl's answer in the node, kept in ``seen[key]`` (its error
+    when it fails) and returned ("" when it fails)."""
 
     def reads(key: str, *argv: str) -> str:
         result = node.kubectl(*argv, check=False, timeout=30)
@@ -258,8 +295,14 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> Replacement:
                      else (result.stderr or result.stdout).strip()[-120:])
         return seen[key] if result.returncode == 0 else ""
 
+    return reads
+
+
+def _wait_upgraded(run: ClusterRun) -> None:
+    seen = {"node": "no answer yet", "kube-proxy": "no answer yet"}
+    reads = _reader(run.handle.node, seen)
+
     def upgraded() -> bool:
-        exits.read()
         kubelet = reads("node", "get", "node", run.provider.node_container, "-o",
                         "jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions"
                         "[?(@.type=='Ready')].status}")
@@ -273,10 +316,17 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> Replacement:
                 and rollout[2] == rollout[3] == rollout[4])
 
     until(upgraded, timeout=limit(run, "upgrade_kubelet"), interval=2.0,
-          retry_on=(AuthprobeError,),
           what=f"the kubelet of {run.name} at {run.version.tag} and Ready, kube-proxy rolled out",
           state=lambda: f"node: {seen['node']}; kube-proxy generation, observed, desired, "
                         f"updated, available: {seen['kube-proxy']}")
+
+
+def _wait_one_apiserver(run: ClusterRun, exits: _Exits) -> RuntimeContainer:
+    """The one kube-apiserver container that runs, of the pod the mirror pod names (its
+    ``kubernetes.io/config.hash``) and reports; the new kubelet has reported the node by
+    then, so it has read its static pods."""
+    seen = {"apiserver": "not read"}
+    reads = _reader(run.handle.node, seen)
     settled: dict = {}
 
     def one_apiserver() -> bool:
@@ -297,7 +347,7 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> Replacement:
     until(one_apiserver, timeout=limit(run, "ready"), interval=1.0, retry_on=(AuthprobeError,),
           what=f"one kube-apiserver in {run.name}, of the pod the new kubelet runs",
           state=lambda: seen["apiserver"])
-    return exits.replacement(settled["container"])
+    return settled["container"]
 
 
 def upgrade(env: Env, run: ClusterRun) -> str:

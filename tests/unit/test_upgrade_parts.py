@@ -208,3 +208,66 @@ def test_only_a_module_marked_as_a_whole_is_upgrade_only(tmp_path):
 
     assert upgrade_only_module(scenarios_dir() / "test_upgrade.py")
     assert not upgrade_only_module(scenarios_dir() / "test_anonymous.py")
+
+
+class SwappingNode:
+    """Answers crictl as a node whose kubelet, just restarted, replaced kube-apiserver's pod:
+    the new one (pod "new") exited on the taken port while the old one (pod "old") ran, then
+    the old one was stopped and the new one's second attempt runs. Times in seconds."""
+
+    container = "authprobe-test-control-plane"
+
+    def __init__(self) -> None:
+        self.containers = [self.entry("a", "old", 0, "CONTAINER_RUNNING", 900)]
+        self.status = {
+            "a": {"exitCode": 0, "startedAt": "1970-01-01T00:15:00Z",
+                  "finishedAt": "1970-01-01T00:16:46Z"},
+            "b": {"exitCode": 1, "reason": "Error", "startedAt": "1970-01-01T00:16:42Z",
+                  "finishedAt": "1970-01-01T00:16:42.3Z"},
+        }
+        self.lines = {"a": "I1206 Shutting down", "b": "E1206 listen tcp 0.0.0.0:6443: "
+                                                        "bind: address already in use"}
+
+    @staticmethod
+    def entry(cid: str, pod: str, attempt: int, state: str, created: int) -> dict:
+        return {"id": cid, "state": state, "createdAt": str(created * 10**9),
+                "metadata": {"attempt": attempt}, "labels": {"io.kubernetes.pod.uid": pod}}
+
+    def swap(self) -> None:
+        self.containers = [self.entry("a", "old", 0, "CONTAINER_EXITED", 900),
+                           self.entry("b", "new", 0, "CONTAINER_EXITED", 1002),
+                           self.entry("c", "new", 1, "CONTAINER_RUNNING", 1013)]
+
+    def exec(self, *argv: str, **_: object):
+        import json
+        import subprocess
+
+        if argv[:2] == ("crictl", "ps"):
+            out = json.dumps({"containers": self.containers})
+        elif argv[:2] == ("crictl", "inspect"):
+            out = json.dumps({"status": self.status[argv[2]]})
+        elif argv[:2] == ("crictl", "logs"):
+            out = self.lines[argv[-1]] + "\n"
+        else:
+            raise AssertionError(f"unexpected command {argv}")
+        return subprocess.CompletedProcess(argv, 0, out, "")
+
+
+def test_the_exits_around_the_kubelets_restart_make_the_replacement():
+    from authprobe.harness.readiness import apiserver_containers
+    from authprobe.harness.upgrade import _Exits
+
+    node = SwappingNode()
+    (before,) = apiserver_containers(node)
+    exits = _Exits(node, before, restarted_at=1000.0)
+    exits.read()
+    assert exits.ended == {}
+    node.swap()
+    running = [c for c in exits.read() if c.state == "CONTAINER_RUNNING"]
+    replacement = exits.replacement(running[0])
+    assert (replacement.before, replacement.after, replacement.settled_attempt) == (
+        "old", "new", 1)
+    assert replacement.old_ended == 6.0
+    (exit_,) = replacement.exits
+    assert (exit_.attempt, exit_.finished, exit_.exit_code) == (0, 2.3, 1)
+    assert replacement.unexplained() == []
