@@ -214,6 +214,7 @@ class _Exits:
     def __init__(self, node: NodeAccess, before: RuntimeContainer, restarted_at: float):
         self.node, self.before, self.restarted_at = node, before, restarted_at
         self.ended: dict[str, tuple[str, ContainerRun]] = {}  # id -> (pod uid, record)
+        self.errors: dict[str, int] = {}  # a failed reading's error -> how often
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True,
@@ -231,8 +232,10 @@ class _Exits:
         while not self._stop.is_set():
             try:
                 self.read()
-            except (AuthprobeError, ValueError, OSError):
-                pass  # read again at the next tick
+            except Exception as err:  # any failed reading: read again at the next tick
+                text = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+                with self._lock:
+                    self.errors[text] = self.errors.get(text, 0) + 1
             self._stop.wait(EXITS_INTERVAL)
 
     def read(self) -> list[RuntimeContainer]:
@@ -254,8 +257,11 @@ class _Exits:
         exits = sorted((run for cid, (uid, run) in ended.items()
                         if cid != self.before.id and uid == settled.pod_uid),
                        key=lambda run: run.attempt)
+        with self._lock:
+            errors = tuple(f"{text} ({n}x)" for text, n in self.errors.items())
         return Replacement(self.before.pod_uid, settled.pod_uid,
-                           old[1].finished if old else None, tuple(exits), settled.attempt)
+                           old[1].finished if old else None, tuple(exits), settled.attempt,
+                           errors)
 
 
 def _running(containers: list[RuntimeContainer]) -> list[RuntimeContainer]:

@@ -40,6 +40,7 @@ class Replacement:
     old_ended: float | None
     exits: Sequence[ContainerRun]
     settled_attempt: int = 0
+    reading_errors: Sequence[str] = ()  # the runtime's readings that failed meanwhile
 
     @property
     def replaced(self) -> bool:
@@ -56,7 +57,9 @@ class Replacement:
 
     def why(self, run: ContainerRun) -> str:
         ended = "an unknown time" if run.finished is None else f"{run.finished:.1f} s"
-        old = ("the old one's end is not recorded" if self.old_ended is None
+        old = ("the old one's end is not recorded"
+               + (f" (failed readings: {'; '.join(self.reading_errors)})"
+                  if self.reading_errors else "") if self.old_ended is None
                else f"the old one ended at {self.old_ended:.1f} s")
         line = run.last_line or "no log line kept"
         return f"attempt {run.attempt} exited {run.exit_code} at {ended} ({old}): {line}"
@@ -64,6 +67,7 @@ class Replacement:
     def to_dict(self) -> dict:
         return {"pod_before": self.before, "pod_after": self.after, "replaced": self.replaced,
                 "old_ended_at": self.old_ended, "settled_attempt": self.settled_attempt,
+                "reading_errors": list(self.reading_errors),
                 "exits": [{**run.to_dict(), "during_overlap": self.during_overlap(run)}
                           for run in self.exits]}
 
@@ -71,4 +75,5 @@ class Replacement:
     def from_dict(cls, data: dict) -> Replacement:
         return cls(data["pod_before"], data["pod_after"], data.get("old_ended_at"),
                    tuple(ContainerRun.from_dict(e) for e in data.get("exits") or ()),
-                   int(data.get("settled_attempt") or 0))
+                   int(data.get("settled_attempt") or 0),
+                   tuple(data.get("reading_errors") or ()))
