@@ -26,7 +26,7 @@ from ..errors import AuthprobeError
 from ..host.processes import run_tracked
 from ..model.outcome import ClusterRecord
 from ..model.profiles import ProfileAt
-from ..model.replacement import Replacement
+from ..model.replacement import Replacement, exited_at
 from ..model.restarts import ContainerRun
 from ..model.versions import KubeVersion, version_table
 from ..progress import fmt_seconds, say, step
@@ -259,9 +259,16 @@ class _Exits:
                        key=lambda run: run.attempt)
         with self._lock:
             errors = tuple(f"{text} ({n}x)" for text, n in self.errors.items())
-        return Replacement(self.before.pod_uid, settled.pod_uid,
-                           old[1].finished if old else None, tuple(exits), settled.attempt,
-                           errors)
+        old_end, source = (old[1].finished if old else None), "the runtime"
+        if old_end is None:
+            journal = self.node.exec("journalctl", "-u", "containerd", "--no-pager", "-o", "cat",
+                                     f"--since=@{int(self.restarted_at) - 5}", check=False,
+                                     timeout=60).stdout
+            ended = exited_at(journal, self.before.id)
+            if ended is not None:
+                old_end, source = round(ended - self.restarted_at, 1), "containerd's journal"
+        return Replacement(self.before.pod_uid, settled.pod_uid, old_end, tuple(exits),
+                           settled.attempt, errors, source)
 
 
 def _running(containers: list[RuntimeContainer]) -> list[RuntimeContainer]:

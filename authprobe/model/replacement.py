@@ -18,12 +18,30 @@ replacement.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .restarts import SLACK, ContainerRun
 
 PORT_TAKEN = "address already in use"
+_EXITED_AT = re.compile(r"exited_at:\{seconds:(\d+)\s+nanos:(\d+)\}")
+
+
+def exited_at(containerd_journal: str, container_id: str) -> float | None:
+    """When the container ended, in epoch seconds, from containerd's journal in the node: its
+    exit event (`received container exit event container_id:"<id>" ... exited_at:{seconds:S
+    nanos:N}`, or `TaskExit event ...` in containerd 1.7). The kubelet removes the containers
+    of a pod it stopped as an orphan within a second, so the runtime's own record of the old
+    kube-apiserver may be gone when it is read; this record stays."""
+    for line in containerd_journal.splitlines():
+        if f'container_id:\\"{container_id}\\"' not in line and \
+                f'container_id:"{container_id}"' not in line:
+            continue
+        match = _EXITED_AT.search(line)
+        if match and "exit event" in line.lower().replace("taskexit", "exit event"):
+            return int(match.group(1)) + int(match.group(2)) / 1e9
+    return None
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,7 @@ class Replacement:
     exits: Sequence[ContainerRun]
     settled_attempt: int = 0
     reading_errors: Sequence[str] = ()  # the runtime's readings that failed meanwhile
+    old_end_from: str = "the runtime"  # where the old container's end was read
 
     @property
     def replaced(self) -> bool:
@@ -60,7 +79,7 @@ class Replacement:
         old = ("the old one's end is not recorded"
                + (f" (failed readings: {'; '.join(self.reading_errors)})"
                   if self.reading_errors else "") if self.old_ended is None
-               else f"the old one ended at {self.old_ended:.1f} s")
+               else f"the old one ended at {self.old_ended:.1f} s, by {self.old_end_from}")
         line = run.last_line or "no log line kept"
         return f"attempt {run.attempt} exited {run.exit_code} at {ended} ({old}): {line}"
 
@@ -68,6 +87,7 @@ class Replacement:
         return {"pod_before": self.before, "pod_after": self.after, "replaced": self.replaced,
                 "old_ended_at": self.old_ended, "settled_attempt": self.settled_attempt,
                 "reading_errors": list(self.reading_errors),
+                "old_end_from": self.old_end_from,
                 "exits": [{**run.to_dict(), "during_overlap": self.during_overlap(run)}
                           for run in self.exits]}
 
@@ -76,4 +96,5 @@ class Replacement:
         return cls(data["pod_before"], data["pod_after"], data.get("old_ended_at"),
                    tuple(ContainerRun.from_dict(e) for e in data.get("exits") or ()),
                    int(data.get("settled_attempt") or 0),
-                   tuple(data.get("reading_errors") or ()))
+                   tuple(data.get("reading_errors") or ()),
+                   data.get("old_end_from") or "the runtime")

@@ -51,3 +51,23 @@ def test_without_the_old_ones_end_no_exit_is_explained():
 def test_an_exit_of_a_pod_the_restart_kept_is_not_explained():
     run = exit_at(4.0)
     assert Replacement("uid-a", "uid-a", 6.0, (run,)).unexplained() == [run]
+
+
+# containerd's journal in a node on 2026-12-06 (kubelet of 1.35.8 just restarted): the old
+# kube-apiserver's exit, which the kubelet removed 0.9 s later.
+CONTAINERD = (
+    'Dec 06 14:04:25 n containerd[195]: time="2026-12-06T14:04:25.398310866Z" level=info '
+    'msg="StopContainer for \\"371ac2479bda\\" with timeout 2 (s)"\n'
+    'Dec 06 14:04:25 n containerd[195]: time="2026-12-06T14:04:25.593690524Z" level=info '
+    'msg="received container exit event container_id:\\"371ac2479bda\\"  id:\\"371ac2479bda\\"'
+    '  pid:3253  exit_status:137  exited_at:{seconds:1796565865  nanos:593310873}"\n')
+
+
+def test_the_old_ones_end_is_read_from_containerds_exit_event():
+    from authprobe.model.replacement import exited_at
+
+    assert exited_at(CONTAINERD, "371ac2479bda") == 1796565865.593310873
+    assert exited_at(CONTAINERD, "3684bab0ff3f") is None
+    taskexit = ('msg="TaskExit event container_id:\\"abc\\" id:\\"abc\\" pid:1 exit_status:0 '
+                'exited_at:{seconds:10 nanos:500000000}"')
+    assert exited_at(taskexit, "abc") == 10.5
