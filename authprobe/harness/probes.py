@@ -78,8 +78,9 @@ class KubeletJournal:
 _KV = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
-def read_journal(node, t0: float) -> str:
-    result = node.exec("journalctl", "-u", "kubelet", "--no-pager", "-o", "short-unix",
+def read_journal(node, t0: float, unit: str = "kubelet") -> str:
+    """The node's journal of ``unit`` (the kubelet, containerd) since ``t0``."""
+    result = node.exec("journalctl", "-u", unit, "--no-pager", "-o", "short-unix",
                        f"--since=@{int(t0) - 5}", check=False, timeout=60)
     return result.stdout
 

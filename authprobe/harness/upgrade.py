@@ -34,6 +34,7 @@ from ..upgradeimage import UPGRADE_DIR
 from ..wait import until
 from .access import NodeAccess
 from .handle import ClusterHandle
+from .probes import read_journal
 from .readiness import RuntimeContainer, apiserver_containers, container_run, current_pod
 from .render import AUTH_DIR, PATCHES_DIR, dump
 from .steps import ClusterRun, Env, limit, use_probe_spec
@@ -261,10 +262,8 @@ class _Exits:
             errors = tuple(f"{text} ({n}x)" for text, n in self.errors.items())
         old_end, source = (old[1].finished if old else None), "the runtime"
         if old_end is None:
-            journal = self.node.exec("journalctl", "-u", "containerd", "--no-pager", "-o", "cat",
-                                     f"--since=@{int(self.restarted_at) - 5}", check=False,
-                                     timeout=60).stdout
-            ended = exited_at(journal, self.before.id)
+            ended = exited_at(read_journal(self.node, self.restarted_at, "containerd"),
+                              self.before.id)
             if ended is not None:
                 old_end, source = round(ended - self.restarted_at, 1), "containerd's journal"
         return Replacement(self.before.pod_uid, settled.pod_uid, old_end, tuple(exits),

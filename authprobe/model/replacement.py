@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from .restarts import SLACK, ContainerRun
 
 PORT_TAKEN = "address already in use"
+_EXIT_EVENT = re.compile(r"container exit event|TaskExit event")
 _EXITED_AT = re.compile(r"exited_at:\{seconds:(\d+)\s+nanos:(\d+)\}")
 
 
@@ -39,7 +40,7 @@ def exited_at(containerd_journal: str, container_id: str) -> float | None:
                 f'container_id:"{container_id}"' not in line:
             continue
         match = _EXITED_AT.search(line)
-        if match and "exit event" in line.lower().replace("taskexit", "exit event"):
+        if match and _EXIT_EVENT.search(line):
             return int(match.group(1)) + int(match.group(2)) / 1e9
     return None
 
