@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from authprobe import progress
 from authprobe.errors import AuthprobeError
 from authprobe.harness import lifecycle
 from authprobe.harness.phases import (
@@ -85,13 +86,18 @@ def test_a_catch_that_finds_the_predicted_failure_ends_the_stage_without_error()
     assert phases(e) == [("create", "expected-failure", "exit code 1")]
 
 
-def test_a_failing_catch_or_cleanup_is_said_not_raised(capsys):
+def test_a_failing_catch_or_cleanup_is_said_not_raised(monkeypatch):
+    said: list[str] = []
+    monkeypatch.setattr(progress, "_sink", said.append)
+    monkeypatch.setattr(progress, "_pump", None)
     e, run = env(), cluster()
     steps = [Step("a", doing("a"), RELEASE, cleanup=(doing("c", fails="gone"),)),
              Step("b", doing("b", fails="broken"), RELEASE, catch=(doing("e", fails="no"),))]
     with pytest.raises(AuthprobeError, match="broken"):
         run_stage(e, run, RELEASE, steps)
     assert run.calls == ["a", "c", "b", "e"]
+    assert said == ["[authprobe] c1: cleanup (c) failed: gone",
+                    "[authprobe] c1: evidence (e) failed: no"]
 
 
 def test_no_evidence_is_collected_while_the_run_is_interrupted():
