@@ -20,6 +20,13 @@ class AuthprobeError(Exception):
         return text
 
 
+def error_line(err: BaseException, limit: int = 160) -> str:
+    """An error caught while waiting, as the wait's last state: its type and the first
+    ``limit`` characters of its message's first line."""
+    text = str(err).splitlines()[0][:limit] if str(err) else ""
+    return f"{type(err).__name__}: {text}"
+
+
 class NotRunnable(AuthprobeError):
     """A scenario cannot run on this machine (for instance, no Dashboard image offline).
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import tenacity
 
-from .errors import AuthprobeError
+from .errors import AuthprobeError, error_line
 from .progress import HEARTBEAT, fmt_seconds, pump, say
 
 T = TypeVar("T")
@@ -79,9 +79,7 @@ def until(
         return last["value"]
     detail = state() if state else ""
     if "error" in last:
-        err = last["error"]
-        text = str(err).splitlines()[0][:160] if str(err) else ""
-        detail = detail or f"{type(err).__name__}: {text}"
+        detail = detail or error_line(last["error"])
     raise WaitTimeout(f"{what}: not reached after {fmt_seconds(timeout)}"
                       + (f" ({detail})" if detail else ""))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kubernetes
 
-from ..errors import AuthprobeError
+from ..errors import AuthprobeError, error_line
 from ..nodeimage.dashboard import PUBLISHED_IMAGE, render_manifest
 from ..wait import until
 from .access import NodeAccess
@@ -53,7 +53,7 @@ def wait_available(cluster: str, api: kubernetes.client.ApiClient, timeout: floa
             deploy = apps.read_namespaced_deployment(DASHBOARD_NAME, DASHBOARD_NAMESPACE,
                                                      _request_timeout=10)
         except Exception as err:  # apiserver restarting, or the deployment not there yet
-            last["state"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
+            last["state"] = error_line(err, 120)
             return False
         ready = deploy.status.available_replicas or 0
         last["state"] = f"{ready} available replica(s)"

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import kubernetes
 
-from ..errors import AuthprobeError
+from ..errors import AuthprobeError, error_line
 from ..model.restarts import Evidence, KillEvent, Restart, restarts_in
 from ..wait import until
 from .probes import KubeletJournal, kubelet_journal
@@ -54,7 +54,7 @@ def read_events(api: kubernetes.client.ApiClient | None,
         try:
             return [apiserver_events(api)]
         except Exception as err:  # a restarting apiserver: ask again
-            last["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
+            last["error"] = error_line(err, 120)
             raise AuthprobeError(last["error"]) from None
 
     try:

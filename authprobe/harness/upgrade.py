@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import AuthprobeError
+from ..errors import AuthprobeError, error_line
 from ..host.processes import run_tracked
 from ..model.outcome import ClusterRecord
 from ..model.profiles import ProfileAt
@@ -234,7 +234,7 @@ class _Exits:
             try:
                 self.read()
             except Exception as err:  # any failed reading: read again at the next tick
-                text = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+                text = error_line(err, 200)
                 with self._lock:
                     self.errors[text] = self.errors.get(text, 0) + 1
             self._stop.wait(EXITS_INTERVAL)
@@ -254,18 +254,17 @@ class _Exits:
     def replacement(self, settled: RuntimeContainer) -> Replacement:
         with self._lock:
             ended = dict(self.ended)
+            errors = tuple(f"{text} ({n}x)" for text, n in self.errors.items())
         old = ended.get(self.before.id)
         exits = sorted((run for cid, (uid, run) in ended.items()
                         if cid != self.before.id and uid == settled.pod_uid),
                        key=lambda run: run.attempt)
-        with self._lock:
-            errors = tuple(f"{text} ({n}x)" for text, n in self.errors.items())
         old_end, source = (old[1].finished if old else None), "the runtime"
         if old_end is None:
-            ended = exited_at(read_journal(self.node, self.restarted_at, "containerd"),
-                              self.before.id)
-            if ended is not None:
-                old_end, source = round(ended - self.restarted_at, 1), "containerd's journal"
+            exit_event = exited_at(read_journal(self.node, self.restarted_at, "containerd"),
+                                   self.before.id)
+            if exit_event is not None:
+                old_end, source = round(exit_event - self.restarted_at, 1), "containerd's journal"
         return Replacement(self.before.pod_uid, settled.pod_uid, old_end, tuple(exits),
                            settled.attempt, errors, source)
 

@@ -77,10 +77,12 @@ class Replacement:
 
     def why(self, run: ContainerRun) -> str:
         ended = "an unknown time" if run.finished is None else f"{run.finished:.1f} s"
-        old = ("the old one's end is not recorded"
-               + (f" (failed readings: {'; '.join(self.reading_errors)})"
-                  if self.reading_errors else "") if self.old_ended is None
-               else f"the old one ended at {self.old_ended:.1f} s, by {self.old_end_from}")
+        if self.old_ended is not None:
+            old = f"the old one ended at {self.old_ended:.1f} s, by {self.old_end_from}"
+        else:
+            old = "the old one's end is not recorded"
+            if self.reading_errors:
+                old += f" (failed readings: {'; '.join(self.reading_errors)})"
         line = run.last_line or "no log line kept"
         return f"attempt {run.attempt} exited {run.exit_code} at {ended} ({old}): {line}"
 

@@ -46,6 +46,10 @@ def test_without_the_old_ones_end_no_exit_is_explained():
     replaced = Replacement("uid-a", "uid-b", None, (run,))
     assert replaced.unexplained() == [run]
     assert "the old one's end is not recorded" in replaced.why(run)
+    unread = Replacement("uid-a", "uid-b", None, (run,), reading_errors=("WaitTimeout: x (2x)",))
+    assert "not recorded (failed readings: WaitTimeout: x (2x))" in unread.why(run)
+    journal = Replacement("uid-a", "uid-b", 6.0, (run,), old_end_from="containerd's journal")
+    assert "the old one ended at 6.0 s, by containerd's journal" in journal.why(run)
 
 
 def test_an_exit_of_a_pod_the_restart_kept_is_not_explained():

@@ -117,3 +117,10 @@ def test_quiet_says_nothing(lines, monkeypatch):
     monkeypatch.setattr(wait, "HEARTBEAT", 0.0)
     until(answers(0, 1), timeout=5, what="x", interval=0.01, quiet=True)
     assert said == []
+
+
+def test_an_error_caught_while_waiting_reads_as_its_type_and_first_line():
+    from authprobe.errors import error_line
+
+    assert error_line(ValueError("first line\nsecond"), 5) == "ValueError: first"
+    assert error_line(TimeoutError()) == "TimeoutError: "
