@@ -327,6 +327,7 @@ def _wait_upgraded(run: ClusterRun) -> None:
                 and rollout[2] == rollout[3] == rollout[4])
 
     until(upgraded, timeout=limit(run, "upgrade_kubelet"), interval=2.0,
+          retry_on=(AuthprobeError,),
           what=f"the kubelet of {run.name} at {run.version.tag} and Ready, kube-proxy rolled out",
           state=lambda: f"node: {seen['node']}; kube-proxy generation, observed, desired, "
                         f"updated, available: {seen['kube-proxy']}")
