@@ -10,13 +10,11 @@ from typing import TypeVar
 import requests
 
 from .harness.readiness import UNREACHABLE
+from .model.timeouts import waits
 from .wait import WaitTimeout, until
 
 T = TypeVar("T")
 
-# Seconds a health endpoint may keep answering 500 with a failing check (etcd answering
-# slowly on a loaded machine) before that answer is the one a scenario judges.
-HEALTH_SETTLE = 120.0
 
 
 def status_message(response: requests.Response) -> str:
@@ -38,8 +36,9 @@ def check_audit(record, expected) -> None:
         assert expected.audit_group in record.groups, record.summary()
 
 
-def answered(call: Callable[[], T], within: float = 420.0) -> T:
-    """Run ``call``, retrying while the apiserver cannot be reached, for at most ``within`` s.
+def answered(call: Callable[[], T], within: float | None = None) -> T:
+    """Run ``call``, retrying while the apiserver cannot be reached, for at most ``within`` s
+    (the named ``apiserver_back`` by default).
 
     A restarting kube-apiserver is down for up to a few minutes (CrashLoopBackOff); an
     answer of any status is returned as it is.
@@ -50,14 +49,16 @@ def answered(call: Callable[[], T], within: float = 420.0) -> T:
         result["value"] = call()
         return True
 
-    until(attempt, timeout=within, interval=2.0, retry_on=UNREACHABLE,
+    until(attempt, timeout=waits().apiserver_back if within is None else within,
+          interval=2.0, retry_on=UNREACHABLE,
           what="an answer from kube-apiserver")
     return result["value"]
 
 
 def wait_for_status(call: Callable[[], requests.Response], status: int,
-                    within: float = 120.0) -> requests.Response:
-    """Poll ``call`` until it answers ``status``; return the last response either way."""
+                    within: float | None = None) -> requests.Response:
+    """Poll ``call`` until it answers ``status``, for at most ``within`` s (the named
+    ``answer_settles`` by default); return the last response either way."""
     last: dict = {}
 
     def attempt() -> bool:
@@ -65,7 +66,8 @@ def wait_for_status(call: Callable[[], requests.Response], status: int,
         return last["response"].status_code == status
 
     try:
-        until(attempt, timeout=within, interval=1.0, retry_on=UNREACHABLE, give_last=True,
+        until(attempt, timeout=waits().answer_settles if within is None else within,
+              interval=1.0, retry_on=UNREACHABLE, give_last=True,
               what=f"HTTP {status} from kube-apiserver",
               state=lambda: f"last answer {last['response'].status_code}" if last else
               "no answer")
@@ -81,11 +83,13 @@ def failed_checks(response: requests.Response) -> list[str]:
 
 
 def settled_health(call: Callable[[], requests.Response],
-                   within: float = HEALTH_SETTLE) -> tuple[requests.Response, list[str]]:
+                   within: float | None = None) -> tuple[requests.Response, list[str]]:
     """Ask a health endpoint (/livez, /readyz, /healthz) until its answer is not a failed
-    check, a 500 that lists one, or ``within`` seconds pass. Such a 500 is the apiserver's
-    verdict on its own health, given after it authorized the request. Returns the last
-    answer and the failed checks of the answers before it, for the cell's evidence."""
+    check, a 500 that lists one, or ``within`` seconds pass (the named ``answer_settles`` by
+    default: etcd answering slowly on a loaded machine fails a check for a while). Such a
+    500 is the apiserver's verdict on its own health, given after it authorized the request.
+    Returns the last answer and the failed checks of the answers before it, for the cell's
+    evidence."""
     failures: list[str] = []
     last: dict = {}
 
@@ -97,7 +101,8 @@ def settled_health(call: Callable[[], requests.Response],
             failures.append("; ".join(failed))
         return not failed
 
-    until(verdict, timeout=within, interval=2.0, give_last=True,
+    until(verdict, timeout=waits().answer_settles if within is None else within,
+          interval=2.0, give_last=True,
           what="a health answer without a failed check",
           state=lambda: failures[-1] if failures else "no answer yet")
     return last["response"], failures

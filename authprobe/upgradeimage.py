@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .errors import AuthprobeError
 from .host import docker
+from .model.timeouts import calls
 from .model.versions import KubeVersion, SupportedVersion
 from .paths import cache_dir
 from .progress import say, step
@@ -138,7 +139,8 @@ def published_artifacts(target: SupportedVersion, work: Path, log: Path) -> Arti
     ref = str(target.published)
     if not docker.image_exists(ref):
         with step(f"pulling {ref}", expect=60):
-            docker.docker("pull", ref, timeout=1800, log=log, check=f"docker pull {ref}")
+            docker.docker("pull", ref, timeout=calls().image_pull, log=log,
+                          check=f"docker pull {ref}")
     binaries = work / "bin"
     binaries.mkdir(parents=True)
     container = f"authprobe-upgrade-bits-{version.tag}"
@@ -148,15 +150,17 @@ def published_artifacts(target: SupportedVersion, work: Path, log: Path) -> Arti
     try:
         for name in BINARIES:
             docker.docker("cp", "-L", f"{container}:/usr/bin/{name}", str(binaries / name),
-                          log=log, timeout=300, check=f"copying {name} out of {ref}")
+                          log=log, timeout=calls().image_remove,
+                          check=f"copying {name} out of {ref}")
     finally:
         docker.docker("rm", "-f", container, log=log)
     refs = image_list(binaries / "kubeadm", version)
     with step(f"pulling the {len(refs)} images kubeadm {version} lists", expect=60):
         for image in refs:
-            docker.docker("pull", image, timeout=900, log=log, check=f"docker pull {image}")
-        docker.docker("save", "-o", str(work / "images.tar"), *refs, log=log, timeout=1800,
-                      check="docker save of the upgrade images")
+            docker.docker("pull", image, timeout=calls().image_pull_small, log=log,
+                          check=f"docker pull {image}")
+        docker.docker("save", "-o", str(work / "images.tar"), *refs, log=log,
+                      timeout=calls().image_build_step, check="docker save of the upgrade images")
     return Artifacts(version, binaries, work / "images.tar", refs)
 
 
@@ -189,9 +193,11 @@ def assemble(base_ref: str, tag: str, artifacts: Artifacts, labels: dict[str, st
         docker.docker("create", "--name", container, "--entrypoint", "true", base_ref, log=log,
                       check=f"docker create of {base_ref}")
         try:
-            docker.docker("cp", str(top), f"{container}:/", log=log, timeout=600,
+            docker.docker("cp", str(top), f"{container}:/", log=log,
+                          timeout=calls().image_build_short,
                           check="copying the upgrade binaries into the node")
-            docker.docker("commit", container, layered, log=log, timeout=1800,
+            docker.docker("commit", container, layered, log=log,
+                          timeout=calls().image_build_step,
                           check="docker commit of the upgrade binaries")
         finally:
             docker.docker("rm", "-f", container, log=log)
@@ -210,6 +216,6 @@ def prune(base_version: KubeVersion, version: KubeVersion, keep: str) -> list[st
     removed = []
     for found, _ in docker.images(REPOSITORY):
         if found.startswith(prefix) and found != keep:
-            if docker.docker("rmi", found, timeout=300).returncode == 0:
+            if docker.docker("rmi", found, timeout=calls().image_remove).returncode == 0:
                 removed.append(found)
     return removed

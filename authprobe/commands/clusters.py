@@ -15,6 +15,7 @@ from ..host import docker
 from ..host.engine import require_engine
 from ..host.processes import run_tracked
 from ..host.tools import check_kind, ensure_kind
+from ..model.timeouts import calls
 
 HELP = "list the authprobe clusters on this machine, or remove those no run holds"
 
@@ -63,7 +64,7 @@ def prune(clusters: list[Found], kind: Path) -> tuple[list[str], list[str]]:
             continue  # a run took it meanwhile
         try:
             result = run_tracked([str(kind), "delete", "cluster", f"--name={cluster.name}"],
-                                 timeout=180)
+                                 timeout=calls().kind_command)
             if result.returncode or docker.container_names(cluster.name):
                 try:
                     docker.remove_containers(docker.container_names(cluster.name))

@@ -18,9 +18,8 @@ import yaml
 
 from ..errors import AuthprobeError
 from ..host.docker import docker
+from ..model.timeouts import calls
 from .naming import write_private
-
-REQUEST_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class HttpClient:
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
-        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        kwargs.setdefault("timeout", calls().http_request)
         kwargs.setdefault("allow_redirects", False)
         return self.session.request(method, self.endpoint.server + path, **kwargs)
 
@@ -95,10 +94,12 @@ class NodeAccess:
     def __init__(self, container: str) -> None:
         self.container = container
 
-    def exec(self, *argv: str, check: bool = True, timeout: float = 60.0,
+    def exec(self, *argv: str, check: bool = True, timeout: float | None = None,
              input: str | None = None) -> subprocess.CompletedProcess:
+        """``argv`` in the node; ``timeout`` defaults to the named one, ``node_exec``."""
         flags = ["-i"] if input is not None else []
-        result = docker("exec", *flags, self.container, *argv, timeout=timeout, input=input)
+        result = docker("exec", *flags, self.container, *argv, input=input,
+                        timeout=calls().node_exec if timeout is None else timeout)
         if check and result.returncode:
             detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
             raise AuthprobeError(f"`{' '.join(argv)}` in node {self.container} exited "

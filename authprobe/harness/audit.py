@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import requests
 
 from ..errors import AuthprobeError
+from ..model.timeouts import calls, waits
 from ..wait import until
 from .access import NodeAccess
 from .render import AUDIT_DIR
@@ -101,17 +102,19 @@ class AuditLog:
     def grep(self, fixed: str) -> list[dict]:
         """Events whose JSON line contains ``fixed`` (a plain string), oldest first."""
         script = f"cat {ALL_LOGS} 2>/dev/null | grep -F -- {shlex.quote(fixed)} || true"
-        return _events(self.node.exec("sh", "-c", script, timeout=60).stdout)
+        return _events(self.node.exec("sh", "-c", script, timeout=calls().node_exec).stdout)
 
-    def record_of(self, response: requests.Response, timeout: float = 20.0) -> AuditRecord:
-        """The audit record of the request that got ``response``, waiting for it to be written."""
+    def record_of(self, response: requests.Response,
+                  timeout: float | None = None) -> AuditRecord:
+        """The audit record of the request that got ``response``, waiting for it to be written
+        (for ``timeout`` seconds; the named ``audit_record`` by default)."""
         audit_id = response.headers.get("Audit-Id")
         if not audit_id:
             raise AuthprobeError(f"the apiserver sent no Audit-Id header for "
                                  f"{response.request.method} {response.request.path_url}")
         return self.record_by_id(audit_id, timeout)
 
-    def record_by_id(self, audit_id: str, timeout: float = 20.0) -> AuditRecord:
+    def record_by_id(self, audit_id: str, timeout: float | None = None) -> AuditRecord:
         """The audit record of the request the apiserver answered with ``audit_id``."""
         needle = f'"auditID":"{audit_id}"'
 
@@ -120,11 +123,11 @@ class AuditLog:
             answered.sort(key=lambda e: ANSWERED.index(e.get("stage")))
             return AuditRecord.from_event(answered[-1]) if answered else None
 
-        return until(complete, timeout=timeout, interval=0.5, quiet=True,
-                     what=f"the audit event of request {audit_id}")
+        return until(complete, timeout=waits().audit_record if timeout is None else timeout,
+                     interval=0.5, quiet=True, what=f"the audit event of request {audit_id}")
 
     def record_between(self, fixed: str, user: str, start: float, end: float,
-                       timeout: float = 20.0) -> AuditRecord:
+                       timeout: float | None = None) -> AuditRecord:
         """The audit record of ``user``'s request whose event holds ``fixed`` and that the
         apiserver received between ``start`` and ``end`` (epoch seconds): for an answer
         without an Audit-Id header, as the 101 of an upgraded connection."""
@@ -146,7 +149,8 @@ class AuditLog:
                                      "in one request's time")
             return AuditRecord.from_event(next(iter(by_id.values()))) if by_id else None
 
-        return until(complete, timeout=timeout, interval=0.5, quiet=True,
+        return until(complete, timeout=waits().audit_record if timeout is None else timeout,
+                     interval=0.5, quiet=True,
                      what=f"the audit event of {user}'s request to {fixed}")
 
     def probe_events(self) -> list[dict]:
@@ -168,4 +172,4 @@ class AuditLog:
     def copy_to(self, dest) -> None:
         """The whole log (rotated part too) into ``dest``, for the report."""
         script = f"cat {ALL_LOGS} 2>/dev/null || true"
-        dest.write_text(self.node.exec("sh", "-c", script, timeout=120).stdout)
+        dest.write_text(self.node.exec("sh", "-c", script, timeout=calls().node_slow).stdout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import kubernetes
 
 from ..errors import AuthprobeError, error_line
+from ..model.timeouts import calls, waits
 from ..nodeimage.dashboard import PUBLISHED_IMAGE, render_manifest
 from ..wait import until
 from .access import NodeAccess
@@ -17,7 +18,7 @@ UNPULLABLE = ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 
 def deploy(node: NodeAccess, image: str) -> None:
     """Apply the suite's Dashboard manifest with ``image``."""
-    node.kubectl("apply", "-f", "-", input=render_manifest(image), timeout=120)
+    node.kubectl("apply", "-f", "-", input=render_manifest(image), timeout=calls().node_slow)
 
 
 def image_for(preloaded: str | None, can_pull: bool) -> str | None:
@@ -30,8 +31,8 @@ def image_for(preloaded: str | None, can_pull: bool) -> str | None:
 
 def _waiting_reasons(api: kubernetes.client.ApiClient) -> list[str]:
     try:
-        pods = kubernetes.client.CoreV1Api(api).list_namespaced_pod(DASHBOARD_NAMESPACE,
-                                                                    _request_timeout=10)
+        pods = kubernetes.client.CoreV1Api(api).list_namespaced_pod(
+            DASHBOARD_NAMESPACE, _request_timeout=calls().api_request)
     except Exception:  # the apiserver may be restarting: no reasons to give this time
         return []
     reasons = []
@@ -43,15 +44,17 @@ def _waiting_reasons(api: kubernetes.client.ApiClient) -> list[str]:
     return reasons
 
 
-def wait_available(cluster: str, api: kubernetes.client.ApiClient, timeout: float) -> None:
-    """Poll until the Dashboard deployment has an available replica."""
+def wait_available(cluster: str, api: kubernetes.client.ApiClient,
+                   timeout: float | None = None) -> None:
+    """Poll until the Dashboard deployment has an available replica (for ``timeout``
+    seconds; the named ``dashboard_available`` by default)."""
     apps = kubernetes.client.AppsV1Api(api)
     last = {"state": "no answer yet"}
 
     def available() -> bool:
         try:
             deploy = apps.read_namespaced_deployment(DASHBOARD_NAME, DASHBOARD_NAMESPACE,
-                                                     _request_timeout=10)
+                                                     _request_timeout=calls().api_request)
         except Exception as err:  # apiserver restarting, or the deployment not there yet
             last["state"] = error_line(err, 120)
             return False
@@ -66,5 +69,6 @@ def wait_available(cluster: str, api: kubernetes.client.ApiClient, timeout: floa
                 last["state"] += "; " + ", ".join(reasons)
         return ready >= 1
 
-    until(available, timeout=timeout, interval=2.0, state=lambda: last["state"],
+    until(available, timeout=waits().dashboard_available if timeout is None else timeout,
+          interval=2.0, state=lambda: last["state"],
           what=f"the Dashboard in {cluster}")

@@ -120,7 +120,7 @@ class ClusterHandle:
 
         return kubelet_reached(self.node)
 
-    def dashboard_ready(self, timeout: float = 300.0) -> None:
+    def dashboard_ready(self, timeout: float | None = None) -> None:
         """Wait, polling, until the Dashboard has an available replica.
 
         Raises NotRunnable when this cluster has no Dashboard to wait for.

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from ..errors import AuthprobeError
 from ..host import docker
+from ..model.timeouts import calls
 from ..model.versions import KubeVersion, SupportedVersion
 from ..progress import step
 
 POLICIES = ("auto", "local", "pull", "build")
 REGISTRY = "https://registry-1.docker.io/v2/"
-REGISTRY_TIMEOUT = 5.0
 LOCAL_REPOSITORY = "authprobe/node"
 
 
@@ -52,12 +52,12 @@ class Target:
     choice: ImageChoice
 
 
-def registry_answers(timeout: float = REGISTRY_TIMEOUT) -> bool:
+def registry_answers() -> bool:
     """Whether Docker Hub's registry answers at all (any HTTP status counts)."""
     import requests
 
     try:
-        requests.get(REGISTRY, timeout=timeout)
+        requests.get(REGISTRY, timeout=calls().registry_check)
     except requests.RequestException:
         return False
     return True
@@ -116,7 +116,7 @@ def choose(supported: SupportedVersion, policy: str, registry: bool | None) -> I
 def given(ref: str) -> ImageChoice:
     """An image named with --kind-image: its version is read from the image itself."""
     if not docker.image_exists(ref):
-        pulled = docker.docker("pull", ref, timeout=900)
+        pulled = docker.docker("pull", ref, timeout=calls().image_pull_small)
         if pulled.returncode:
             raise AuthprobeError(f"--kind-image {ref} is not in the Docker engine and `docker "
                                  f"pull` failed: {pulled.stderr.strip()[-200:]}")
@@ -134,7 +134,7 @@ def prepare(choice: ImageChoice, supported: SupportedVersion | None) -> ImageFac
         ref = choice.ref
         if not docker.image_exists(ref):
             with step(f"pulling {ref}", expect=60):
-                docker.docker("pull", ref, timeout=1800, check=f"docker pull {ref}")
+                docker.docker("pull", ref, timeout=calls().image_pull, check=f"docker pull {ref}")
     facts = read_facts(ref)
     if facts.kube_version != choice.version:
         raise AuthprobeError(f"node image {ref} holds Kubernetes {facts.kube_version}, not "

@@ -14,10 +14,9 @@ import kubernetes
 
 from ..errors import AuthprobeError, error_line
 from ..model.restarts import Evidence, KillEvent, Restart, restarts_in
+from ..model.timeouts import calls, waits
 from ..wait import until
 from .probes import KubeletJournal, kubelet_journal
-
-EVENTS_TIMEOUT = 180.0  # a restarting apiserver serves again within its crash back-off
 
 
 def _iso(stamp: datetime | None) -> str | None:
@@ -27,8 +26,8 @@ def _iso(stamp: datetime | None) -> str | None:
 def apiserver_events(api: kubernetes.client.ApiClient) -> list[dict]:
     """The events about the kube-apiserver pod (the kubelet's Unhealthy, Killing, BackOff,
     ...), each with its first and last time; raises when the API does not answer."""
-    listed = kubernetes.client.CoreV1Api(api).list_namespaced_event("kube-system",
-                                                                    _request_timeout=10)
+    listed = kubernetes.client.CoreV1Api(api).list_namespaced_event(
+        "kube-system", _request_timeout=calls().api_request)
     found = []
     for event in listed.items:
         if not (event.involved_object.name or "").startswith("kube-apiserver-"):
@@ -44,8 +43,10 @@ def apiserver_events(api: kubernetes.client.ApiClient) -> list[dict]:
 
 
 def read_events(api: kubernetes.client.ApiClient | None,
-                timeout: float = EVENTS_TIMEOUT) -> list[dict] | None:
-    """The pod's events, polling until the API answers; None when it never did."""
+                timeout: float | None = None) -> list[dict] | None:
+    """The pod's events, polling until the API answers (for ``timeout`` seconds; the named
+    ``events`` by default: a restarting apiserver serves again within its crash back-off);
+    None when it never did."""
     if api is None:
         return None
     last = {"error": "no answer yet"}
@@ -58,7 +59,8 @@ def read_events(api: kubernetes.client.ApiClient | None,
             raise AuthprobeError(last["error"]) from None
 
     try:
-        return until(answered, timeout=timeout, interval=3.0, retry_on=(AuthprobeError,),
+        return until(answered, timeout=waits().events if timeout is None else timeout,
+                     interval=3.0, retry_on=(AuthprobeError,),
                      what="the kube-apiserver pod's events", state=lambda: last["error"])[0]
     except AuthprobeError:
         return None

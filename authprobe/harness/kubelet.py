@@ -27,8 +27,9 @@ from requests.adapters import HTTPAdapter
 
 from ..errors import AuthprobeError
 from ..host.docker import docker
+from ..model.timeouts import calls, waits
 from ..wait import until
-from .access import REQUEST_TIMEOUT, HttpClient, NodeAccess
+from .access import HttpClient, NodeAccess
 from .audit import AuditLog, epoch_of
 from .naming import write_private
 from .readiness import UNREACHABLE
@@ -50,7 +51,7 @@ KEEPS_DENIED = 30.0
 
 def published_port(container: str, port: int = KUBELET_PORT) -> int:
     """The host port Docker publishes ``port`` of the node on; it must be on 127.0.0.1."""
-    result = docker("port", container, f"{port}/tcp", timeout=20)
+    result = docker("port", container, f"{port}/tcp", timeout=calls().host_query)
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     if result.returncode or not lines:
         raise AuthprobeError(f"node {container} publishes no port {port}: "
@@ -95,7 +96,7 @@ class KubeletClient:
     def get(self, path: str) -> requests.Response:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
-        return self.session.get(self.base + path, timeout=REQUEST_TIMEOUT,
+        return self.session.get(self.base + path, timeout=calls().http_request,
                                 allow_redirects=False)
 
     def __repr__(self) -> str:
@@ -213,7 +214,8 @@ class KubeletDoor:
     def webhook_errors(self, since: float) -> list[str]:
         """The kubelet's own log lines since ``since`` saying a webhook could not be asked."""
         result = self.node.exec("journalctl", "-u", "kubelet", "--no-pager", "-o", "cat",
-                                "--since", f"@{int(since) - 1}", check=False, timeout=30)
+                                "--since", f"@{int(since) - 1}", check=False,
+                                timeout=calls().node_read)
         return [line for line in result.stdout.splitlines()
                 if any(marker in line for marker in WEBHOOK_ERRORS)]
 
@@ -234,6 +236,6 @@ class KubeletDoor:
     def _settle(self) -> None:
         """Wait until the audit log records a request made after the kubelet answered: the
         reviews the kubelet asked for before answering are written by then."""
-        marked = until(lambda: self.marker.get("/readyz"), timeout=420.0, interval=2.0,
-                       retry_on=UNREACHABLE, what="an answer from kube-apiserver")
+        marked = until(lambda: self.marker.get("/readyz"), timeout=waits().apiserver_back,
+                       interval=2.0, retry_on=UNREACHABLE, what="an answer from kube-apiserver")
         self.audit.record_of(marked)

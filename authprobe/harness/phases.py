@@ -13,13 +13,14 @@ AuthprobeError when it fails. The lifecycle itself, the list of steps, is
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AuthprobeError
 from ..model.outcome import PHASE_FAILED, PHASE_PASSED, PHASE_SKIPPED, PhaseRecord
+from ..model.timeouts import step_timeouts
 from ..progress import say
 
 # When a step runs:
@@ -57,7 +58,9 @@ class Step:
     its stage (default: the stage's end). When ``run`` fails, each ``catch`` function collects
     evidence (one may return a Done whose outcome is not "failed": the failure was the one
     the expectations predict, and the stage ends without an error); each ``cleanup`` function
-    runs after the step whether it failed or not.
+    runs after the step whether it failed or not. ``timeouts`` names the step's own
+    timeouts with their defaults in seconds; ``steps.limit(run, name)`` reads them, and a
+    run overrides them like the shipped ones (:mod:`authprobe.model.timeouts`).
     """
 
     name: str
@@ -67,11 +70,13 @@ class Step:
     catch: tuple[StepFunction, ...] = ()
     cleanup: tuple[StepFunction, ...] = ()
     after: str | None = None
+    timeouts: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.when not in STAGES:
             raise AuthprobeError(f"lifecycle step '{self.name}': stage '{self.when}' is "
                                  f"unknown; use one of {', '.join(STAGES)}")
+        object.__setattr__(self, "timeouts", step_timeouts(self.name, self.timeouts))
 
 
 @contextmanager

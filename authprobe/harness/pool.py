@@ -30,6 +30,11 @@ from .phases import run_stage
 from .render import RenderInput, render
 from .upgrade import upgraded_run
 
+# Polling intervals, not limits: a wait for a bring-up delivers progress lines this often,
+# and a cell waiting for a slot looks again this often (besides being notified).
+PUMP_INTERVAL = 0.5
+SLOT_INTERVAL = 1.0
+
 
 class Unavailable(AuthprobeError):
     """A cell's cluster cannot be had (its image failed, or it did not come up)."""
@@ -100,7 +105,7 @@ class ClusterPool:
     def _wait(self, future: Future):
         while True:
             try:
-                return future.result(timeout=0.5)
+                return future.result(timeout=PUMP_INTERVAL)
             except FutureTimeout:
                 pump()
 
@@ -168,7 +173,7 @@ class ClusterPool:
                 if (len(self._holding) < self.max_alive
                         and all(c in self._served for c in self._order[:mine])):
                     break
-                self._slot.wait(timeout=1.0)
+                self._slot.wait(timeout=SLOT_INTERVAL)
             self._holding.add(cell)
             self._served.add(cell)
             self._slot.notify_all()
@@ -235,7 +240,7 @@ class ClusterPool:
             say(f"{name}: reusing the running cluster ({profile.id}, Kubernetes {version})")
         elif run.provider.exists():
             say(f"{name}: removing a cluster of the same name left by an earlier run")
-            run.provider.destroy()
+            run.provider.destroy(timeout=steps.limit(run, "teardown"))
         self._stage(run, BRING_UP)
         return run
 
@@ -361,7 +366,7 @@ class ClusterPool:
                 run.handle.restarts.stop(join=False)
             if run.provider.exists() and run.created:
                 say(f"interrupted: deleting cluster {run.name} ...")
-                run.provider.destroy()
+                run.provider.destroy(timeout=steps.limit(run, "teardown"))
                 deleted.append(run.name)
             if run.lease is not None:
                 run.lease.release()

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from ..model.restarts import DEFAULT_GRACE, DEFAULT_PERIOD, DEFAULT_THRESHOLD, Failure, KillLine
+from ..model.timeouts import calls
 
 GRACE = "terminationGracePeriodSeconds"
 MIN_MARGIN = 60.0
@@ -81,7 +82,7 @@ _KV = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 def read_journal(node, t0: float, unit: str = "kubelet") -> str:
     """The node's journal of ``unit`` (the kubelet, containerd) since ``t0``."""
     result = node.exec("journalctl", "-u", unit, "--no-pager", "-o", "short-unix",
-                       f"--since=@{int(t0) - 5}", check=False, timeout=60)
+                       f"--since=@{int(t0) - 5}", check=False, timeout=calls().node_exec)
     return result.stdout
 
 

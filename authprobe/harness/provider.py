@@ -17,6 +17,7 @@ from typing import Protocol
 from ..errors import AuthprobeError
 from ..host import docker
 from ..host.processes import run_tracked
+from ..model.timeouts import calls
 from ..wait import until
 from .naming import write_private
 
@@ -46,8 +47,8 @@ class Provider(Protocol):
     @property
     def node_container(self) -> str: ...
 
-    def create(self, config: Path, should_stop: Callable[[], bool] | None = None,
-               timeout: float = 600.0) -> CreateResult: ...
+    def create(self, config: Path, timeout: float,
+               should_stop: Callable[[], bool] | None = None) -> CreateResult: ...
 
     def exists(self) -> bool: ...
 
@@ -55,7 +56,7 @@ class Provider(Protocol):
 
     def export_logs(self, dest: Path) -> str | None: ...
 
-    def destroy(self, timeout: float = 120.0) -> None: ...
+    def destroy(self, timeout: float) -> None: ...
 
 
 class KindProvider:
@@ -73,14 +74,15 @@ class KindProvider:
     def node_container(self) -> str:
         return f"{self.name}-control-plane"
 
-    def _kind(self, *argv: str, timeout: float = 180.0):
-        return run_tracked([str(self.kind_path), *argv], timeout=timeout)
+    def _kind(self, *argv: str, timeout: float | None = None):
+        return run_tracked([str(self.kind_path), *argv],
+                           timeout=calls().kind_command if timeout is None else timeout)
 
     def exists(self) -> bool:
         return bool(docker.container_names(self.name))
 
-    def create(self, config: Path, should_stop: Callable[[], bool] | None = None,
-               timeout: float = 600.0) -> CreateResult:
+    def create(self, config: Path, timeout: float,
+               should_stop: Callable[[], bool] | None = None) -> CreateResult:
         """``kind create cluster --retain``: nodes stay on failure so evidence can be read."""
         self.create_log.write_text("")
         write_private(self.kubeconfig, "")
@@ -95,7 +97,8 @@ class KindProvider:
 
     def write_kubeconfig(self) -> None:
         """(Re)write the kubeconfig, 0600, from the running node (for a reused cluster)."""
-        result = self._kind("get", "kubeconfig", f"--name={self.name}", timeout=60)
+        result = self._kind("get", "kubeconfig", f"--name={self.name}",
+                            timeout=calls().kind_kubeconfig)
         if result.returncode:
             raise AuthprobeError(f"`kind get kubeconfig --name {self.name}` failed: "
                                  f"{result.stdout.strip()[-300:]}")
@@ -109,7 +112,7 @@ class KindProvider:
             return f"`kind export logs` failed: {result.stdout.strip()[-200:]}"
         return None
 
-    def destroy(self, timeout: float = 120.0) -> None:
+    def destroy(self, timeout: float) -> None:
         """``kind delete cluster``, then remove whatever node container is left: one whose
         ``docker run`` was interrupted can outlive kind's delete while the engine starts it."""
         self._kind("delete", "cluster", f"--name={self.name}", f"--kubeconfig={self.kubeconfig}")

@@ -18,6 +18,7 @@ import urllib3
 
 from ..errors import AuthprobeError
 from ..model.restarts import ContainerRun
+from ..model.timeouts import calls
 from ..model.versions import KubeVersion
 from ..wait import until
 from .access import HttpClient, NodeAccess
@@ -62,10 +63,12 @@ POD_UID = "io.kubernetes.pod.uid"
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)$")
 
 
-def apiserver_containers(node: NodeAccess, timeout: float = 30.0) -> list[RuntimeContainer]:
-    """Every kube-apiserver container the runtime still knows, oldest first."""
+def apiserver_containers(node: NodeAccess,
+                         timeout: float | None = None) -> list[RuntimeContainer]:
+    """Every kube-apiserver container the runtime still knows, oldest first (asked for at
+    most ``timeout`` seconds; the named ``node_read`` by default)."""
     result = node.exec("crictl", "ps", "-a", "--name", "^kube-apiserver$", "-o", "json",
-                       timeout=timeout)
+                       timeout=calls().node_read if timeout is None else timeout)
     data = json.loads(result.stdout or "{}")
     found = [RuntimeContainer(id=c["id"], attempt=int(c.get("metadata", {}).get("attempt", 0)),
                               state=c.get("state", ""), created_ns=int(c.get("createdAt", 0)),
@@ -128,13 +131,13 @@ def exits(containers: list[RuntimeContainer]) -> int:
 
 
 def container_status(node: NodeAccess, container_id: str) -> dict:
-    result = node.exec("crictl", "inspect", container_id, timeout=30)
+    result = node.exec("crictl", "inspect", container_id, timeout=calls().node_read)
     return json.loads(result.stdout).get("status", {})
 
 
 def container_logs(node: NodeAccess, container_id: str, tail: int = LOG_TAIL) -> list[str]:
     result = node.exec("crictl", "logs", "--tail", str(tail), container_id, check=False,
-                       timeout=30)
+                       timeout=calls().node_read)
     return (result.stdout + result.stderr).splitlines()[-tail:]
 
 
@@ -165,23 +168,25 @@ class NotReady(Exception):
 
 
 def _check_once(admin: HttpClient, api: kubernetes.client.ApiClient) -> str:
-    readyz = admin.get("/readyz", timeout=10)
+    readyz = admin.get("/readyz", timeout=calls().api_request)
     if readyz.status_code != 200:
         raise NotReady(f"/readyz answered {readyz.status_code} to admin")
     core = kubernetes.client.CoreV1Api(api)
     try:
-        core.read_namespaced_service_account("default", "default", _request_timeout=10)
+        core.read_namespaced_service_account("default", "default",
+                                             _request_timeout=calls().api_request)
     except kubernetes.client.exceptions.ApiException as err:
         raise NotReady(f"ServiceAccount default/default: {err.status} {err.reason}") from None
-    version = admin.get("/version", timeout=10)
+    version = admin.get("/version", timeout=calls().api_request)
     if version.status_code != 200:
         raise NotReady(f"/version answered {version.status_code} to admin")
     return str(version.json().get("gitVersion", ""))
 
 
 def wait_ready(admin: HttpClient, api: kubernetes.client.ApiClient, want: KubeVersion,
-               timeout: float = 240.0, what: str = "the cluster to be ready") -> None:
-    """Poll until ready. A server of another version fails at once."""
+               timeout: float, what: str = "the cluster to be ready") -> None:
+    """Poll until ready, for at most ``timeout`` seconds. A server of another version fails
+    at once."""
     last = {"state": "no answer yet"}
 
     def ready() -> str:

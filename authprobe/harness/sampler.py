@@ -25,6 +25,7 @@ import kubernetes
 from ..errors import AuthprobeError
 from ..model.restarts import ContainerRun
 from ..model.series import Sample
+from ..model.timeouts import calls, waits
 from ..progress import fmt_seconds
 from ..wait import until
 from .access import NodeAccess
@@ -76,7 +77,7 @@ class RestartSampler:
     def stop(self, join: bool = True) -> None:
         self._stop.set()
         if join and self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=waits().thread_stop)
 
     def _from_api(self) -> tuple[int, bool, str | None, bool | None] | None:
         if self.api is None:
@@ -85,7 +86,7 @@ class RestartSampler:
         try:
             pods = core.list_namespaced_pod("kube-system",
                                             label_selector="component=kube-apiserver",
-                                            _request_timeout=5)
+                                            _request_timeout=calls().api_sample)
         except Exception:  # any failure to answer means: read the runtime instead
             return None
         for pod in pods.items:
@@ -185,6 +186,6 @@ class RestartSampler:
             return (f"{fmt_seconds(last.t)} covered, restarts {last.restarts}, "
                     f"ready {'yes' if last.ready else 'no'}")
 
-        until(covered, timeout=window + 180, interval=2.0, state=state,
+        until(covered, timeout=window + waits().window_overrun, interval=2.0, state=state,
               what=f"{self.cluster}: kube-apiserver restarts over a {fmt_seconds(window)} window")
         return self.series

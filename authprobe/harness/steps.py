@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AuthprobeError
+from ..model import timeouts
 from ..model.outcome import PHASE_EXPECTED_FAILURE, ClusterRecord, RunLog
 from ..model.profiles import ProfileAt
-from ..model.versions import KubeVersion, timeouts_for, version_table
+from ..model.versions import KubeVersion, version_table
 from ..progress import fmt_seconds, say
 from ..wait import until
 from . import dashboard, naming, probes
@@ -66,7 +67,7 @@ class Env:
     other_flags: dict[str, set[str]]  # flag -> the values known profiles give it
     keep: bool = False
     observe_window: float | None = None  # fixed window instead of the probes' own
-    default_window: float = 330.0
+    default_window: float = field(default_factory=lambda: timeouts.waits().restart_window)
     dashboard_pull: bool = False  # the published Dashboard image can be pulled
     audit: bool = True  # kube-apiserver writes an audit log (off only to measure its cost)
     reuse: bool = False  # clusters are kept and reused by the next run of the checkout
@@ -137,8 +138,9 @@ def new_run(env: Env, name: str, profile: ProfileAt, version: KubeVersion, image
 
 
 def limit(run: ClusterRun, name: str) -> float:
-    """The timeout named ``name`` at the cluster's version (clusters/versions.yaml)."""
-    return timeouts_for(run.version)[name]
+    """The timeout named ``name`` at the cluster's version (:mod:`authprobe.model.timeouts`:
+    a step's own, or a shipped one)."""
+    return timeouts.limit(name, run.version)
 
 
 def record_cluster(env: Env, run: ClusterRun, **fields) -> None:
@@ -188,7 +190,8 @@ def create(env: Env, run: ClusterRun) -> str:
         if not run.expected_down:
             return False
         try:
-            exits["n"] = apiserver_exits(apiserver_containers(run.handle.node, timeout=15))
+            exits["n"] = apiserver_exits(apiserver_containers(run.handle.node,
+                                                          timeout=timeouts.calls().node_poll))
         except AuthprobeError:
             return False
         return exits["n"] >= EARLY_EXITS

@@ -28,6 +28,7 @@ from ..model.outcome import ClusterRecord
 from ..model.profiles import ProfileAt
 from ..model.replacement import Replacement, exited_at
 from ..model.restarts import ContainerRun
+from ..model.timeouts import calls, waits
 from ..model.versions import KubeVersion, version_table
 from ..progress import fmt_seconds, say, step
 from ..upgradeimage import UPGRADE_DIR
@@ -114,7 +115,8 @@ def settle(env: Env, run: ClusterRun) -> str:
 
     def leading() -> bool:
         result = node.kubectl("-n", "kube-system", "get", "lease", "kube-controller-manager",
-                              "kube-scheduler", "-o", "json", check=False, timeout=30)
+                              "kube-scheduler", "-o", "json", check=False,
+                              timeout=calls().node_read)
         if result.returncode:
             state["last"] = (result.stderr or result.stdout).strip()[-150:]
             return False
@@ -163,7 +165,8 @@ def cert_subject(run: ClusterRun, path: str) -> str:
     if openssl is None:
         return "unknown (no openssl on this machine)"
     result = subprocess.run([openssl, "x509", "-noout", "-subject", "-nameopt", "RFC2253"],
-                            input=pem, capture_output=True, text=True, timeout=30)
+                            input=pem, capture_output=True, text=True,
+                            timeout=calls().tool_version)
     return result.stdout.strip().removeprefix("subject=") or result.stderr.strip()
 
 
@@ -173,16 +176,16 @@ NO_ANSWER = ("The connection to the server", "connection refused", "i/o timeout"
              "TLS handshake timeout", "unable to return a response")
 
 
-def through_apiserver(node: NodeAccess, *argv: str, timeout: float = 240.0):
+def through_apiserver(node: NodeAccess, *argv: str):
     """``kubectl argv`` in the node, again while kube-apiserver does not answer."""
     last: dict = {}
 
     def answered() -> bool:
-        last["result"] = result = node.kubectl(*argv, check=False, timeout=60)
+        last["result"] = result = node.kubectl(*argv, check=False, timeout=calls().node_exec)
         return result.returncode == 0 or not any(
             says in result.stderr + result.stdout for says in NO_ANSWER)
 
-    until(answered, timeout=timeout, interval=2.0, give_last=True, quiet=True,
+    until(answered, timeout=waits().apiserver_command, interval=2.0, give_last=True, quiet=True,
           what=f"an answer from kube-apiserver to kubectl {' '.join(argv[:3])}")
     return last["result"]
 
@@ -227,7 +230,7 @@ class _Exits:
 
     def __exit__(self, *_exc) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=waits().thread_stop)
 
     def _watch(self) -> None:
         while not self._stop.is_set():
@@ -289,7 +292,7 @@ def _swap_kubelet(run: ClusterRun, binaries: str) -> Replacement:
     node.exec("ln", "-sf", f"{binaries}/kubectl", "/usr/bin/kubectl")
     node.exec("ln", "-sf", f"{binaries}/kubelet", "/usr/bin/kubelet")
     with _Exits(node, before, float(node.exec("date", "+%s.%N").stdout.strip())) as exits:
-        node.exec("systemctl", "restart", "kubelet", timeout=120)
+        node.exec("systemctl", "restart", "kubelet", timeout=calls().node_slow)
         node.exec("sh", "-c", f"echo {run.version.tag} > /kind/version")
         _wait_upgraded(run)
         settled = _wait_one_apiserver(run, exits)
@@ -301,7 +304,7 @@ def _reader(node: NodeAccess, seen: dict[str, str]):
     when it fails) and returned ("" when it fails)."""
 
     def reads(key: str, *argv: str) -> str:
-        result = node.kubectl(*argv, check=False, timeout=30)
+        result = node.kubectl(*argv, check=False, timeout=calls().node_read)
         seen[key] = (result.stdout.strip() if result.returncode == 0
                      else (result.stderr or result.stdout).strip()[-120:])
         return seen[key] if result.returncode == 0 else ""

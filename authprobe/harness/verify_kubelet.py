@@ -15,6 +15,7 @@ import json
 import yaml
 
 from ..model.profiles import flatten
+from ..model.timeouts import calls
 from .access import NodeAccess
 
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
@@ -71,12 +72,13 @@ def kubelet_differences(config: dict, argv: list[str], expected: dict) -> list[s
 def read_kubelet(node: NodeAccess) -> tuple[dict, list[str]]:
     """The running kubelet's configuration file (as data) and its command line."""
     pid = node.exec("systemctl", "show", "kubelet", "--property=MainPID", "--value",
-                    timeout=30).stdout.strip()
+                    timeout=calls().node_read).stdout.strip()
     argv = []
     if pid.isdigit() and pid != "0":
-        raw = node.exec("cat", f"/proc/{pid}/cmdline", timeout=30, check=False).stdout
+        raw = node.exec("cat", f"/proc/{pid}/cmdline", timeout=calls().node_read,
+                        check=False).stdout
         argv = [arg for arg in raw.split("\0") if arg]
-    text = node.exec("cat", KUBELET_CONFIG, timeout=30, check=False).stdout
+    text = node.exec("cat", KUBELET_CONFIG, timeout=calls().node_read, check=False).stdout
     try:
         config = yaml.safe_load(text) or {}
     except yaml.YAMLError:
@@ -96,8 +98,9 @@ def read_configz(node: NodeAccess) -> dict | None:
     """The kubelet's /configz, through the apiserver's node proxy; None when it does not
     answer (a control plane that is down or restarting)."""
     path = f"/api/v1/nodes/{node.container}/proxy/configz"
-    result = node.kubectl("get", "--raw", path, "--request-timeout=20s", check=False,
-                          timeout=40)
+    asked = calls().kubectl_request  # kubectl's own; the docker exec around it gets more
+    result = node.kubectl("get", "--raw", path, f"--request-timeout={asked:g}s", check=False,
+                          timeout=asked + calls().host_query)
     try:
         found = json.loads(result.stdout) if result.returncode == 0 else None
     except ValueError:

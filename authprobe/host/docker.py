@@ -8,18 +8,21 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import AuthprobeError
+from ..model.timeouts import calls
 
 KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 
 
-def docker(*argv: str, timeout: float = 60.0, input: str | bytes | None = None,
+def docker(*argv: str, timeout: float | None = None, input: str | bytes | None = None,
            log: Path | None = None, check: str | None = None, stdin: IO | None = None,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``docker argv``; output captured (text), or appended to ``log`` when given.
 
     ``input`` is written to its standard input, or ``stdin`` (an open file or pipe) is.
     ``check`` names the step: a non-zero exit then raises one AuthprobeError line about it.
+    ``timeout`` defaults to the named ``host_command``.
     """
+    timeout = calls().host_command if timeout is None else timeout
     cmd = ["docker", *argv]
     text = not isinstance(input, bytes)
     extra = {"stdin": stdin} if stdin is not None else {"input": input}
@@ -94,7 +97,7 @@ def root_dir() -> Path:
 def remove_images(refs: list[str]) -> None:
     """Untag ``refs`` (best effort: an image a container uses stays)."""
     if refs:
-        docker("rmi", *refs, timeout=300)
+        docker("rmi", *refs, timeout=calls().image_remove)
 
 
 def kind_containers(cluster: str | None = None) -> list[dict]:
@@ -119,4 +122,4 @@ def container_names(cluster: str) -> list[str]:
 
 def remove_containers(names: list[str]) -> None:
     if names:
-        docker("rm", "-f", "-v", *names, timeout=180)
+        docker("rm", "-f", "-v", *names, timeout=calls().kind_command)

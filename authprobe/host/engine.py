@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import AuthprobeError
+from ..model.timeouts import calls, waits
 from ..paths import cache_dir
 from ..progress import say, step
 from ..wait import until
@@ -35,15 +36,16 @@ PROBE_IMAGE = "authprobe/engine-probe:1"
 INOTIFY_MINIMUMS = {"fs.inotify.max_user_instances": 512, "fs.inotify.max_user_watches": 524288}
 
 
-def _run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=calls().host_command)
 
 
 def engine_answers() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        return docker("info", "--format", "{{.ServerVersion}}", timeout=20).returncode == 0
+        return docker("info", "--format", "{{.ServerVersion}}",
+                      timeout=calls().host_query).returncode == 0
     except AuthprobeError:
         return False
 
@@ -106,7 +108,8 @@ def _start_dockerd() -> None:
         with log.open("a") as out:
             subprocess.Popen(["dockerd"], stdout=out, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-        settled = until(lambda: engine_answers() or not _dockerd_pids(), timeout=60,
+        settled = until(lambda: engine_answers() or not _dockerd_pids(),
+                        timeout=waits().engine,
                         interval=0.5, what="dockerd to answer", give_last=True)
         if settled and engine_answers():
             return
@@ -116,13 +119,14 @@ def _start_dockerd() -> None:
 def _stop_dockerd() -> None:
     for pid in _dockerd_pids():
         os.kill(pid, 15)
-    if not until(lambda: not _dockerd_pids(), timeout=60, interval=0.5,
+    if not until(lambda: not _dockerd_pids(), timeout=waits().engine, interval=0.5,
                  what="dockerd to stop", give_last=True):
         raise AuthprobeError("dockerd did not stop after SIGTERM; stop it and rerun")
 
 
 def _wrapper_active() -> bool:
-    return docker("info", "--format", "{{.DefaultRuntime}}", timeout=20).stdout.strip() == \
+    return docker("info", "--format", "{{.DefaultRuntime}}",
+                  timeout=calls().host_query).stdout.strip() == \
         RUNTIME_NAME
 
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ..model.timeouts import waits
 from ..wait import until
 
 
@@ -32,7 +33,10 @@ class Children:
         with self._lock:
             self._procs.discard(proc)
 
-    def stop_all(self, grace: float = 10.0) -> None:
+    def stop_all(self) -> None:
+        """SIGTERM to every tracked process group, then SIGKILL to those that did not end
+        in the named ``process_exit`` seconds."""
+        grace = waits().process_exit
         with self._lock:
             self.closed = True
             procs = list(self._procs)
@@ -41,7 +45,7 @@ class Children:
         for proc in procs:
             if not _ended(proc, grace):
                 signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout=10)
+                proc.wait(timeout=grace)
 
 
 def _ended(proc: subprocess.Popen, seconds: float) -> bool:
@@ -59,7 +63,7 @@ def signal_group(proc: subprocess.Popen, sig: int) -> None:
 CHILDREN = Children()
 
 
-def run_tracked(argv: list[str], log: Path | None = None, timeout: float = 300.0,
+def run_tracked(argv: list[str], timeout: float, log: Path | None = None,
                 should_stop: Callable[[], bool] | None = None, poll: float = 5.0,
                 interruptible: bool = False) -> subprocess.CompletedProcess:
     """Run ``argv`` in its own process group, output to ``log`` (appended) or captured.

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import AuthprobeError
+from ..model.timeouts import calls
 from ..paths import cache_dir, tools_dir
 from ..progress import step
 
@@ -38,7 +39,8 @@ def go_binary() -> str:
 def go_version() -> str:
     """The Go toolchain's version (e.g. go1.26.8): part of every built image's inputs."""
     result = subprocess.run([go_binary(), "env", "GOVERSION"], capture_output=True, text=True,
-                            timeout=60, env=dict(os.environ, GOTOOLCHAIN="local"))
+                            timeout=calls().host_command,
+                            env=dict(os.environ, GOTOOLCHAIN="local"))
     if result.returncode:
         raise AuthprobeError(f"`go env GOVERSION` failed: {result.stderr.strip()}")
     return result.stdout.strip()
@@ -48,7 +50,7 @@ def kind_version_of(path: str | Path) -> str | None:
     """The version a kind binary reports (e.g. v0.32.0), or None if it does not run."""
     try:
         out = subprocess.run([str(path), "version"], capture_output=True, text=True,
-                             timeout=20).stdout
+                             timeout=calls().host_query).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r"kind (v\d+\.\d+\.\d+\S*)", out)
@@ -94,7 +96,8 @@ def kind_module_dir(release: str | None = None) -> Path:
     """The downloaded sigs.k8s.io/kind module (kind's base-image files are read from it)."""
     release = release or kind_release()
     result = subprocess.run([go_binary(), "mod", "download", "-json", f"{KIND_MODULE}@{release}"],
-                            capture_output=True, text=True, timeout=600, cwd="/")
+                            capture_output=True, text=True, timeout=calls().image_build_short,
+                            cwd="/")
     try:
         info = json.loads(result.stdout)
     except json.JSONDecodeError:

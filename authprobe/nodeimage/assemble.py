@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..host.docker import docker
+from ..model.timeouts import calls, waits
 from ..wait import until
 
 # What kind's node image declares (kind runs nodes with this entrypoint and systemd).
@@ -19,7 +20,6 @@ NODE_CHANGES = (
 # `docker import` and `docker commit` accept no STOPSIGNAL; a metadata-only build sets it.
 IMPORT_CHANGES = [change for change in NODE_CHANGES if not change.startswith("STOPSIGNAL")]
 STOP_SIGNAL = "SIGRTMIN+3"
-CONTAINERD_WAIT = 60.0
 
 
 def node_changes(labels: dict[str, str]) -> list[str]:
@@ -29,8 +29,9 @@ def node_changes(labels: dict[str, str]) -> list[str]:
 
 
 def _wait_containerd(name: str, log: Path) -> None:
-    answers = until(lambda: docker("exec", name, "ctr", "version", timeout=30).returncode == 0,
-                    timeout=CONTAINERD_WAIT, interval=0.5, give_last=True,
+    answers = until(lambda: docker("exec", name, "ctr", "version",
+                                   timeout=calls().node_read).returncode == 0,
+                    timeout=waits().build_containerd, interval=0.5, give_last=True,
                     what="containerd in the node image build container")
     if answers:
         return
@@ -59,12 +60,13 @@ def preload_and_commit(assembly: str, tag: str, images_tar: Path, refs: list[str
                "containerd > /var/log/containerd-preload.log 2>&1", log=log,
                check="starting containerd")
         _wait_containerd(container, log)
-        docker("cp", str(images_tar), f"{container}:/kind/images.tar", log=log, timeout=1800,
-               check="copying component images into the node")
-        docker("exec", container, *import_command(pin), log=log, timeout=1800,
-               check="ctr images import in the node")
+        docker("cp", str(images_tar), f"{container}:/kind/images.tar", log=log,
+               timeout=calls().image_build_step, check="copying component images into the node")
+        docker("exec", container, *import_command(pin), log=log,
+               timeout=calls().image_build_step, check="ctr images import in the node")
         listed = docker("exec", container, "ctr", "--namespace=k8s.io", "images", "list", "-q",
-                        timeout=120, check="ctr images list in the node").stdout.split()
+                        timeout=calls().node_slow,
+                        check="ctr images list in the node").stdout.split()
         missing = [ref for ref in refs if ref not in listed and f"docker.io/{ref}" not in listed]
         if missing:
             raise AuthprobeError(f"images missing from the node's containerd after import: "
@@ -72,12 +74,12 @@ def preload_and_commit(assembly: str, tag: str, images_tar: Path, refs: list[str
         docker("exec", container, "sh", "-c",
                "pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.2; done; "
                "rm -f /kind/images.tar /var/log/containerd-preload.log",
-               log=log, timeout=120, check="stopping containerd in the node")
+               log=log, timeout=calls().node_slow, check="stopping containerd in the node")
         args = ["commit"]
         for change in node_changes(labels):
             args += ["--change", change]
         committed = f"{tag}-commit"
-        docker(*args, container, committed, log=log, timeout=1800,
+        docker(*args, container, committed, log=log, timeout=calls().image_build_step,
                check="docker commit of the node image")
         set_stop_signal(committed, tag, log)
         docker("rmi", committed, log=log)
@@ -91,4 +93,5 @@ def set_stop_signal(source: str, tag: str, log: Path) -> None:
     if docker("buildx", "version").returncode:
         env["DOCKER_BUILDKIT"] = "0"
     docker("build", "-q", "-t", tag, "-", input=f"FROM {source}\nSTOPSIGNAL {STOP_SIGNAL}\n",
-           log=log, env=env, timeout=600, check="setting the node image's stop signal")
+           log=log, env=env, timeout=calls().image_build_short,
+           check="setting the node image's stop signal")

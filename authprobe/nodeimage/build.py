@@ -16,6 +16,7 @@ from ..errors import AuthprobeError
 from ..host import docker, packages
 from ..host.engine import require_engine
 from ..host.tools import go_binary, go_version, kind_module_dir, kind_release
+from ..model.timeouts import calls
 from ..model.versions import KubeVersion, SupportedVersion, VersionFacts, version_table
 from ..paths import cache_dir
 from ..progress import say, step
@@ -274,6 +275,6 @@ def prune_node_images(version: KubeVersion, keep: list[str]) -> list[str]:
         if image_id[:12] in kept_ids:
             continue
         # Without --force docker refuses images that containers (clusters) still use.
-        if docker.docker("rmi", tag, timeout=300).returncode == 0:
+        if docker.docker("rmi", tag, timeout=calls().image_remove).returncode == 0:
             removed.append(tag)
     return removed

@@ -11,6 +11,7 @@ import yaml
 
 from ..errors import AuthprobeError
 from ..host.tools import go_binary
+from ..model.timeouts import calls
 from . import gomod
 
 COMPONENTS_FILE = Path(__file__).resolve().parent / "components.yaml"
@@ -77,7 +78,7 @@ def build_etcd(image_tag: str, workdir: Path, outdir: Path, log: Path,
 def check_etcd_version(binary: Path, image_tag: str, log: Path) -> None:
     """The built etcd must be the version its image is named for."""
     result = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
-                            timeout=30)
+                            timeout=calls().tool_version)
     wanted = etcd_module_version(image_tag).lstrip("v")
     if f"etcd Version: {wanted}\n" not in result.stdout + "\n":
         raise AuthprobeError(f"built etcd is not {wanted} (image tag {image_tag}): "

@@ -21,6 +21,7 @@ from ..errors import AuthprobeError
 from ..host.docker import image_exists
 from ..host.engine import require_engine
 from ..host.tools import go_binary, go_version
+from ..model.timeouts import calls
 from ..paths import clusters_dir
 from ..progress import say, step
 from .gomod import go_env
@@ -154,7 +155,8 @@ def _compile(out_dir: Path, log: Path) -> Path:
         cmd = [go_binary(), "build", "-trimpath", "-ldflags", LDFLAGS, "-o", str(binary),
                "./src/app/backend"]
         with step(label, expect=120):
-            code = _run_logged(cmd, log, cwd=root, env=_go_env(), timeout=3600)
+            code = _run_logged(cmd, log, cwd=root, env=_go_env(),
+                               timeout=calls().dashboard_build)
             if code or not binary.is_file():
                 raise AuthprobeError(f"{label} failed", log_path=str(log))
         return binary
@@ -164,7 +166,8 @@ def _compile(out_dir: Path, log: Path) -> Path:
            f"{MAIN_PACKAGE}@{DASHBOARD_VERSION}"]
     installed = out_dir / "backend"
     with step(label, expect=120):
-        code = _run_logged(cmd, log, cwd=out_dir, env=_go_env(gobin=out_dir), timeout=3600)
+        code = _run_logged(cmd, log, cwd=out_dir, env=_go_env(gobin=out_dir),
+                           timeout=calls().dashboard_build)
         if code and _proxy_refused(log):
             raise DashboardUnavailable(
                 f"the Go module proxy does not serve {module} (Dashboard {DASHBOARD_RELEASE}): "
@@ -184,7 +187,7 @@ def available() -> bool:
         return True
     result = subprocess.run(
         [go_binary(), "mod", "download", "-json", f"{DASHBOARD_MODULE}@{DASHBOARD_VERSION}"],
-        capture_output=True, text=True, timeout=600, env=_go_env(), cwd="/",
+        capture_output=True, text=True, timeout=calls().image_build_short, env=_go_env(), cwd="/",
     )
     return result.returncode == 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..host.tools import go_binary
+from ..model.timeouts import calls
 from ..paths import cache_dir
 
 
@@ -74,8 +75,8 @@ def go_env() -> dict[str, str]:
 def download(module: str, version: str, log: Path) -> ModuleInfo:
     """Fetch ``module@version`` into the module cache and describe it."""
     cmd = [go_binary(), "mod", "download", "-json", f"{module}@{version}"]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=go_env(), timeout=1800,
-                            cwd="/")
+    result = subprocess.run(cmd, capture_output=True, text=True, env=go_env(),
+                            timeout=calls().image_build_step, cwd="/")
     with log.open("a") as out:
         out.write(f"$ {' '.join(cmd)}\n{result.stdout}{result.stderr}\n")
     try:
@@ -94,7 +95,8 @@ def download(module: str, version: str, log: Path) -> ModuleInfo:
 def read(gomod: Path) -> dict:
     """``go mod edit -json`` of a go.mod file."""
     result = subprocess.run([go_binary(), "mod", "edit", "-json", str(gomod)],
-                            capture_output=True, text=True, env=go_env(), timeout=60, cwd="/")
+                            capture_output=True, text=True, env=go_env(),
+                            timeout=calls().host_command, cwd="/")
     if result.returncode:
         raise AuthprobeError(f"`go mod edit -json {gomod}` failed: {result.stderr.strip()}")
     return json.loads(result.stdout)
@@ -132,8 +134,10 @@ def write_wrapper(workdir: Path, name: str, go_version: str | None, requires: li
 
 
 def run_logged(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
-               env: dict[str, str] | None = None, timeout: float = 7200) -> None:
-    """Run ``cmd`` with output appended to ``log``; fail with one line naming ``what``."""
+               env: dict[str, str] | None = None, timeout: float | None = None) -> None:
+    """Run ``cmd`` with output appended to ``log``; fail with one line naming ``what``.
+    ``timeout`` defaults to the named ``image_build_long``."""
+    timeout = calls().image_build_long if timeout is None else timeout
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as out:
         out.write(f"$ {' '.join(cmd)}\n")
@@ -149,8 +153,10 @@ def run_logged(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
 
 
 def output(cmd: list[str], log: Path, what: str, cwd: Path | None = None,
-           timeout: float = 600) -> str:
-    """Run ``cmd`` and return its output; stderr goes to ``log``; fail with one line."""
+           timeout: float | None = None) -> str:
+    """Run ``cmd`` and return its output; stderr goes to ``log``; fail with one line.
+    ``timeout`` defaults to the named ``image_build_short``."""
+    timeout = calls().image_build_short if timeout is None else timeout
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as out:
         out.write(f"$ {' '.join(cmd)}\n")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..host import docker
+from ..model.timeouts import calls
 from . import kube, rootfs
 
 PATH_ENV = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -76,5 +77,5 @@ def build_kube_proxy_image(tag: str, binary: Path, debian_tree: Path, work: Path
 
 def save_images(refs: list[str], output: Path, log: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
-    docker.docker("save", "-o", str(output), *refs, log=log, timeout=1800,
+    docker.docker("save", "-o", str(output), *refs, log=log, timeout=calls().image_build_step,
                   check="docker save of the component images")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..host.tools import go_binary
+from ..model.timeouts import calls
 from ..model.versions import KubeVersion, VersionFacts
 from . import gomod, openapi
 
@@ -106,7 +107,8 @@ def with_generated_openapi(version: KubeVersion, info: gomod.ModuleInfo, facts: 
 def reported_version(binary: Path) -> str:
     """The version a built command prints (kubeadm: `version -o short`, others: --version)."""
     args = ["version", "-o", "short"] if binary.name == "kubeadm" else ["--version"]
-    out = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run([str(binary), *args], capture_output=True, text=True,
+                         timeout=calls().tool_version).stdout
     return out.strip().rsplit(" ", 1)[-1] if out.strip() else ""
 
 
@@ -114,7 +116,7 @@ def image_list(kubeadm: Path, version: KubeVersion) -> list[str]:
     """The images kubeadm uses for ``version``, as it prints them."""
     result = subprocess.run(
         [str(kubeadm), "config", "images", "list", "--kubernetes-version", version.tag],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=calls().host_command,
     )
     if result.returncode:
         raise AuthprobeError(

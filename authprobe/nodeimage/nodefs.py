@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import AuthprobeError
+from ..model.timeouts import calls
 from ..model.versions import VersionFacts
 from . import rootfs
 
@@ -74,7 +75,8 @@ def _set_once(text: str, pattern: str, replacement: str, name: str) -> str:
 
 def cri_base_spec(ctr: Path) -> str:
     """containerd's default OCI spec shaped as in kind's base image (hook added, no rlimits)."""
-    result = subprocess.run([str(ctr), "oci", "spec"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([str(ctr), "oci", "spec"], capture_output=True, text=True,
+                            timeout=calls().tool_version)
     if result.returncode:
         raise AuthprobeError(f"`ctr oci spec` failed: {result.stderr.strip()}")
     spec = json.loads(result.stdout)

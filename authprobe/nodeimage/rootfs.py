@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..host import docker
+from ..model.timeouts import calls
 from . import gomod
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -29,7 +30,7 @@ def debootstrap(suite: str, packages: list[str], tree: Path, log: Path) -> None:
     gomod.run_logged(
         ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", suite,
          str(tree), DEBIAN_MIRROR],
-        log, f"debootstrap of Debian {suite}", env=None, timeout=1800,
+        log, f"debootstrap of Debian {suite}", env=None, timeout=calls().image_build_step,
     )
     for relative in CLEANUP_PATHS:
         path = tree / relative
@@ -106,7 +107,8 @@ def tar_import(tree: Path, tag: str, changes: list[str], log: Path, what: str) -
     with log.open("a") as out:
         tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(tree), "-c", "."],
                                stdout=subprocess.PIPE, stderr=out)
-    result = docker.docker(*args, "-", tag, log=log, stdin=tar.stdout, timeout=1800)
+    result = docker.docker(*args, "-", tag, log=log, stdin=tar.stdout,
+                           timeout=calls().image_build_step)
     tar.stdout.close()
     if result.returncode or tar.wait():
         raise AuthprobeError(f"docker import of {what} failed", log_path=str(log))

@@ -1,7 +1,7 @@
 """The plugin's options (group "authprobe"), and what they resolve to for one run.
 
 Every option has an environment variable for CI; the command line wins over the
-environment, which wins over the ini file and the defaults.
+environment, which wins over the ini file and the defaults (for --set-timeout, name by name).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from ..errors import AuthprobeError
 from ..harness.images import POLICIES
 from ..model import expectations as _expectations
 from ..model import profiles as _profiles
+from ..model import timeouts as _timeouts
 from ..model.versions import default_minor, resolve, supported, version_key, version_table
 from ..paths import clusters_dir, scenarios_dir
 
@@ -34,9 +35,11 @@ ENV = {
     "profiles_dir": "AUTHPROBE_PROFILES_DIRS",
     "expectations": "AUTHPROBE_EXPECTATIONS",
     "upgrade_to": "AUTHPROBE_UPGRADE_TO",
+    "timeouts": "AUTHPROBE_TIMEOUTS",
 }
 INI_PROFILES = "authprobe_profiles"
 INI_EXPECTATIONS = "authprobe_expectations"
+INI_TIMEOUTS = "authprobe_timeouts"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -76,9 +79,17 @@ def add_options(parser: pytest.Parser) -> None:
     add("--expectations", action="append", default=None, metavar="FILE",
         help="an expectation file of your own, used beside the shipped one (repeatable; ini "
              f"{INI_EXPECTATIONS}; {ENV['expectations']})")
+    add("--set-timeout", action="append", default=None, metavar="NAME=SECONDS",
+        dest="timeouts",
+        help="override a named timeout (a shipped one, or one a lifecycle step declares): "
+             "repeatable or a comma list (ini "
+             f"{INI_TIMEOUTS}, one NAME=SECONDS a line; {ENV['timeouts']}); the names: "
+             "authprobe/model/timeouts.py")
     parser.addini(INI_PROFILES, "folders of your own cluster profiles", type="paths",
                   default=[])
     parser.addini(INI_EXPECTATIONS, "expectation files of your own", type="paths", default=[])
+    parser.addini(INI_TIMEOUTS, "named timeouts of your own, one NAME=SECONDS a line",
+                  type="linelist", default=[])
 
 
 def _truthy(text: str | None) -> bool:
@@ -98,7 +109,8 @@ def given(config: pytest.Config) -> bool:
         return True
     if any(os.environ.get(var) for var in ENV.values()):
         return True
-    return bool(config.getini(INI_PROFILES) or config.getini(INI_EXPECTATIONS))
+    return bool(config.getini(INI_PROFILES) or config.getini(INI_EXPECTATIONS)
+                or config.getini(INI_TIMEOUTS))
 
 
 @dataclass
@@ -118,6 +130,7 @@ class Selection:
     observe_window: float | None
     reports_root: Path
     upgrade_to: str | None = None  # the minor every cluster is upgraded to, in place
+    timeouts: dict[str, float] = field(default_factory=dict)  # overrides, by name
 
 
 def _paths(config: pytest.Config, name: str, ini: str) -> list[Path]:
@@ -138,6 +151,17 @@ def _window(text: str | None) -> float | None:
     if value <= 0:
         raise AuthprobeError("--observe-window must be a positive number of seconds")
     return value
+
+
+def _timeout_overrides(config: pytest.Config) -> dict[str, float]:
+    """Named timeouts the run overrides: the ini file's, the environment's over them, the
+    command line's over both. Names are checked once the run's lifecycle steps are known."""
+    return {
+        **_timeouts.parse_overrides(config.getini(INI_TIMEOUTS), f"ini {INI_TIMEOUTS}"),
+        **_timeouts.parse_overrides([os.environ.get(ENV["timeouts"], "")], ENV["timeouts"]),
+        **_timeouts.parse_overrides(config.getoption("timeouts", default=None) or [],
+                                    "--set-timeout"),
+    }
 
 
 def _minors(config: pytest.Config) -> list[str]:
@@ -231,4 +255,5 @@ def resolve_selection(config: pytest.Config) -> Selection:
         reuse=reuse,
         observe_window=_window(opt("observe_window") or os.environ.get(ENV["observe_window"])),
         reports_root=_reports_root(config), upgrade_to=upgrade_to,
+        timeouts=_timeout_overrides(config),
     )

@@ -15,6 +15,7 @@ import pytest
 from ..errors import AuthprobeError, NotRunnable
 from ..host import docker
 from ..host.capacity import host_capacity
+from ..model import timeouts
 from ..model.cell import Cell
 from ..model.outcome import ERROR, FAIL, RunLog
 from ..model.versions import KubeVersion, resolve
@@ -24,7 +25,6 @@ from . import cells as _cells
 from . import planning, terminal
 from .options import Selection, given, resolve_selection
 
-DEFAULT_WINDOW = 330.0
 # "off" runs kube-apiserver without its audit log: only to measure what the log costs
 # (benchmarks/bench.py); the scenarios that assert audit records then error.
 AUDIT_ENV = "AUTHPROBE_AUDIT_LOG"
@@ -51,7 +51,8 @@ def other_flags(sel: Selection, versions) -> dict[str, set[str]]:
 def host_cgroup_version() -> int:
     from ..host.docker import docker
 
-    text = docker("info", "--format", "{{.CgroupVersion}}", timeout=20).stdout.strip()
+    text = docker("info", "--format", "{{.CgroupVersion}}",
+                  timeout=timeouts.calls().host_query).stdout.strip()
     if text in ("1", "2"):
         return int(text)
     return 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
@@ -75,6 +76,7 @@ class Harness:
         self.failed_cells: set[Cell] = set()
         self.remaining: Counter[Cell] = Counter()  # items of each cell still to run
         self._previous_handlers: dict = {}
+        self._timeouts_before: timeouts.Table | None = None  # restored when the run ends
         if given(config):
             try:
                 self.selection()
@@ -147,6 +149,9 @@ class Harness:
         folders = {Path(item.path).parent for item in items}
         planning.check_expectation_names(sel.expectations, set(sel.all_profiles), folders)
         self.added_steps = planning.added_steps(config)
+        replaced = timeouts.configure(sel.timeouts, timeouts.declared_by(self.added_steps))
+        if self._timeouts_before is None:
+            self._timeouts_before = replaced
         self.reporter.start(sel.reports_root, sel.minors, self.run_token)
         if config.option.collectonly:
             versions = {m: resolve(m).patch for m in sel.minors}
@@ -205,7 +210,7 @@ class Harness:
             logs_root=lambda: self.reporter.folder() / "logs",
             register_secret=register_secret,
             other_flags=other_flags(sel, versions),
-            keep=sel.keep, observe_window=sel.observe_window, default_window=DEFAULT_WINDOW,
+            keep=sel.keep, observe_window=sel.observe_window,
             dashboard_pull=self.registry,
             audit=os.environ.get(AUDIT_ENV, "on") != "off",
         )
@@ -315,6 +320,8 @@ class Harness:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         terminal.uninstall()
+        if self._timeouts_before is not None:
+            timeouts.restore(self._timeouts_before)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
