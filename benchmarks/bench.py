@@ -37,6 +37,7 @@ from authprobe.harness.access import HttpClient, cluster_admin, endpoint_from_ku
 from authprobe.harness.readiness import wait_ready
 from authprobe.host import docker
 from authprobe.host.tools import ensure_kind
+from authprobe.model.timeouts import limit
 from authprobe.model.versions import KubeVersion, default_minor, supported
 from authprobe.wait import until
 
@@ -100,7 +101,8 @@ def bare_once(kind: Path, private: Path, image: str, want: KubeVersion) -> tuple
         raise SystemExit(f"bare kind create failed: {created.stderr.strip()[-400:]}")
     endpoint = endpoint_from_kubeconfig(kubeconfig, private / "bare-ca.crt")
     token = (private / "auth" / "tokens.csv").read_text().split(",", 1)[0]
-    wait_ready(HttpClient(endpoint, token=token), cluster_admin(kubeconfig), want)
+    wait_ready(HttpClient(endpoint, token=token), cluster_admin(kubeconfig), want,
+               timeout=limit("ready", want))
     return time.monotonic() - start, f"{BARE}-control-plane"
 
 

@@ -23,6 +23,7 @@ from kubernetes.client import (
 from kubernetes.client.exceptions import ApiException
 
 from authprobe.harness.readiness import wait_ready
+from authprobe.model.timeouts import waits
 from authprobe.scenario import answered, wait_for_status
 from authprobe.wait import until
 
@@ -45,7 +46,7 @@ def cluster_admin_binding(cluster):
         # A kube-apiserver that has just (re)started answers before its RBAC caches are
         # filled and denies even kind's cluster-admin (group kubeadm:cluster-admins) with
         # 'clusterrole "cluster-admin" not found'; anon-off's restarts make that likely.
-        wait_ready(cluster.admin, cluster.api, cluster.version, timeout=420.0,
+        wait_ready(cluster.admin, cluster.api, cluster.version, timeout=waits().apiserver_back,
                    what=f"kube-apiserver of {cluster.name} ready for an RBAC change")
 
     def delete_binding() -> None:
@@ -130,8 +131,8 @@ def granted(cluster):
                 if err.status != 409:  # left by an interrupted run: kept as it is
                     raise
         try:
-            until(allowed, timeout=60, interval=1.0, what=f"RBAC to allow {user} "
-                  f"{verbs[0]} {resource}")
+            until(allowed, timeout=waits().rbac_change, interval=1.0,
+                  what=f"RBAC to allow {user} {verbs[0]} {resource}")
             yield
         finally:
             for step in remove:

@@ -35,7 +35,7 @@ def test_admin_dashboard_after_binding(cluster, expected, observe, cluster_admin
     """With the cluster-admin binding user admin reaches the Dashboard itself: its login
     status answers over HTTPS (httpsMode) and without the admin's Authorization header,
     which the apiserver's proxy does not pass on."""
-    cluster.dashboard_ready(timeout=300)
+    cluster.dashboard_ready()
     with cluster_admin_binding():
         response = answered(lambda: cluster.admin.get(LOGIN_STATUS))
         record = observed(cluster, response, observe)

@@ -11,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 from websocket import WebSocketBadStatusException
 
+from authprobe.model.timeouts import calls, waits
 from authprobe.scenario import answered, check_audit
 from authprobe.wait import until
 
@@ -19,7 +20,6 @@ NAMESPACE = "kube-system"
 # kube-proxy runs on every node of every minor, and its image has the one command needed.
 TARGET_LABEL = "k8s-app=kube-proxy"
 COMMAND = ["kube-proxy", "--version"]
-TARGET_WITHIN = 180.0
 
 
 class Answer:
@@ -58,7 +58,7 @@ def _exec(cluster, pod: str) -> Answer:
         body = refused.resp_body.decode(errors="replace") if refused.resp_body else ""
         return Answer(refused.status_code, refused.resp_headers, body)
     try:
-        client.run_forever(timeout=60)
+        client.run_forever(timeout=calls().exec_stream)
         return Answer(client.sock.getstatus(), client.sock.getheaders(), client.read_all())
     finally:
         client.close()
@@ -76,7 +76,7 @@ def running_target(cluster) -> str:
         return next((p.metadata.name for p in pods
                      if p.spec.node_name and p.status.phase == "Running"), None)
 
-    return until(running, timeout=TARGET_WITHIN, interval=2.0,
+    return until(running, timeout=waits().exec_target, interval=2.0,
                  what=f"a running pod labelled {TARGET_LABEL} in {NAMESPACE}")
 
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from authprobe.harness.kubelet import KubeletAnswer
+from authprobe.model.timeouts import waits
 from authprobe.scenario import wait_for_status
 from authprobe.wait import until
 
@@ -34,7 +35,7 @@ def kubelet_get(cluster, user, path) -> KubeletAnswer:
     last = {}
 
     def attempt():
-        wait_for_status(lambda: cluster.admin.get("/readyz"), 200, within=420)
+        wait_for_status(lambda: cluster.admin.get("/readyz"), 200, within=waits().apiserver_back)
         answer = cluster.kubelet.get(client, path)
         code = answer.response.status_code
         if code == 500 or (code == 401 and client.has_token):
@@ -43,7 +44,7 @@ def kubelet_get(cluster, user, path) -> KubeletAnswer:
                 return None
         return answer
 
-    return until(attempt, timeout=480, interval=5.0,
+    return until(attempt, timeout=waits().kubelet_answer, interval=5.0,
                  what=f"an answer from the kubelet of {cluster.name} with its webhooks up",
                  state=lambda: "; ".join(last.get("errors", [])[-1:]) or "no answer")
 
@@ -120,7 +121,7 @@ def test_kubelet_admin_after_binding(cluster, expected, observe, cluster_admin_b
     with cluster_admin_binding():
         # The kubelet keeps a denial for 30 s (its cacheUnauthorizedTTL): ask until it asks
         # the apiserver again.
-        until(let_in, timeout=120, interval=3.0, give_last=True, quiet=True,
+        until(let_in, timeout=waits().kubelet_cache, interval=3.0, give_last=True, quiet=True,
               what="the kubelet to let admin in after the binding")
     answer = last["answer"]
     check(answer, observed(answer, "admin", PODS, observe), expected)

@@ -98,7 +98,7 @@ class KindProvider:
     def write_kubeconfig(self) -> None:
         """(Re)write the kubeconfig, 0600, from the running node (for a reused cluster)."""
         result = self._kind("get", "kubeconfig", f"--name={self.name}",
-                            timeout=calls().kind_kubeconfig)
+                            timeout=calls().host_command)
         if result.returncode:
             raise AuthprobeError(f"`kind get kubeconfig --name {self.name}` failed: "
                                  f"{result.stdout.strip()[-300:]}")

@@ -12,9 +12,9 @@ Three groups:
 
 A lifecycle step of a team's own declares its timeouts with their defaults
 (``Step(..., timeouts={"kernel": 120})``); its names join the set. Any named timeout can be
-overridden for a run (``--timeout NAME=SECONDS``, ``AUTHPROBE_TIMEOUTS``, or a ``timeouts:``
-mapping in a team's expectation file). The plugin sets the run's table with
-:func:`configure`; code reads it with :func:`limit` (by name, at a version), :func:`waits`
+overridden for a run (``--set-timeout NAME=SECONDS``, ``AUTHPROBE_TIMEOUTS="a=1,b=2"``, or the
+ini key ``authprobe_timeouts``, one ``NAME=SECONDS`` a line). The plugin sets the run's table
+with :func:`configure`; code reads it with :func:`limit` (by name, at a version), :func:`waits`
 and :func:`calls`.
 """
 
@@ -74,6 +74,11 @@ class Waits:
                                   "health answer without a failed check", 120)
     audit_record: float = named("the audit record of a request written to the log", 20)
     dashboard_available: float = named("the Dashboard Deployment available", 300)
+    rbac_change: float = named("an RBAC binding a scenario makes taking effect", 60)
+    exec_target: float = named("a running pod for the exec scenarios (kube-proxy's)", 180)
+    kubelet_answer: float = named("an answer from the kubelet with its webhooks up", 480)
+    kubelet_cache: float = named("the kubelet asking the apiserver again after a cached "
+                                 "denial (its cacheUnauthorizedTTL is 30 s)", 120)
     thread_stop: float = named("a background thread (restart sampler, exit watcher) ending "
                                "after it is told to", 30)
     process_exit: float = named("a child process ending after SIGTERM, then after SIGKILL",
@@ -91,6 +96,7 @@ class Calls:
     api_request: float = named("one request to kube-apiserver (readiness, events, Dashboard)",
                                10)
     api_sample: float = named("the restart sampler's list of the apiserver pod", 5)
+    exec_stream: float = named("the stream of one exec into a pod", 60)
     http_request: float = named("one HTTP request of a scenario's client", 15)
     registry_check: float = named("whether the image registry answers", 5)
     node_poll: float = named("the runtime's containers, read while kind create runs", 15)
@@ -104,12 +110,11 @@ class Calls:
     host_query: float = named("a question to the engine or a tool (docker info, docker "
                               "port, kind version)", 20)
     tool_version: float = named("a built binary or openssl answering a short question", 30)
-    host_command: float = named("a docker, go or kubeadm command on the host", 60)
+    host_command: float = named("a docker, go, kubeadm or kind get kubeconfig command on the "
+                                "host", 60)
     kind_command: float = named("a kind command (export logs, delete cluster); removing "
                                 "node containers", 180)
-    kind_kubeconfig: float = named("kind get kubeconfig", 60)
-    image_remove: float = named("docker rmi; copying files out of an image; a tracked "
-                                "command's default", 300)
+    image_remove: float = named("docker rmi; copying a file out of an image", 300)
     image_pull: float = named("docker pull of a node image", 1800)
     image_pull_small: float = named("docker pull of a named or component image", 900)
     image_build_step: float = named("one step of a node image build: docker save, cp, "
@@ -167,13 +172,6 @@ def parse_overrides(items: list[str], where: str) -> dict[str, float]:
     return found
 
 
-def check_mapping(data: Any, where: str) -> dict[str, float]:
-    """A ``timeouts:`` mapping of a team's file: names to seconds."""
-    if not isinstance(data, dict):
-        raise AuthprobeError(f"{where}: must map timeout names to seconds")
-    return {str(name): seconds_value(value, f"{where}.{name}") for name, value in data.items()}
-
-
 def check_versions_file(table: VersionTable) -> None:
     """The versions file's ``timeouts`` rows name the per-version timeouts only, and its
     first row names every one of them."""
@@ -181,7 +179,7 @@ def check_versions_file(table: VersionTable) -> None:
         unknown = sorted(set(row) - set(STEP_NAMES))
         if unknown:
             other = [n for n in unknown if n in SHIPPED]
-            hint = (f" ({', '.join(other)} not per version: override it with --timeout)"
+            hint = (f" ({', '.join(other)} not per version: override it with --set-timeout)"
                     if other else "")
             raise AuthprobeError(
                 f"malformed version file {table.source} at timeouts since {since}: unknown "
@@ -241,7 +239,7 @@ def step_timeouts(step: str, given: Any) -> dict[str, float]:
             raise AuthprobeError(f"{where}: a name is lower case letters, digits and '_'")
         if name in SHIPPED:
             raise AuthprobeError(f"{where} is a shipped one: give the step's timeout a name "
-                                 "of its own (a shipped one is overridden with --timeout)")
+                                 "of its own (a shipped one is overridden with --set-timeout)")
         found[name] = seconds_value(value, where)
     return found
 
