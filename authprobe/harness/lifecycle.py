@@ -5,7 +5,9 @@ The stages: ``bring-up`` runs when the cluster is first needed; ``upgrade`` when
 scenarios of the first minor of an upgrade run (``--upgrade-to``) are done, on a record of
 the same cluster at the second minor; ``release`` when the scenarios are done with it, while
 it still runs; ``end`` when it goes. Each step records a phase of the cluster, timed, in the
-report. The timeouts the steps use are named in ``clusters/versions.yaml`` (``timeouts``).
+report. The limits the steps use are named in :mod:`authprobe.model.timeouts` (the shipped
+steps' values per minor in ``clusters/versions.yaml``, ``timeouts``); a step declares its
+own in ``Step.timeouts``.
 
 A team adds a step without forking: a pytest plugin or conftest.py implements the hook
 ``pytest_authprobe_lifecycle_steps(config)`` and returns its steps (see
