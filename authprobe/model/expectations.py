@@ -39,7 +39,7 @@ def fields_of(declarations: Declarations) -> dict[str, str]:
 FIELDS = fields_of(observations.shipped())
 SHAPES = ("flat", "climbs", "never-up")
 # A cause of "unknown" fails whatever the row says, so no row predicts it.
-CAUSES = ("none", "exit", "probe-timeout")  # and probe-<HTTP status>
+CAUSES = ("none", "exit", "probe-timeout", "probe-mixed")  # and probe-<HTTP status>
 KILLERS = ("startup", "liveness", None)  # the probes whose failures make the kubelet kill
 
 

@@ -4,8 +4,7 @@ Pure logic. The harness reads the evidence (the node's runtime, the kubelet's ev
 journal, the restart series); this module decides, restart by restart, whether the kubelet
 killed the container for a failing probe or the container ended on its own.
 
-A restart is a kill of probe P ("probe-<status>", or "probe-timeout" when P's failures got
-no answer) only when all of these hold:
+A restart is a kill of probe P only when all of these hold:
 
 - the kubelet recorded the kill between its latest possible moment (the container's end)
   and its earliest (the end less the grace period): a Killing event naming P, or, where no
@@ -22,6 +21,20 @@ no answer) only when all of these hold:
   each further failure one period later, so P cannot kill before
   delay + (failureThreshold - 1) x period. For the first restart this is the budget from
   the pod's start.
+
+A kill's cause says what the failures that killed were: the last failure-threshold failures
+of P's count up to the kill (the kubelet kills on the threshold-th consecutive failure,
+whatever each one was). One outcome of them, an HTTP status or no answer, names the cause
+when it makes at least 90 % of them (``NAMING_PERCENT``): "probe-<status>", or
+"probe-timeout" for no answer. Otherwise the kill is "probe-mixed", its message giving the
+count of each status and of the failures without an answer. The share is what lets a long
+count keep its name through an incidental failure or two of another kind (kubeadm's startup
+probe kills after 24: the first probe of a slow start finding the port not yet open, an
+answer slowed past the probe's timeout on a loaded node), while a count of fewer than ten
+(kubeadm's liveness probe kills after 8) is named by one outcome only when every failure
+was that outcome. Half of them is never enough, so no tie is broken by which came first;
+a count mostly without an answer is a timeout, never the status of its few answers. Where
+the failures that killed were not all one outcome, the kill's message gives each one's count.
 
 A restart is "exit" when the container ended with no kill matched to its end: no Killing
 event near it (the events were read after it), or an end too early in every probe's count
@@ -52,7 +65,11 @@ NONE = "none"
 EXIT = "exit"
 UNKNOWN = "unknown"
 TIMEOUT = "probe-timeout"
-CAUSE_PATTERN = re.compile(r"^(none|exit|unknown|probe-timeout|probe-\d{3})$")
+MIXED = "probe-mixed"
+CAUSE_PATTERN = re.compile(r"^(none|exit|unknown|probe-timeout|probe-mixed|probe-\d{3})$")
+# The share (in percent) of the failures that killed which one outcome must make to name the
+# kill's cause; short of it the kill is MIXED.
+NAMING_PERCENT = 90
 _KILLED_FOR = re.compile(r"failed (startup|liveness) probe", re.IGNORECASE)
 
 
@@ -299,15 +316,35 @@ def _probe_kill(ev: Evidence, run: ContainerRun, counts: dict[str, float], probe
                                "kill", probe, kill_at, failures=mine)
     killing = mine[-threshold:]
     life = f", {kill_at - run.started:.0f} s into its life" if run.started is not None else ""
-    answered = [f.status for f in killing if f.status is not None]
-    if not answered:
-        return result(TIMEOUT, f"killed by the {probe} probe at {kill_at:.0f} s{life}, after "
-                               f"{threshold} failures without an answer{source}", probe,
-                      kill_at, None, killing)
-    status = Counter(answered).most_common(1)[0][0]
-    return result(f"probe-{status}", f"killed by the {probe} probe at {kill_at:.0f} s{life}, "
-                                     f"after {threshold} failures answered {status}{source}",
+    statuses = [f.status for f in killing]
+    return result(kill_cause(statuses), f"killed by the {probe} probe at {kill_at:.0f} s{life}, "
+                                        f"after {_failures_told(statuses)}{source}",
                   probe, kill_at, killing[-1].status, killing)
+
+
+def kill_cause(statuses: Sequence[int | None]) -> str:
+    """The cause of a kill after failures with these HTTP statuses (None: no answer): the
+    outcome that makes at least ``NAMING_PERCENT`` of them, else ``MIXED``."""
+    counts = Counter(statuses)
+    for status, n in counts.items():
+        if 100 * n >= NAMING_PERCENT * len(statuses):
+            return TIMEOUT if status is None else f"probe-{status}"
+    return MIXED
+
+
+def _failures_told(statuses: Sequence[int | None]) -> str:
+    """The failures that killed, in words: "24 failures answered 401", or where they differ
+    each outcome's count, the most frequent first (then by status, no answer last)."""
+    counts = sorted(Counter(statuses).items(),
+                    key=lambda item: (-item[1], item[0] is None, item[0] or 0))
+
+    def outcome(status: int | None) -> str:
+        return "without an answer" if status is None else f"answered {status}"
+
+    if len(counts) == 1:
+        return f"{len(statuses)} failures {outcome(counts[0][0])}"
+    return f"{len(statuses)} failures: " + ", ".join(f"{n} {outcome(status)}"
+                                                     for status, n in counts)
 
 
 def _may_kill(spec: dict, counts: dict[str, float], line: KillLine) -> bool:

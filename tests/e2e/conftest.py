@@ -1,5 +1,6 @@
 """Helpers for the real-cluster tests: pytest runs in child processes, as a user runs them,
-and what they leave in the Docker engine."""
+and what they leave in the Docker engine. A leak check looks only at the clusters of the run
+it made (``left_of``): other runs on the machine, of the same minor too, are theirs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from authprobe.harness.naming import NAME_RE
 from authprobe.host import docker
 from authprobe.model.versions import default_minor
 
@@ -31,6 +33,35 @@ def clusters_left(prefix: str = "authprobe-") -> set[str]:
     """Names of kind clusters with node containers in the engine."""
     return {row["cluster"] for row in docker.kind_containers()
             if row["cluster"].startswith(prefix)}
+
+
+def name_token(name: str) -> str:
+    """The run token a cluster's name carries (``r<hash>`` for one kept for reuse)."""
+    match = NAME_RE.match(name)
+    assert match, f"{name} is not named as authprobe names a run's clusters"
+    return match.group("id")
+
+
+def run_clusters(outcomes: dict) -> set[str]:
+    """The clusters a run made, as its outcomes.json names them (its clusters and its cells'
+    clusters), all carrying the run's one token (authprobe/harness/naming.py
+    ``cluster_name``)."""
+    names = ({c["name"] for c in outcomes.get("clusters", [])}
+             | {c["cluster"] for c in outcomes.get("cells", []) if c.get("cluster")})
+    assert names, "the run's outcomes.json names no cluster"
+    tokens = {name_token(name) for name in names}
+    assert len(tokens) == 1, f"the run's clusters carry {len(tokens)} run tokens: {sorted(names)}"
+    return names
+
+
+def left_of(names: set[str] | list[str]) -> set[str]:
+    """Which clusters of the runs that made ``names`` are still in the engine: each of them,
+    and any other whose name carries one of their run tokens. Another run's clusters (of the
+    same minor and profile too) are not looked at."""
+    assert names, "no cluster named to look for"
+    tokens = {name_token(name) for name in names}
+    return {name for name in clusters_left()
+            if name in names or (NAME_RE.match(name) and name_token(name) in tokens)}
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pytest
 from authprobe.host import docker
 from authprobe.wait import until
 
-from .conftest import VERSION, clusters_left
+from .conftest import VERSION, clusters_left, left_of, outcomes_of, run_clusters
 
 pytestmark = pytest.mark.e2e
 
@@ -98,8 +98,8 @@ def test_one_shared_cluster_then_gone(drive, run_child):
     assert by_test["api"]["ca_mode"].endswith("600")
     assert by_test["api"]["window"] > by_test["api"]["budget"] >= 250
     assert by_test["sampler"]["samples"] >= 2 and by_test["sampler"]["restarts"] == 0
-    assert set(CREATING.findall(child.output)) == names
-    assert not names & clusters_left()
+    assert set(CREATING.findall(child.output)) == names == run_clusters(outcomes_of(drive))
+    assert not left_of(names)
 
 
 def test_expected_start_failure_is_handed_over(drive, run_child):
@@ -112,7 +112,7 @@ def test_expected_start_failure_is_handed_over(drive, run_child):
     assert any("unknown flag: --insecure" in line for line in failure[0]["log"]), failure
     logs = list((drive / "reports").glob("*/logs/authprobe-anon-off-probe-8080-*"))
     assert logs and any(logs[0].rglob("kubelet.log")), logs
-    assert failure[0]["cluster"] not in clusters_left()
+    assert not left_of({failure[0]["cluster"]})
 
 
 def test_sigint_during_creation_leaves_nothing(drive, run_child):
@@ -132,7 +132,7 @@ def test_sigint_during_creation_leaves_nothing(drive, run_child):
     child.wait(timeout=300)
     assert "SIGINT received" in child.output, child.tail()
     assert child.proc.returncode != 0
-    assert name not in clusters_left(), child.tail()
+    assert not left_of({name}), child.tail()
     ps = subprocess.run(["pgrep", "-f", f"kind create cluster --name={name}"],
                         capture_output=True, text=True)
     assert ps.stdout.strip() == ""
@@ -161,4 +161,4 @@ def test_reused_cluster_with_other_flags_fails_clearly(drive, run_child):
     finally:
         subprocess.run([sys.executable, "-m", "authprobe.cli", "clusters", "prune", name],
                        capture_output=True, text=True)
-    assert name not in clusters_left()
+    assert not left_of({name})

@@ -11,7 +11,7 @@ import pytest
 
 from authprobe.wait import until
 
-from .conftest import VERSION, clusters_left
+from .conftest import VERSION, clusters_left, left_of
 
 pytestmark = pytest.mark.e2e
 
@@ -59,4 +59,5 @@ def test_two_runs_at_once_keep_to_their_own_clusters(tmp_path, run_child):
     for child, name in zip(children, mine, strict=True):
         other = mine[1] if name == mine[0] else mine[0]
         assert other not in child.output, child.tail()
-    assert not set(mine) & clusters_left()
+    for name in mine:
+        assert not left_of({name}), name

@@ -15,7 +15,7 @@ import pytest
 
 from authprobe.model.versions import resolve
 
-from .conftest import VERSION, clusters_left, outcomes_of
+from .conftest import VERSION, left_of, outcomes_of, run_clusters
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,9 @@ def test_the_upgrade_run_passes_and_leaves_no_cluster(run):
     bad = [f"{c['profile']}/{c['scenario']}@{c['version']}: {c['outcome']} {c['message']}"
            for c in outcomes["cells"] if c["outcome"] in ("fail", "error", "skipped")]
     assert not bad, "\n".join(bad)
-    assert not any(f"-{FROM.replace('.', '')}-" in name for name in clusters_left())
+    made = run_clusters(outcomes)
+    assert {c["profile"] for c in outcomes["cells"] if c.get("cluster") in made} == set(PROFILES)
+    assert not left_of(made)
 
 
 def test_the_same_clusters_ran_both_minors(run):

@@ -1,14 +1,22 @@
 """Why kube-apiserver restarted, restart by restart: a kill is the probe's only with the
 kubelet's record of it at the container's end (its Killing event, or where none was read its
 journal line acting on the probe), the probe's failures before it and a life long enough for
-that probe to kill; an end with no kill is an exit; the rest is unknown."""
+that probe to kill; an end with no kill is an exit; the rest is unknown. A kill is named by
+the outcome of nine tenths of the failures that killed, else it is mixed, with the counts."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
+from authprobe.errors import AuthprobeError
+from authprobe.model.expectations import ExpectationTable
 from authprobe.model.restarts import (
+    CAUSE_PATTERN,
     EXIT,
+    MIXED,
+    TIMEOUT,
     UNKNOWN,
     ContainerRun,
     Evidence,
@@ -16,6 +24,7 @@ from authprobe.model.restarts import (
     KillEvent,
     KillLine,
     earliest_kill,
+    kill_cause,
     killed_by,
     restarts_in,
     window_cause,
@@ -236,3 +245,82 @@ def test_after_a_kill_the_count_begins_afresh():
     restarts = restarts_in(evidence([first, second], events, found=found, window=400))
     assert [r.cause for r in restarts] == ["probe-401", UNKNOWN]
     assert "before that probe could kill (240 s)" in restarts[1].why
+
+
+def startup_kill_after(statuses: list[int | None]):
+    """The restart of a container the startup probe killed at 250 s after 24 failures with
+    these statuses (None: no answer), one per period from 10 s."""
+    run = ContainerRun("a", 0, 0.0, 265.0, 137, "Error")
+    found = [Failure(10.0 + 10 * i, "startup", status) for i, status in enumerate(statuses)]
+    events = [KillEvent.of(STARTUP_KILL, 250.0, 250.0, 1)]
+    (restart,) = restarts_in(evidence([run], events, [KillLine(250.0, "startup")], found))
+    assert restart.killed_by == "startup" and len(restart.failures) == 24
+    return restart
+
+
+@pytest.mark.parametrize("statuses", [[None] * 23 + [401], [401] + [None] * 23,
+                                      [None] * 11 + [401] + [None] * 12])
+def test_a_kill_after_23_failures_without_an_answer_and_one_401_is_a_timeout(statuses):
+    restart = startup_kill_after(statuses)
+    assert restart.cause == TIMEOUT != "probe-401"
+    assert "after 24 failures: 23 without an answer, 1 answered 401" in restart.why
+    assert window_cause([restart]) == TIMEOUT and killed_by([restart]) == "startup"
+
+
+@pytest.mark.parametrize("statuses", [[401] * 12 + [403] * 12, [403] * 12 + [401] * 12,
+                                      [401, 403] * 12, [403, 401] * 12])
+def test_a_tie_is_mixed_and_names_both_counts_whatever_came_first(statuses):
+    restart = startup_kill_after(statuses)
+    assert restart.cause == MIXED
+    assert restart.why.endswith("after 24 failures: 12 answered 401, 12 answered 403")
+
+
+def test_a_tie_of_answers_and_no_answers_is_mixed():
+    restart = startup_kill_after([None] * 12 + [401] * 12)
+    assert restart.cause == MIXED
+    assert "after 24 failures: 12 answered 401, 12 without an answer" in restart.why
+
+
+def test_a_kill_after_every_failure_answered_401_is_probe_401():
+    restart = startup_kill_after([401] * 24)
+    assert (restart.cause, restart.answer) == ("probe-401", 401)
+    assert restart.why.endswith("after 24 failures answered 401")
+
+
+@pytest.mark.parametrize(("statuses", "cause"), [
+    ([None] * 2 + [401] * 22, "probe-401"),  # 22 of 24: 91.7 %
+    ([None] * 3 + [401] * 21, MIXED),  # 21 of 24: 87.5 %
+    ([503] * 2 + [None] * 22, TIMEOUT),
+])
+def test_one_outcome_names_the_kill_from_nine_tenths_of_its_failures(statuses, cause):
+    restart = startup_kill_after(statuses)
+    assert restart.cause == cause
+    assert f"after 24 failures: {max(Counter(statuses).values())} " in restart.why
+
+
+def test_a_short_count_is_named_by_one_outcome_only_when_it_is_all_of_them():
+    # kubeadm's liveness probe kills after 8: 7 of 8 is short of nine tenths.
+    run = ContainerRun("a", 0, 0.6, 172.0, 1, "Error")
+    found = failures("liveness", 80.0, 7) + [Failure(150.0, "liveness", None)]
+    events = [KillEvent.of(LIVENESS_KILL, 151.0, 151.0, 1)]
+    (restart,) = restarts_in(evidence([run], events, [KillLine(150.2, "liveness")], found))
+    assert restart.cause == MIXED and restart.killed_by == "liveness"
+    assert "after 8 failures: 7 answered 401, 1 without an answer" in restart.why
+
+
+@pytest.mark.parametrize(("statuses", "cause"), [
+    ([401] * 3, "probe-401"), ([None] * 3, TIMEOUT), ([401, 401, None], MIXED),
+    ([None] * 9 + [500], TIMEOUT), ([None] * 8 + [500, 500], MIXED)])
+def test_kill_cause_of_the_failures_that_killed(statuses, cause):
+    assert kill_cause(statuses) == cause == kill_cause(list(reversed(statuses)))
+
+
+def test_every_cause_a_kill_is_given_is_one_a_row_may_predict():
+    for statuses in ([401] * 3, [None] * 3, [401, 403, None]):
+        cause = kill_cause(statuses)
+        assert CAUSE_PATTERN.match(cause)
+        ExpectationTable().add({"scenarios": {"apiserver_restarts": {"anon-off": [
+            {"since": "1.19", "restart_cause": cause}]}}}, "a team's file")
+    with pytest.raises(AuthprobeError, match="restart_cause must be one of"):
+        ExpectationTable().add({"scenarios": {"apiserver_restarts": {"anon-off": [
+            {"since": "1.19", "restart_cause": "probe-many"}]}}}, "a team's file")

@@ -133,3 +133,26 @@ def test_a_kill_the_kubelet_posted_no_event_for_is_read_from_its_journal(version
     assert first.kill_at <= first.container.finished <= first.kill_at + 35
     assert cell["outcome"] == "expected-failure"
     assert cell["observed"]["restart_cause"] == "probe-401"
+
+
+RECORDED = [(name, cell["profile"], cell["version"])
+            for name in ("restart-causes-1.34.json", "restart-exit-1.34.json",
+                         "outcomes-sweep-1.19-1.37.json")
+            for cell in load(name)["cells"]
+            if cell["scenario"] == "apiserver_restarts" and "window" in cell["observed"]
+            and any(r["container"] for r in cell["evidence"].get("restarts", ()))]
+
+
+@pytest.mark.parametrize(("name", "profile", "version"), RECORDED)
+def test_every_recorded_restart_reads_with_the_cause_it_was_given(name, profile, version):
+    # Every restart recorded in a window: each kill (the sweep's, the story's) came after
+    # failures all answered 401, so the cause a kill is named by (one outcome making nine
+    # tenths of its failures) keeps each one's class and words; an exit stays an exit.
+    document = load(name)
+    cell = restart_cell(document, profile, version)
+    recorded = [r for r in cell["evidence"]["restarts"] if r["container"]]
+    restarts = restarts_in(recorded_evidence(document, cell))
+    assert [(r.cause, r.why) for r in restarts] == [(r["cause"], r["why"]) for r in recorded]
+    for restart in restarts:
+        if restart.killed_by:
+            assert {f.status for f in restart.failures} == {restart.answer}
