@@ -38,6 +38,7 @@ from ..errors import AuthprobeError
 from ..model.expectations import is_expected_failure
 from ..model.observations import Declarations
 from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, CellRecord
+from ..model.predictions import NOT_PREDICTED, prediction
 from ..model.summary import one_line
 from ..model.versions import KubeVersion, version_key, version_table
 from .document import Outcomes
@@ -141,16 +142,11 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
     declared = ctx.declarations.get(name)
     if declared is not None and declared.follows and other_version:
         return EXPLAINED if _moved_by_fact(declared.follows, old, new, name) else UNPREDICTED
-    if declared is None or not declared.expect or declared.expect not in new.expected:
+    row = NOT_PREDICTED if declared is None else prediction(declared, new.expected)
+    if row is NOT_PREDICTED or not declared.predicts(row, new.observed.get(name)):
         return UNPREDICTED
-    row = new.expected[declared.expect]
-    if not declared.predicts(row, new.observed.get(name)):
-        return UNPREDICTED
-    before = old.expected.get(declared.expect, _ABSENT)
+    before = prediction(declared, old.expected)
     return EXPLAINED if other_version and before != row else ALLOWED
-
-
-_ABSENT = object()
 
 
 def _moved_by_fact(fact: str, old: CellRecord, new: CellRecord, name: str) -> bool:
