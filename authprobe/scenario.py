@@ -30,14 +30,6 @@ def status_message(response: requests.Response) -> str:
     return json.dumps(body, sort_keys=True)
 
 
-def check_audit(record, expected) -> None:
-    """The apiserver's own record names the user the expectations give (None: nobody)."""
-    if "audit_user" in expected.values:
-        assert record.user == expected.audit_user, record.summary()
-    if expected.audit_group is not None:
-        assert expected.audit_group in record.groups, record.summary()
-
-
 def answered(call: Callable[[], T], within: float = 420.0) -> T:
     """Run ``call``, retrying while the apiserver cannot be reached, for at most ``within`` s.
 
