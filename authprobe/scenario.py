@@ -16,7 +16,6 @@ from .wait import WaitTimeout, until
 T = TypeVar("T")
 
 
-
 def status_message(response: requests.Response) -> str:
     """The ``message`` of a metav1.Status body, else the body text itself."""
     try:
@@ -26,14 +25,6 @@ def status_message(response: requests.Response) -> str:
     if isinstance(body, dict) and body.get("kind") == "Status":
         return str(body.get("message", ""))
     return json.dumps(body, sort_keys=True)
-
-
-def check_audit(record, expected) -> None:
-    """The apiserver's own record names the user the expectations give (None: nobody)."""
-    if "audit_user" in expected.values:
-        assert record.user == expected.audit_user, record.summary()
-    if expected.audit_group is not None:
-        assert expected.audit_group in record.groups, record.summary()
 
 
 def answered(call: Callable[[], T], within: float | None = None) -> T:

@@ -1,8 +1,9 @@
 """A browser with no credentials: the request runs as system:anonymous (or is refused
 outright when anonymous auth is off), and only the health endpoints may answer it. The
-apiserver's audit record of each request says who it took the request to be."""
+apiserver's audit record of each request says who it took the request to be. What the
+scenario records is judged by its row, field by field (scenarios/observations.yaml)."""
 
-from authprobe.scenario import answered, check_audit, settled_health, status_message
+from authprobe.scenario import answered, settled_health, status_message
 
 HEALTH = ("/livez", "/readyz", "/healthz")
 
@@ -20,12 +21,9 @@ def get_anonymously(cluster, path, observe):
 
 
 def check(cluster, path, expected, observe):
-    response, record = get_anonymously(cluster, path, observe)
-    assert response.status_code == expected.status
-    assert expected.message in status_message(response)
-    if expected.www_authenticate is False:
+    response, _ = get_anonymously(cluster, path, observe)
+    if expected.www_authenticate is False:  # not even an empty one
         assert "WWW-Authenticate" not in response.headers
-    check_audit(record, expected)
 
 
 def test_anonymous_get_root(cluster, expected, observe):

@@ -14,6 +14,5 @@ def test_control_plane_comes_up(cluster, expected, observe):
     failure = cluster.start_failure
     observe(exit_code=failure.exit_code, log_tail=failure.log_tail[-5:])
     observe.evidence(start_failure=failure.reason)
-    assert failure.exit_code == expected.exit_code
     assert any(expected.log_message in line for line in failure.log_tail), (
         f"no log line of kube-apiserver names {expected.log_message!r}")

@@ -1,7 +1,8 @@
 """The Dashboard through the apiserver's service proxy: nobody gets in anonymously, and
-user admin sees it only after the cluster-admin binding."""
+user admin sees it only after the cluster-admin binding. What each scenario records is judged
+by its row, field by field (scenarios/observations.yaml)."""
 
-from authprobe.scenario import answered, check_audit, status_message
+from authprobe.scenario import answered, status_message
 
 DASHBOARD = "/api/v1/namespaces/kubernetes-dashboard/services/https:kubernetes-dashboard:/proxy/"
 # Answers with or without the Dashboard's web front end: the Dashboard's LoginStatus
@@ -10,37 +11,33 @@ DASHBOARD = "/api/v1/namespaces/kubernetes-dashboard/services/https:kubernetes-d
 LOGIN_STATUS = DASHBOARD + "api/v1/login/status"
 
 
-def observed(cluster, response, observe):
+def observed(cluster, response, observe) -> None:
     observe(status=response.status_code, message=status_message(response))
-    return observe.audit(cluster.audit.record_of(response))
+    observe.audit(cluster.audit.record_of(response))
 
 
 def test_anonymous_dashboard_proxy(cluster, expected, observe):
+    """No credentials on the Dashboard's proxy path: refused as system:anonymous (403), or
+    401 where anonymous requests are off or limited, with no WWW-Authenticate header."""
     response = answered(lambda: cluster.anonymous.get(DASHBOARD))
-    record = observed(cluster, response, observe)
-    assert response.status_code == expected.status
-    assert expected.message in status_message(response)
-    check_audit(record, expected)
+    observed(cluster, response, observe)
+    observe(www_authenticate=response.headers.get("WWW-Authenticate"))
+    if expected.www_authenticate is False:  # not even an empty one
+        assert "WWW-Authenticate" not in response.headers
 
 
-def test_admin_dashboard_proxy_before_binding(cluster, expected, observe):
-    response = answered(lambda: cluster.admin.get(DASHBOARD))
-    record = observed(cluster, response, observe)
-    assert response.status_code == expected.status
-    assert expected.message in status_message(response)
-    check_audit(record, expected)
+def test_admin_dashboard_proxy_before_binding(cluster, observe):
+    observed(cluster, answered(lambda: cluster.admin.get(DASHBOARD)), observe)
 
 
-def test_admin_dashboard_after_binding(cluster, expected, observe, cluster_admin_binding):
+def test_admin_dashboard_after_binding(cluster, observe, cluster_admin_binding):
     """With the cluster-admin binding user admin reaches the Dashboard itself: its login
     status answers over HTTPS (httpsMode) and without the admin's Authorization header,
     which the apiserver's proxy does not pass on."""
     cluster.dashboard_ready()
     with cluster_admin_binding():
         response = answered(lambda: cluster.admin.get(LOGIN_STATUS))
-        record = observed(cluster, response, observe)
-    assert response.status_code == expected.status
-    assert response.headers.get("Content-Type", "").startswith("application/json")
-    assert isinstance(response.json(), dict), response.text[:200]
-    assert expected.message in status_message(response)
-    check_audit(record, expected)
+        observed(cluster, response, observe)
+    if response.status_code == 200:
+        assert response.headers.get("Content-Type", "").startswith("application/json")
+        assert isinstance(response.json(), dict), response.text[:200]

@@ -12,7 +12,7 @@ from kubernetes.stream import stream
 from websocket import WebSocketBadStatusException
 
 from authprobe.model.timeouts import calls, waits
-from authprobe.scenario import answered, check_audit
+from authprobe.scenario import answered
 from authprobe.wait import until
 
 USER = "exec-getter"
@@ -93,9 +93,10 @@ def message_of(answer: Answer, pod: str, version: str) -> str:
     return text.replace(pod, "<pod>").replace(version, "<version>")
 
 
-def test_exec_with_get_only(cluster, expected, observe, granted):
+def test_exec_with_get_only(cluster, observe, granted):
     """A user allowed only `get` on pods/exec execs into a pod over WebSocket: the upgrade
-    (101) and the command's output up to 1.34; 403 from 1.35, where `create` is needed too."""
+    (101) and the command's output up to 1.34; 403 from 1.35, where `create` is needed too.
+    What it records is judged by its row, field by field (scenarios/observations.yaml)."""
     pod = running_target(cluster)
     with granted(USER, ["get"], "pods/exec", namespace=NAMESPACE):
         answer = answered(lambda: exec_over_websocket(cluster, pod))
@@ -104,9 +105,6 @@ def test_exec_with_get_only(cluster, expected, observe, granted):
     observe.evidence(exec_output=answer.body.strip())
     # A 101 passes on the kubelet's headers, without the apiserver's Audit-Id: its record
     # is the one of this user's exec of this pod received while the handshake ran.
-    record = observe.audit(
+    observe.audit(
         cluster.audit.record_by_id(answer.audit_id) if answer.audit_id else
         cluster.audit.record_between(f"/pods/{pod}/exec", USER, answer.sent, answer.answered))
-    assert answer.status == expected.status, message
-    assert expected.message in message
-    check_audit(record, expected)

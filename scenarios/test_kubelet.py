@@ -62,55 +62,48 @@ def observed(answer: KubeletAnswer, user, path, observe):
     return asked
 
 
-def check(answer: KubeletAnswer, asked, expected) -> None:
-    """The answer is the row's, the audited reviews name the row's user, and they agree
-    with the answer: a review allowed it exactly when the kubelet let the request in. (The
-    kubelet asks again only for what it does not hold: a denial 30 s, an allow 5 min. So
-    which denied subresources show up as reviews of this request is not compared.)"""
-    response = answer.response
+def check(answer: KubeletAnswer, asked) -> None:
+    """The audited reviews agree with the answer: a review allowed it exactly when the
+    kubelet let the request in. (What was recorded, the answer, the reviews' user and the
+    subresource that let it in, is judged by the row, field by field. The kubelet asks again
+    only for what it does not hold: a denial 30 s, an allow 5 min. So which denied
+    subresources show up as reviews of this request is not compared.)"""
     reviews = [r.to_dict() for r in answer.reviews] + [r.to_dict() for r in asked if r.held]
-    assert response.status_code == expected.status, kubelet_message(response)
-    assert expected.message in kubelet_message(response)
-    if "audit_user" in expected.values:
-        assert (asked[-1].user if asked else None) == expected.audit_user, reviews
     allowed = [r for r in asked if r.allowed]
-    assert bool(allowed) == (response.status_code == 200), reviews
-    if "authz_subresource" in expected.values:
-        assert (allowed[-1].subresource if allowed else None) == expected.authz_subresource, (
-            reviews)
+    assert bool(allowed) == (answer.response.status_code == 200), reviews
 
 
-def test_kubelet_anonymous_pods(cluster, expected, observe):
+def test_kubelet_anonymous_pods(cluster, observe):
     """No credentials on the kubelet's /pods: 401 with the kubelet's anonymous
     authentication off (kubeadm's setting), and it asks the apiserver nothing; with it on,
     the kubelet asks whether system:anonymous may get the node's proxy subresource
     (from 1.33 first its pods subresource) and answers 403."""
     answer = kubelet_get(cluster, None, PODS)
-    check(answer, observed(answer, None, PODS, observe), expected)
+    check(answer, observed(answer, None, PODS, observe))
     if answer.response.status_code == 401:
         assert answer.reviews == [], "the kubelet asked the apiserver about a request it refused"
 
 
-def test_kubelet_anonymous_healthz(cluster, expected, observe):
+def test_kubelet_anonymous_healthz(cluster, observe):
     """No credentials on the kubelet's /healthz (its secure port's, not the local 10248
     one): refused as /pods is, the subresource asked about being healthz from 1.33."""
     answer = kubelet_get(cluster, None, HEALTHZ)
-    check(answer, observed(answer, None, HEALTHZ, observe), expected)
+    check(answer, observed(answer, None, HEALTHZ, observe))
     if answer.response.status_code == 401:
         assert answer.reviews == [], "the kubelet asked the apiserver about a request it refused"
 
 
-def test_kubelet_admin_before_binding(cluster, expected, observe):
+def test_kubelet_admin_before_binding(cluster, observe):
     """User admin's static token on the kubelet's /pods: the kubelet authenticates it
     (TokenReview) and RBAC, asked by SubjectAccessReview, denies it: 403."""
     answer = kubelet_get(cluster, "admin", PODS)
-    check(answer, observed(answer, "admin", PODS, observe), expected)
+    check(answer, observed(answer, "admin", PODS, observe))
 
 
 # Late, so the kubelet has forgotten the denial of kubelet_admin_before_binding (it keeps
 # one 30 s) and answers at once.
 @pytest.mark.runs_last
-def test_kubelet_admin_after_binding(cluster, expected, observe, cluster_admin_binding):
+def test_kubelet_admin_after_binding(cluster, observe, cluster_admin_binding):
     """With the cluster-admin binding user admin reads the kubelet's /pods (a PodList)."""
     last = {}
 
@@ -124,13 +117,13 @@ def test_kubelet_admin_after_binding(cluster, expected, observe, cluster_admin_b
         until(let_in, timeout=waits().kubelet_cache, interval=3.0, give_last=True, quiet=True,
               what="the kubelet to let admin in after the binding")
     answer = last["answer"]
-    check(answer, observed(answer, "admin", PODS, observe), expected)
+    check(answer, observed(answer, "admin", PODS, observe))
 
 
-def test_kubelet_healthz_fine_grained(cluster, expected, observe, granted):
+def test_kubelet_healthz_fine_grained(cluster, observe, granted):
     """A user bound to a role with only get on nodes/healthz, on the kubelet's /healthz:
     fine-grained kubelet authorization (KEP-2862, on by default from 1.33) lets it in; before
     it, the kubelet asks for nodes/proxy and answers 403."""
     with granted("healthz-reader", ["get"], "nodes/healthz"):
         answer = kubelet_get(cluster, "healthz-reader", HEALTHZ)
-    check(answer, observed(answer, "healthz-reader", HEALTHZ, observe), expected)
+    check(answer, observed(answer, "healthz-reader", HEALTHZ, observe))

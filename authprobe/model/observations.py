@@ -22,6 +22,15 @@ from .versions import FACT_NAMES
 
 PART_CHARS = 90  # an apiserver message within a cell's message line
 
+def _any_of(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    """A match where a list of expected values means any of them."""
+    def match(row: Any, observed: Any) -> bool:
+        if isinstance(row, list):
+            return any(test(value, observed) for value in row)
+        return test(row, observed)
+    return match
+
+
 def _equal(row: Any, observed: Any) -> bool:
     if isinstance(row, list) and not isinstance(observed, list):
         return observed in row
@@ -48,30 +57,71 @@ def _within(row: Any, observed: Any) -> bool:
     return isinstance(observed, (int, float)) and low <= observed <= high
 
 
-def decision_of(status: int) -> str | None:
-    """The authorizer's decision behind an HTTP status: none for 401 (the request was not
-    authenticated, so never authorized), forbid for 403, allow for anything else."""
-    if status == 401:
-        return None
-    return "forbid" if status == 403 else "allow"
-
-
-def _decision(row: Any, observed: Any) -> bool:
-    statuses = row if isinstance(row, list) else [row]
-    return observed in {decision_of(s) for s in statuses}
-
-
 # How an expectation field's value predicts an observed value: (description, test).
 MATCHES: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
     "equal": ("the expected value (a list: any of them)", _equal),
-    "fragment": ("a text expected in", _fragment),
-    "member": ("a value expected among (null: none at all)", _member),
+    "fragment": ("a text expected in (a list: any of them)", _any_of(_fragment)),
+    "member": ("a value expected among (null: none at all; a list: any of them)",
+               _any_of(_member)),
     "present": ("whether there is", _present),
     "within": ("[low, high], the range expected of", _within),
-    "decision": ("an HTTP status whose authorizer decision is", _decision),
 }
 COMPARES = ("exact", "set", "within")
-KEYS = {"meaning", "expect", "match", "compare", "tolerance", "line", "line_when", "follows"}
+KEYS = {"meaning", "expect", "match", "compare", "tolerance", "line", "line_when", "follows",
+        "implied_by"}
+
+
+@dataclass(frozen=True)
+class Implied:
+    """A rule between two row fields: which values of the declared field go with each value
+    of another field of the same row (``field``). A row that does not give the declared
+    field predicts, from its ``field``, the first value that goes with it."""
+
+    field: str
+    values: Mapping[str, tuple]  # a value of `field` as a JSON literal -> the values it goes with
+    otherwise: tuple = ()  # what goes with any other value of `field`
+
+    def goes_with(self, other: Any) -> tuple:
+        """The values of the declared field that go with ``other`` (a list: any of them)."""
+        found: list = []
+        for value in other if isinstance(other, list) else [other]:
+            for item in self.values.get(json.dumps(value), self.otherwise):
+                if item not in found:
+                    found.append(item)
+        return tuple(found)
+
+    def first(self, other: Any) -> Any:
+        """What a row that gives ``other`` and not the declared field predicts of it (a
+        list of ``other``: any of their first values)."""
+        firsts: list = []
+        for value in other if isinstance(other, list) else [other]:
+            allowed = self.values.get(json.dumps(value), self.otherwise)
+            if allowed and allowed[0] not in firsts:
+                firsts.append(allowed[0])
+        return firsts[0] if len(firsts) == 1 else firsts
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "values": {k: list(v) for k, v in self.values.items()},
+                "otherwise": list(self.otherwise)}
+
+
+def _implied(spec: Any, bad: Callable[[str], None]) -> Implied | None:
+    """An ``implied_by`` declaration, checked."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or set(spec) - {"field", "values", "otherwise"} or not str(
+            spec.get("field") or "").strip():
+        bad("implied_by takes field (a row field), values (a mapping of that field's values "
+            "to lists of this one's) and otherwise (a list)")
+    values = spec.get("values") or {}
+    otherwise = spec.get("otherwise") or []
+    if not isinstance(values, dict) or not all(isinstance(v, list) and v
+                                               for v in values.values()):
+        bad("implied_by.values must map each value of the other field to a non-empty list")
+    if not isinstance(otherwise, list):
+        bad("implied_by.otherwise must be a list")
+    return Implied(str(spec["field"]), {str(k): tuple(v) for k, v in values.items()},
+                   tuple(otherwise))
 
 
 @dataclass(frozen=True)
@@ -87,6 +137,8 @@ class Observation:
     # A numeric version fact (clusters/versions.yaml) the harness adds to this value: between
     # two versions the value is predicted to move by the fact's difference.
     follows: str | None = None
+    # Another row field that implies this one's prediction where a row does not give it.
+    implied_by: Implied | None = None
     source: str = ""
 
     def predicts(self, row_value: Any, observed: Any) -> bool:
@@ -176,6 +228,11 @@ class Declarations:
             follows = spec.get("follows")
             if follows is not None and follows not in FACT_NAMES:
                 bad(name, f"follows must name a version fact: {', '.join(FACT_NAMES)}")
+            implied = _implied(spec.get("implied_by"), lambda what, n=name: bad(n, what))
+            if implied is not None and implied.field == spec.get("expect"):
+                bad(name, "implied_by names another row field than 'expect'")
+            if implied is not None and not spec.get("expect"):
+                bad(name, "implied_by needs the row field it implies ('expect')")
             if name in self.by_name:
                 bad(name, f"already declared in {self.by_name[name].source}; an observed "
                           "field is declared once")
@@ -185,7 +242,7 @@ class Declarations:
                 compare=spec.get("compare", "exact"),
                 tolerance=float(spec.get("tolerance", 0.0)), line=spec.get("line"),
                 line_when={str(k): str(v) for k, v in when.items()}, follows=follows,
-                source=source)
+                implied_by=implied, source=source)
 
     def predicting(self, expectation_field: str) -> list[Observation]:
         return [o for o in self if o.expect == expectation_field]
@@ -198,6 +255,15 @@ class Declarations:
                 what = f"{MATCHES[item.match][0]} {item.name} ({item.meaning})"
                 fields[item.expect] = (f"{fields[item.expect]}; {what}"
                                        if item.expect in fields else what)
+        for item in self:
+            implied = item.implied_by
+            if implied is not None and implied.field in fields:
+                fields[implied.field] += (
+                    f"; where the row gives no {item.expect}, the first {item.expect} that "
+                    f"goes with it: " + ", ".join(
+                        f"{k}: {' or '.join(map(json.dumps, v))}"
+                        for k, v in implied.values.items())
+                    + f", else {' or '.join(map(json.dumps, implied.otherwise))}")
         return fields
 
     def check_name(self, name: str) -> None:
@@ -209,7 +275,9 @@ class Declarations:
 
     def to_dict(self) -> dict[str, dict]:
         return {o.name: {"meaning": o.meaning, "expect": o.expect, "match": o.match,
-                         "compare": o.compare, "tolerance": o.tolerance} for o in self}
+                         "compare": o.compare, "tolerance": o.tolerance,
+                         **({"implied_by": o.implied_by.to_dict()} if o.implied_by else {})}
+                for o in self}
 
 
 def shipped_path() -> Path:
@@ -241,6 +309,10 @@ def shipped() -> Declarations:
     return declarations
 
 
+def _malformed_in_report(what: str) -> None:
+    raise AuthprobeError(f"an observation declared in the report is malformed: {what}")
+
+
 def from_document(data: Mapping[str, dict] | None) -> Declarations:
     """The shipped declarations, and those an outcomes document recorded that are not shipped
     (a team's own observations), so a report is compared as it was declared."""
@@ -251,7 +323,8 @@ def from_document(data: Mapping[str, dict] | None) -> Declarations:
         compare = spec.get("compare", "exact")
         declarations.by_name[name] = Observation(
             name=name, meaning=str(spec.get("meaning", "")), expect=spec.get("expect"),
-            match=spec.get("match") or "equal",
+            match=spec.get("match") if spec.get("match") in MATCHES else "equal",
             compare=compare if compare in COMPARES else "exact",
-            tolerance=float(spec.get("tolerance") or 0.0), source="the report")
+            tolerance=float(spec.get("tolerance") or 0.0),
+            implied_by=_implied(spec.get("implied_by"), _malformed_in_report), source="the report")
     return declarations

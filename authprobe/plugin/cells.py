@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from ..model import predictions
 from ..model.expectations import Expectation
 from ..model.observations import Declarations
 from ..model.outcome import (
@@ -63,6 +64,25 @@ def crash_line(report: pytest.TestReport) -> str:
 def _tail(text: str) -> str:
     lines = text.rstrip().splitlines()
     return "\n".join(lines[-DETAIL_LINES:])
+
+
+def judge_by_row(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
+                 declarations: Declarations) -> str | None:
+    """After a scenario's call passed, judge the cell by its row as the declarations say
+    (scenarios/observations.yaml): every observation it recorded that the row predicts
+    must be what the row predicts, and every row field that predicts observations must have
+    been checked by one it recorded. A disagreement fails the call (FAIL), a prediction the
+    scenario recorded nothing for errors it (ERROR); the report then holds one line naming
+    each field, what was predicted and what was seen. None when the row agrees."""
+    if report.when != "call" or not report.passed or plan.row is None:
+        return None
+    seen = predictions.disagreements(declarations, plan.row.values, state.observed)
+    missing = predictions.unrecorded(declarations, plan.row.values, state.observed)
+    if not seen and not missing:
+        return None
+    report.outcome = "failed"
+    report.longrepr = "; ".join(seen + missing)
+    return FAIL if seen else ERROR
 
 
 def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,

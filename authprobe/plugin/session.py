@@ -283,8 +283,11 @@ class Harness:
         if plan is None:
             return report
         state = item.stash[STATE]
-        assertion = bool(call.excinfo and call.excinfo.errisinstance(AssertionError))
-        _cells.apply(plan, state, report, assertion, self.selection().expectations.observations)
+        declarations = self.selection().expectations.observations
+        judged = _cells.judge_by_row(plan, state, report, declarations)
+        assertion = judged == FAIL or bool(call.excinfo
+                                           and call.excinfo.errisinstance(AssertionError))
+        _cells.apply(plan, state, report, assertion, declarations)
         if report.when == "teardown":
             record = _cells.record(plan, state, item.nodeid)
             self.runlog.add_cell(record)

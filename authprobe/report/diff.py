@@ -13,6 +13,11 @@ within a tolerance). Each changed field is judged against the expectation rows:
   (the same version, or the same row on both sides);
 - *unpredicted*: no row predicts the new value (or no expectation field predicts the field).
 
+A field that comes or goes with its cell's outcome (a cell n/a on one side, such as every
+cell of a profile on its first supported minor) goes with the outcome's verdict, but where
+the row of the cell that recorded it predicts it, a value that row does not predict is
+unpredicted, as beside any other pass.
+
 The classes:
 
 - ``regression``: the new cell fails or errors; or it is skipped (it could not run); or a
@@ -38,6 +43,7 @@ from ..errors import AuthprobeError
 from ..model.expectations import is_expected_failure
 from ..model.observations import Declarations
 from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, CellRecord
+from ..model.predictions import NOT_PREDICTED, disagreement, prediction
 from ..model.summary import one_line
 from ..model.versions import KubeVersion, version_key, version_table
 from .document import Outcomes
@@ -137,20 +143,29 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
         rows_differ = predicted_kind(old.expected) != predicted_kind(new.expected)
         if new.outcome != predicted_kind(new.expected) or not rows_differ:
             return UNPREDICTED
+        if name != OUTCOME and not as_rows_predict(name, (old, new), ctx):
+            return UNPREDICTED
         return EXPLAINED if other_version else ALLOWED
     declared = ctx.declarations.get(name)
     if declared is not None and declared.follows and other_version:
         return EXPLAINED if _moved_by_fact(declared.follows, old, new, name) else UNPREDICTED
-    if declared is None or not declared.expect or declared.expect not in new.expected:
+    row = NOT_PREDICTED if declared is None else prediction(declared, new.expected)
+    if row is NOT_PREDICTED or not declared.predicts(row, new.observed.get(name)):
         return UNPREDICTED
-    row = new.expected[declared.expect]
-    if not declared.predicts(row, new.observed.get(name)):
-        return UNPREDICTED
-    before = old.expected.get(declared.expect, _ABSENT)
+    before = prediction(declared, old.expected)
     return EXPLAINED if other_version and before != row else ALLOWED
 
 
-_ABSENT = object()
+def as_rows_predict(name: str, cells: tuple[CellRecord, ...], ctx: Context) -> bool:
+    """Whether each cell that recorded a field which comes or goes with its outcome (a cell
+    n/a on one side: a profile's first supported minor) recorded what its own row predicts
+    of it, as any other field is judged; a field its row predicts nothing of goes with the
+    outcome."""
+    declared = ctx.declarations.get(name)
+    if declared is None:
+        return True
+    return not any(disagreement(declared, cell.expected, cell.observed[name])
+                   for cell in cells if name in cell.observed)
 
 
 def _moved_by_fact(fact: str, old: CellRecord, new: CellRecord, name: str) -> bool:

@@ -12,7 +12,8 @@ import pytest
 from authprobe.errors import AuthprobeError
 from authprobe.model import observations
 from authprobe.model.expectations import FIELDS, ExpectationTable, load_files
-from authprobe.model.observations import Declarations, decision_of
+from authprobe.model.observations import Declarations
+from authprobe.model.predictions import NOT_PREDICTED, prediction
 from authprobe.paths import scenarios_dir
 from authprobe.plugin.cells import ItemState
 from authprobe.plugin.fixtures import Observer
@@ -68,18 +69,39 @@ def test_the_shipped_rows_name_only_declared_fields():
     ("first_restart_at", [250, 340], 311.4, True),
     ("first_restart_at", [250, 340], 165.2, False),
     ("first_restart_at", [250, 340], None, False),
-    ("audit_decision", 403, "forbid", True),
-    ("audit_decision", 401, None, True),
-    ("audit_decision", 200, "allow", True),
-    ("audit_decision", 404, "allow", True),
-    ("audit_decision", 403, "allow", False),
+    ("audit_decision", "forbid", "forbid", True),
+    ("audit_decision", "forbid", "allow", False),
+    ("audit_decision", ["forbid", "allow"], "allow", True),
+    ("message", ["Unauthorized", "forbidden"], 'pods "p" is forbidden: ', True),
+    ("message", ["Unauthorized", "forbidden"], "ok", False),
+    ("audit_groups", ["system:masters", "kubeadm:cluster-admins"],
+     ["system:authenticated", "kubeadm:cluster-admins"], True),
 ])
 def test_a_row_predicts_a_value_as_its_declaration_says(name, row, value, predicted):
     assert shipped()[name].predicts(row, value) is predicted
 
 
-def test_decisions_of_statuses():
-    assert [decision_of(s) for s in (200, 401, 403, 404)] == ["allow", None, "forbid", "allow"]
+@pytest.mark.parametrize(("row", "predicted"), [
+    ({"status": 401}, None),
+    ({"status": 403}, "forbid"),
+    ({"status": 200}, "allow"),
+    ({"status": 404}, "allow"),
+    ({"status": 101}, "allow"),
+    ({"status": [401, 403]}, [None, "forbid"]),
+    ({"status": 403, "audit_decision": "allow"}, "allow"),
+    ({"message": "x"}, NOT_PREDICTED),
+])
+def test_a_row_without_a_decision_predicts_the_first_its_status_goes_with(row, predicted):
+    assert prediction(shipped()["audit_decision"], row) == predicted
+
+
+def test_a_status_goes_with_the_decisions_its_declaration_names():
+    rule = shipped()["audit_decision"].implied_by
+    assert rule.field == "status"
+    assert rule.goes_with(401) == (None,)
+    assert rule.goes_with(403) == ("forbid", "allow")
+    assert rule.goes_with(200) == ("allow",)
+    assert rule.goes_with([401, 200]) == (None, "allow")
 
 
 @pytest.mark.parametrize(("name", "before", "after", "differs"), [
@@ -140,6 +162,11 @@ def test_a_team_declares_its_own_observation_beside_its_rows():
     ({"meaning": "m", "match": "equal"}, "needs the expectation field"),
     ({"meaning": "m", "colour": "red"}, "unknown key(s) colour"),
     ({"meaning": "m", "follows": "kubelet_patience"}, "follows must name a version fact"),
+    ({"meaning": "m", "expect": "x", "implied_by": "status"}, "implied_by takes field"),
+    ({"meaning": "m", "expect": "x", "implied_by": {"field": "status", "values": {"1": []}}},
+     "must map each value of the other field to a non-empty list"),
+    ({"meaning": "m", "expect": "x", "implied_by": {"field": "x"}}, "another row field"),
+    ({"meaning": "m", "implied_by": {"field": "status"}}, "needs the row field it implies"),
 ])
 def test_malformed_declarations_are_one_line(spec, complaint):
     with pytest.raises(AuthprobeError) as err:

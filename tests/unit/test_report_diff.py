@@ -386,3 +386,85 @@ def test_a_window_that_moves_by_the_version_fact_is_expected_and_by_more_is_not(
     assert later["observed"]["window"] == 340.0
     kinds, _ = adjacent("1.30.14", "1.31.4", write(tmp_path, "wider-again", data))
     assert kinds[("anon-on", "apiserver_restarts")] == diff.REGRESSION
+
+
+# What `authprobe diff --adjacent` says of each pair of the recorded sweep, as
+# benchmarks/NOTES.md gives it: every change expected.
+ADJACENT_CHANGED = {("1.19.16", "1.30.14"): 27, ("1.30.14", "1.31.4"): 24,
+                    ("1.31.4", "1.32.9"): 10, ("1.32.9", "1.33.13"): 14,
+                    ("1.33.13", "1.34.12"): 4, ("1.34.12", "1.35.8"): 5,
+                    ("1.35.8", "1.36.5"): 16, ("1.36.5", "1.37.2"): 0}
+
+
+def pair_sections(out: str) -> dict[tuple[str, str], str]:
+    """The output of `diff --adjacent`, one section per pair of versions."""
+    sections = {}
+    for section in out.split("### authprobe diff: ")[1:]:
+        head = section.splitlines()[0]
+        old, new = (part.strip("` ").rsplit(" ", 1)[1] for part in head.split("→"))
+        sections[old, new] = section
+    return sections
+
+
+@pytest.mark.parametrize("rows", [[], ["--rows", "scenarios/expectations.yaml"]],
+                         ids=["recorded-rows", "shipped-rows"])
+def test_the_recorded_sweep_has_no_regression_between_adjacent_minors(capsys, rows):
+    assert main(["diff", "--adjacent", *rows, str(SWEEP)]) == 0
+    sections = pair_sections(capsys.readouterr().out)
+    assert list(sections) == list(ADJACENT_CHANGED)
+    for pair, changed in ADJACENT_CHANGED.items():
+        summary = sections[pair].splitlines()[2]
+        assert summary == (f"No regression: {changed} of 120 compared cells changed"
+                           + (f" ({changed} expected)." if changed else ".")), pair
+
+
+def sweep_cell(data: dict, profile: str, scenario: str, version: str) -> dict:
+    (cell,) = [c for c in data["cells"] if (c["profile"], c["scenario"], c["version"]) == (
+        profile, scenario, version)]
+    return cell
+
+
+@pytest.mark.parametrize(("scenario", "name", "wrong"), [
+    ("anonymous_get_root", "audit_code", 403),
+    ("anonymous_get_livez", "audit_code", 401),
+    ("anonymous_get_livez", "audit_decision", "forbid"),
+    ("anonymous_get_root", "audit_groups", ["system:unauthenticated"]),  # the row: null
+])
+def test_a_wrong_audit_record_on_a_profile_s_first_minor_is_a_regression(
+        tmp_path, capsys, scenario, name, wrong):
+    """anon-health-only applies from 1.31: each of its cells goes from n/a on 1.30.14 to a
+    pass on 1.31.4, and every field that comes with the pass is judged by the 1.31 row."""
+    data = sweep_data()
+    assert sweep_cell(data, "anon-health-only", scenario, "1.30.14")["outcome"] == "n/a"
+    cell = sweep_cell(data, "anon-health-only", scenario, "1.31.4")
+    assert cell["outcome"] == "pass" and cell["observed"][name] != wrong
+    cell["observed"][name] = wrong
+    assert main(["diff", "--adjacent", str(write(tmp_path, "edited", data))]) == 1
+    sections = pair_sections(capsys.readouterr().out)
+    first = sections["1.30.14", "1.31.4"]
+    assert "**1 regression**: 24 of 120 compared cells changed (1 regression, 23 expected)" in (
+        first)
+    line = next(x for x in first.splitlines() if x.startswith("| **regression** |"))
+    assert f"| anon-health-only | {scenario} | 1.30.14 → 1.31.4 |" in line
+    shown = wrong if isinstance(wrong, str) else json.dumps(wrong)
+    assert f"{name} (none) → `{shown}` (no row predicts it)" in line
+    assert "**regression**" not in "".join(s for p, s in sections.items()
+                                           if p != ("1.30.14", "1.31.4"))
+
+
+def test_a_wrong_field_of_a_cell_that_stops_applying_is_a_regression(tmp_path, capsys):
+    """The 2017 fix passes on 1.19.16 and is n/a from 1.20: the fields that go with its
+    1.19 pass are judged by the 1.19 row, as they would be beside any other pass."""
+    data = sweep_data()
+    cell = sweep_cell(data, "anon-off-probe-8080", "anonymous_get_root", "1.19.16")
+    assert cell["outcome"] == "pass" and cell["observed"]["audit_code"] == 401
+    assert sweep_cell(data, "anon-off-probe-8080", "anonymous_get_root",
+                      "1.30.14")["outcome"] == "n/a"
+    kinds, _ = adjacent("1.19.16", "1.30.14")
+    assert kinds[("anon-off-probe-8080", "anonymous_get_root")] == diff.EXPECTED
+    cell["observed"]["audit_code"] = 200
+    assert main(["diff", "--adjacent", str(write(tmp_path, "edited", data))]) == 1
+    out = capsys.readouterr().out
+    assert ("| **regression** | anon-off-probe-8080 | anonymous_get_root | 1.19.16 → 1.30.14 |"
+            in out)
+    assert "audit_code `200` → (none) (no row predicts it)" in out
