@@ -107,6 +107,7 @@ def test_apiserver_restarts(cluster, expected, observe):
     assert predicted(observe, expected, "restart_cause", cause), (
         f"kube-apiserver restart cause is {cause}, expected {expected.restart_cause}: "
         f"{summary(series)}")
+    expected = observe.alternative(expected)  # the row's kill and its time, as one
     if "killed_by" in expected.values:
         assert predicted(observe, expected, "killed_by", killer), (
             f"the first restart's killing probe is {killer}, expected {expected.killed_by}: "

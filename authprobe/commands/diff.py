@@ -38,9 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="judge the changes by the rows of these expectation files (and "
                              "the shipped ones) instead of the rows the runs recorded, e.g. "
                              "after editing rows; repeatable")
+    parser.add_argument("--fail-on-switch", action="store_true",
+                        help="exit 1 also when a cell took another of its row's alternative "
+                             "outcomes (e.g. the liveness probe kills where the startup probe "
+                             "killed): a switch the rows allow, listed either way")
     parser.epilog = ("exit status: 0 no regression, 1 at least one regression (a change no "
-                     "row predicts, a failing, skipped, still failing or removed cell), 2 bad "
-                     "input")
+                     "row predicts, a failing, skipped, still failing or removed cell; with "
+                     "--fail-on-switch, a switch of alternatives), 2 bad input")
 
 
 def of_version(outcomes: Outcomes, version: str) -> Outcomes:
@@ -83,7 +87,8 @@ def with_rows(outcomes: Outcomes, files: list[str]) -> Outcomes:
             row = table.lookup(cell.profile, cell.scenario, KubeVersion.parse(cell.version))
         except AuthprobeError as err:
             raise AuthprobeError(f"--rows: {err.one_line()}") from None
-        cells.append(replace(cell, expected=row.to_dict()))
+        # the alternative the cell took is read again from the new row
+        cells.append(replace(cell, expected=row.to_dict(), alternative=None))
     return replace(outcomes, cells=cells)
 
 
@@ -117,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     regression = False
     for number, (old, new) in enumerate(pairs):
         changes, versions, compared = compare(old, new)
-        print(("\n" if number else "") + render(old, new, changes, versions, compared), end="")
-        regression = regression or failed(changes)
+        print(("\n" if number else "") + render(old, new, changes, versions, compared,
+                                                 args.fail_on_switch), end="")
+        regression = regression or failed(changes, args.fail_on_switch)
     return 1 if regression else 0

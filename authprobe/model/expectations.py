@@ -26,7 +26,13 @@ META_FIELDS = {
     "na": "the scenario does not apply on these versions; the value says why",
     "note": "where the row's facts come from (changelog, source, a live run)",
     "seen": "patch releases a live run showed this row on (empty: not yet seen live)",
+    "alternatives": "outcomes that each hold as a whole: a list of {name, note (with the "
+                    "upstream issue), fields}; a cell matches the row when the row's other "
+                    "fields and every field of one alternative hold",
 }
+# What an alternative holds besides the fields it predicts.
+ALTERNATIVE_KEYS = {"name": "what the alternative is called in cells and the diff",
+                    "note": "why the cluster may show it, with the upstream issue"}
 
 
 def fields_of(declarations: Declarations) -> dict[str, str]:
@@ -76,6 +82,74 @@ class Expectation:
     def to_dict(self) -> dict:
         return {"profile": self.profile, "scenario": self.scenario, "since": self.since,
                 **self.values}
+
+    @property
+    def alternatives(self) -> list[Alternative]:
+        return alternatives_of(self.values)
+
+    def choose(self, observed: dict, declarations: Declarations) -> str | None:
+        """The name of the alternative the observed values take (see ``taken``)."""
+        return taken(self.values, observed, declarations)
+
+    def taking(self, name: str) -> Expectation:
+        """The row as it reads when the cell took the alternative ``name``: the row's own
+        fields and the alternative's."""
+        return Expectation(self.profile, self.scenario, self.since,
+                           with_alternative(self.values, name), self.source, self.known)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One of a row's alternative outcomes: fields that hold together, and why."""
+
+    name: str
+    note: str
+    values: dict[str, Any]
+
+    def reads(self) -> str:
+        """``name (field value, ...)``, for a cell's message."""
+        fields = ", ".join(f"{k} {json.dumps(v)}" for k, v in self.values.items())
+        return f"{self.name} ({fields})"
+
+
+def alternatives_of(values: dict) -> list[Alternative]:
+    """The alternatives of a row (none when it lists none)."""
+    return [Alternative(str(item["name"]), str(item.get("note", "")),
+                        {k: v for k, v in item.items() if k not in ALTERNATIVE_KEYS})
+            for item in values.get("alternatives") or ()]
+
+
+def with_alternative(values: dict, name: str | None) -> dict:
+    """The row's fields with those of its alternative ``name`` (without its list of
+    alternatives); the row's own fields alone when ``name`` is none of them."""
+    common = {k: v for k, v in values.items() if k != "alternatives"}
+    for alternative in alternatives_of(values):
+        if alternative.name == name:
+            return {**common, **alternative.values}
+    return common
+
+
+def holds(alternative: Alternative, observed: dict, declarations: Declarations) -> bool:
+    """Whether every field of the alternative predicts what the cell observed: each field
+    through the observations declared to read it, at least one of them recorded."""
+    for name, value in alternative.values.items():
+        readers = [o for o in declarations.predicting(name) if o.name in observed]
+        if not readers or not all(o.predicts(value, observed[o.name]) for o in readers):
+            return False
+    return True
+
+
+def taken(values: dict, observed: dict, declarations: Declarations) -> str | None:
+    """The name of the first of the row's alternatives that holds for the observed values;
+    None when the row lists none, or none holds."""
+    for alternative in alternatives_of(values):
+        if holds(alternative, observed, declarations):
+            return alternative.name
+    return None
+
+
+# The fields that decide whether a row predicts a failure of the story.
+OUTCOME_FIELDS = ("comes_up", "restart_shape", "flags_kept", "probes_kept")
 
 
 def is_expected_failure(values: dict) -> bool:
@@ -154,6 +228,26 @@ def _check_row(row: dict, where: str, bad, fields: dict[str, str]) -> None:
     unknown = sorted(set(row) - set(fields))
     if unknown:
         bad(where, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    if "alternatives" in row:
+        _check_alternatives(row, where, bad, fields)
+    _check_values(row, where, bad)
+    seen = row.get("seen")
+    if seen is not None and (not isinstance(seen, list)
+                             or not all(isinstance(v, str) for v in seen)):
+        bad(where, "seen must be a list of patch versions such as [\"1.34.12\"]")
+    for version in seen or ():
+        try:
+            parsed = KubeVersion.parse(version)
+        except AuthprobeError as err:
+            bad(where, f"seen: {err}")
+        if parsed.patch is None:
+            bad(where, f"seen: '{version}' must be a patch release")
+    if "na" in row and not str(row["na"] or "").strip():
+        bad(where, "na needs a reason")
+
+
+def _check_values(row: dict, where: str, bad) -> None:
+    """The prediction fields whose values have a shape of their own."""
     if row.get("restart_shape") not in (None, *SHAPES):
         bad(where, f"restart_shape must be one of {', '.join(SHAPES)}")
     causes = row.get("restart_cause")
@@ -168,19 +262,48 @@ def _check_row(row: dict, where: str, bad, fields: dict[str, str]) -> None:
     for killer in killers if isinstance(killers, list) else [killers]:
         if killer not in KILLERS:
             bad(where, "killed_by must be startup, liveness or null (or a list of them)")
-    seen = row.get("seen")
-    if seen is not None and (not isinstance(seen, list)
-                             or not all(isinstance(v, str) for v in seen)):
-        bad(where, "seen must be a list of patch versions such as [\"1.34.12\"]")
-    for version in seen or ():
-        try:
-            parsed = KubeVersion.parse(version)
-        except AuthprobeError as err:
-            bad(where, f"seen: {err}")
-        if parsed.patch is None:
-            bad(where, f"seen: '{version}' must be a patch release")
-    if "na" in row and not str(row["na"] or "").strip():
-        bad(where, "na needs a reason")
+
+
+def _check_alternatives(row: dict, where: str, bad, fields: dict[str, str]) -> None:
+    """A row's alternatives: two or more, each a mapping of a name, a note and expectation
+    fields the row itself does not give."""
+    items = row["alternatives"]
+    if not isinstance(items, list) or len(items) < 2:
+        bad(where, "alternatives must be a list of two or more outcomes, each {name, note, "
+            "fields}")
+    predictions = set(fields) - set(META_FIELDS)
+    names: set[str] = set()
+    for number, item in enumerate(items, 1):
+        at = f"{where} alternative {number}"
+        if not isinstance(item, dict):
+            bad(at, "must be a mapping {name, note, fields}")
+        name, note = item.get("name"), item.get("note")
+        if not isinstance(name, str) or not name.strip():
+            bad(at, "needs a name")
+        if name in names:
+            bad(at, f"the name '{name}' is given twice")
+        names.add(name)
+        if not isinstance(note, str) or not note.strip():
+            bad(f"{where} alternative '{name}'", "needs a note (why, with the upstream issue)")
+        own = set(item) - set(ALTERNATIVE_KEYS)
+        unknown = sorted(own - predictions)
+        if unknown:
+            bad(f"{where} alternative '{name}'",
+                f"unknown field(s) {', '.join(unknown)}; an alternative holds the fields "
+                f"it predicts: {', '.join(sorted(predictions))}")
+        if not own:
+            bad(f"{where} alternative '{name}'", "predicts no field")
+        deciding = sorted(own & set(OUTCOME_FIELDS))
+        if deciding:
+            bad(f"{where} alternative '{name}'",
+                f"{', '.join(deciding)} decide(s) whether the row is an expected failure: "
+                "the row gives it, for every alternative")
+        both = sorted(own & set(row))
+        if both:
+            bad(f"{where} alternative '{name}'",
+                f"{', '.join(both)} given by the row too; a field is the row's or its "
+                "alternatives'")
+        _check_values(item, f"{where} alternative '{name}'", bad)
 
 
 def load_files(paths: list[Path]) -> ExpectationTable:

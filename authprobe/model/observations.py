@@ -131,7 +131,10 @@ class Observation:
     expect: str | None = None
     match: str = "equal"
     compare: str = "exact"
-    tolerance: float = 0.0
+    tolerance: float = 0.0  # compare: within: the least difference that counts (seconds, ...)
+    # compare: within: the share of the measured value a difference must exceed as well (a
+    # timing's tolerance grows with what it measures; ``tolerance`` is its floor)
+    relative: float = 0.0
     line: str | None = None
     line_when: Mapping[str, str] = field(default_factory=dict)
     # A numeric version fact (clusters/versions.yaml) the harness adds to this value: between
@@ -151,8 +154,14 @@ class Observation:
             return sorted(map(json.dumps, before)) != sorted(map(json.dumps, after))
         if (self.compare == "within" and isinstance(before, (int, float))
                 and isinstance(after, (int, float))):
-            return abs(after - before) > self.tolerance
+            return abs(after - before) > self.allowed_difference(before, after)
         return before != after
+
+    def allowed_difference(self, before: float, after: float) -> float:
+        """How far two values of a ``within`` comparison may lie apart and still be the same:
+        the ``relative`` share of the smaller of the two, at least the absolute
+        ``tolerance``."""
+        return max(self.tolerance, self.relative * min(abs(before), abs(after)))
 
     def reads(self, value: Any) -> str | None:
         """How a value reads in a cell's message line (None: not shown)."""
@@ -169,6 +178,24 @@ class Observation:
                                     short=_short(text))
         except (ValueError, TypeError):  # a format spec the value does not take
             return self.line.format(value=text, last=text, short=_short(text))
+
+
+def _tolerance(value: Any, bad: Callable[[str], None]) -> tuple[float, float]:
+    """(absolute floor, relative share) of a declared tolerance: a number (the least
+    difference that counts), or ``{relative: <share of the value>, floor: <number>}``."""
+    if isinstance(value, bool):
+        bad("must be a number or {relative: <share>, floor: <number>}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            bad("must not be negative")
+        return float(value), 0.0
+    if not isinstance(value, dict) or set(value) != {"relative", "floor"} or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+            for v in value.values()):
+        bad("must be a number or {relative: <share>, floor: <number>}, both not negative")
+    if value["relative"] >= 1:
+        bad("relative is a share of the value: below 1 (0.2 for 20 %)")
+    return float(value["floor"]), float(value["relative"])
 
 
 def _short(text: str) -> str:
@@ -220,6 +247,8 @@ class Declarations:
                 bad(name, f"compare must be one of {', '.join(COMPARES)}")
             if (spec.get("compare") == "within") != ("tolerance" in spec):
                 bad(name, "compare: within goes with a tolerance, and only with it")
+            floor, relative = _tolerance(spec.get("tolerance", 0.0), lambda what, name=name: bad(
+                name, f"tolerance {what}"))
             if "match" in spec and not spec.get("expect"):
                 bad(name, "a match needs the expectation field it reads ('expect')")
             when = spec.get("line_when") or {}
@@ -240,7 +269,7 @@ class Declarations:
                 name=name, meaning=" ".join(str(spec["meaning"]).split()),
                 expect=spec.get("expect"), match=spec.get("match", "equal"),
                 compare=spec.get("compare", "exact"),
-                tolerance=float(spec.get("tolerance", 0.0)), line=spec.get("line"),
+                tolerance=floor, relative=relative, line=spec.get("line"),
                 line_when={str(k): str(v) for k, v in when.items()}, follows=follows,
                 implied_by=implied, source=source)
 
@@ -276,7 +305,8 @@ class Declarations:
     def to_dict(self) -> dict[str, dict]:
         return {o.name: {"meaning": o.meaning, "expect": o.expect, "match": o.match,
                          "compare": o.compare, "tolerance": o.tolerance,
-                         **({"implied_by": o.implied_by.to_dict()} if o.implied_by else {})}
+                         **({"implied_by": o.implied_by.to_dict()} if o.implied_by else {}),
+                         **({"relative": o.relative} if o.relative else {})}
                 for o in self}
 
 
@@ -326,5 +356,6 @@ def from_document(data: Mapping[str, dict] | None) -> Declarations:
             match=spec.get("match") if spec.get("match") in MATCHES else "equal",
             compare=compare if compare in COMPARES else "exact",
             tolerance=float(spec.get("tolerance") or 0.0),
-            implied_by=_implied(spec.get("implied_by"), _malformed_in_report), source="the report")
+            implied_by=_implied(spec.get("implied_by"), _malformed_in_report),
+            relative=float(spec.get("relative") or 0.0), source="the report")
     return declarations

@@ -60,6 +60,9 @@ class CellRecord:
     duration: float = 0.0
     detail: str = ""
     upgraded_from: str | None = None  # the cluster ran this version before an upgrade
+    # the name of the row's alternative the observed values took (None: the row lists none,
+    # none held, or a report of an older authprobe)
+    alternative: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -49,6 +49,7 @@ class ItemState:
     where: dict = field(default_factory=dict)  # cluster, node_image, ... version it ran on
     duration: float = 0.0
     detail: list[str] = field(default_factory=list)
+    alternative: str | None = None  # the row's alternative the observed values took
 
 
 def crash_line(report: pytest.TestReport) -> str:
@@ -104,6 +105,10 @@ def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
             state.outcome = EXPECTED_FAILURE if expected_failure else PASS
             state.message = observed_summary(state.observed, declarations) or (
                 "failed as expected" if expected_failure else "passed")
+        if plan.row is not None and declarations is not None and plan.row.alternatives:
+            state.alternative = plan.row.choose(state.observed, declarations)
+            if report.passed and state.alternative:
+                state.message += f" (alternative {state.alternative})"
         elif report.skipped:
             state.outcome, state.message = SKIPPED, crash_line(report)
         else:
@@ -134,7 +139,7 @@ def record(plan: ItemPlan, state: ItemState, nodeid: str) -> CellRecord:
         message=one_line(state.message or "the test did not run to its end"),
         expected=expected_of(plan), observed=state.observed, evidence=state.evidence,
         nodeid=nodeid, duration=round(state.duration, 3), detail="\n".join(state.detail),
-        upgraded_from=plan.upgraded_from)
+        upgraded_from=plan.upgraded_from, alternative=state.alternative)
 
 
 def not_run(plan: ItemPlan, nodeid: str, reason: str) -> CellRecord:

@@ -65,6 +65,23 @@ class Observer:
             json.dumps(value)  # a TypeError here names a value the reports could not hold
             self.state.observed[name] = value
 
+    def alternative(self, expected: Expectation) -> Expectation:
+        """The row as it reads with the alternative the values observed so far take (the row
+        itself when it lists none). When none of its alternatives holds, the cell fails
+        with one line naming what was observed and each alternative."""
+        if not expected.alternatives:
+            return expected
+        name = expected.choose(self.state.observed, self.declarations)
+        if name is None:
+            fields = sorted({f for a in expected.alternatives for f in a.values})
+            seen = ", ".join(f"{o.name} {json.dumps(self.state.observed.get(o.name))}"
+                             for f in fields for o in self.declarations.predicting(f)
+                             if o.name in self.state.observed)
+            raise AssertionError(
+                f"observed {seen or 'none of their fields'}: none of the row's alternatives "
+                f"holds: {'; '.join(a.reads() for a in expected.alternatives)}")
+        return expected.taking(name)
+
     def audit(self, record: AuditRecord) -> AuditRecord:
         self.state.evidence.setdefault("audit", []).append(record.to_dict())
         self(audit_user=record.user, audit_groups=record.groups, audit_code=record.code,

@@ -27,11 +27,17 @@ The classes:
 - ``expected``: every change is explained (a 403 that became a 401, a cell that is n/a on
   the newer version, a probe that kills where the newer row says it does).
 - ``fixed``: it failed, errored or was skipped, and now passes.
+- ``switched``: it passes in both runs under rows that list alternative outcomes (a set
+  of fields that hold together, such as the probe that kills and its time range), took a
+  different alternative in each, and every change is one the new alternative predicts.
 - ``changed``: it passes in both runs, and every change is allowed by its row.
 - ``added``: only in NEW, passing.
 
-Exit status: 1 when there is a regression, a still-failing or a removed cell; 0 when there
-is none; 2 on bad input.
+A cell's row with alternatives is read as the alternative the cell took (recorded by the run,
+or, in a report of an older authprobe, the first whose fields hold for what it observed).
+
+Exit status: 1 when there is a regression, a still-failing or a removed cell (and, with
+``fail_on_switch``, a switched one); 0 when there is none; 2 on bad input.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..errors import AuthprobeError
-from ..model.expectations import is_expected_failure
+from ..model.expectations import is_expected_failure, taken, with_alternative
 from ..model.observations import Declarations
 from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, CellRecord
 from ..model.predictions import NOT_PREDICTED, disagreement, prediction
@@ -52,10 +58,11 @@ REGRESSION = "regression"
 EXPECTED = "expected"
 FIXED = "fixed"
 CHANGED = "changed"
+SWITCHED = "switched"
 STILL_FAILING = "still failing"
 ADDED = "added"
 REMOVED = "removed"
-CLASSES = (REGRESSION, STILL_FAILING, REMOVED, EXPECTED, FIXED, CHANGED, ADDED)
+CLASSES = (REGRESSION, STILL_FAILING, REMOVED, SWITCHED, EXPECTED, FIXED, CHANGED, ADDED)
 # The classes that make the diff fail.
 FAILS = (REGRESSION, STILL_FAILING, REMOVED)
 FAILING = (FAIL, ERROR)
@@ -74,6 +81,14 @@ class Change:
     fields: list[str] = field(default_factory=list)
     kind: str = ""
     judged: dict[str, str] = field(default_factory=dict)  # field -> explained, allowed, ...
+    # the row alternative each side took (None: its row lists none, or none held)
+    alternatives: tuple[str | None, str | None] = (None, None)
+
+    @property
+    def switched(self) -> bool:
+        """Whether the cell took one of its rows' alternatives on each side, not the same."""
+        before, after = self.alternatives
+        return before is not None and after is not None and before != after
 
     @property
     def versions(self) -> str:
@@ -125,6 +140,19 @@ def changed_fields(old: CellRecord, new: CellRecord, ctx: Context) -> list[str]:
     return fields
 
 
+def alternative_of(cell: CellRecord, ctx: Context) -> str | None:
+    """The alternative of its row the cell took: as its run recorded it, or for a report
+    that did not record it (an older authprobe), the first that holds for what it saw."""
+    if cell.alternative is not None:
+        return cell.alternative
+    return taken(cell.expected, cell.observed, ctx.declarations)
+
+
+def row_of(cell: CellRecord, ctx: Context) -> dict:
+    """The cell's row as it reads with the alternative the cell took."""
+    return with_alternative(cell.expected, alternative_of(cell, ctx))
+
+
 def predicted_kind(row: dict) -> str:
     """The outcome a row predicts for a cell that behaves as it says."""
     if row.get("na"):
@@ -149,10 +177,13 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
     declared = ctx.declarations.get(name)
     if declared is not None and declared.follows and other_version:
         return EXPLAINED if _moved_by_fact(declared.follows, old, new, name) else UNPREDICTED
-    row = NOT_PREDICTED if declared is None else prediction(declared, new.expected)
+    row = (NOT_PREDICTED if declared is None
+           else prediction(declared, row_of(new, ctx)))
     if row is NOT_PREDICTED or not declared.predicts(row, new.observed.get(name)):
         return UNPREDICTED
-    before = prediction(declared, old.expected)
+    # the older row read with the newer cell's alternative: a switch between the alternatives
+    # of one row is allowed by it, not explained by a change of rows
+    before = prediction(declared, with_alternative(old.expected, alternative_of(new, ctx)))
     return EXPLAINED if other_version and before != row else ALLOWED
 
 
@@ -164,7 +195,7 @@ def as_rows_predict(name: str, cells: tuple[CellRecord, ...], ctx: Context) -> b
     declared = ctx.declarations.get(name)
     if declared is None:
         return True
-    return not any(disagreement(declared, cell.expected, cell.observed[name])
+    return not any(disagreement(declared, row_of(cell, ctx), cell.observed[name])
                    for cell in cells if name in cell.observed)
 
 
@@ -183,7 +214,8 @@ def _moved_by_fact(fact: str, old: CellRecord, new: CellRecord, name: str) -> bo
     return shift != 0 and abs(before + shift - after) < 1e-6
 
 
-def classify(old: CellRecord, new: CellRecord, judged: dict[str, str]) -> str:
+def classify(old: CellRecord, new: CellRecord, judged: dict[str, str],
+             switched: bool = False) -> str:
     before, after = old.outcome, new.outcome
     if after in FAILING:
         return STILL_FAILING if before in FAILING else REGRESSION
@@ -196,6 +228,8 @@ def classify(old: CellRecord, new: CellRecord, judged: dict[str, str]) -> str:
     verdicts = set(judged.values())
     if UNPREDICTED in verdicts:
         return REGRESSION
+    if switched:
+        return SWITCHED
     return EXPECTED if verdicts == {EXPLAINED} else CHANGED
 
 
@@ -217,10 +251,13 @@ def compare(old: Outcomes, new: Outcomes) -> tuple[list[Change], dict[str, str |
         compared += 1
         used.add(before.key)
         fields = changed_fields(before, cell, ctx)
-        if fields or cell.outcome in FAILING:  # a cell failing in both runs is listed too
+        taken_by = (alternative_of(before, ctx), alternative_of(cell, ctx))
+        switched = None not in taken_by and taken_by[0] != taken_by[1]
+        # a cell failing in both runs is listed too, and so is a switch of alternatives
+        if fields or cell.outcome in FAILING or switched:
             judged = {name: judge(name, before, cell, ctx) for name in fields}
             changes.append(Change(cell.profile, cell.scenario, before, cell, fields,
-                                  classify(before, cell, judged), judged))
+                                  classify(before, cell, judged, switched), judged, taken_by))
     for cell in sorted(old.cells, key=lambda c: (c.profile, c.scenario, version_key(c.version))):
         if cell.key not in used:
             changes.append(Change(cell.profile, cell.scenario, cell, None, ["cell"], REMOVED))
@@ -238,20 +275,36 @@ def counts(changes: list[Change]) -> dict[str, int]:
     return {kind: sum(1 for c in changes if c.kind == kind) for kind in CLASSES}
 
 
-def failed(changes: list[Change]) -> bool:
-    """Whether the diff fails: a regression, a still-failing or a removed cell."""
-    return any(c.kind in FAILS for c in changes)
+def failed(changes: list[Change], fail_on_switch: bool = False) -> bool:
+    """Whether the diff fails: a regression, a still-failing or a removed cell; with
+    ``fail_on_switch``, also a cell that switched between its rows' alternatives."""
+    return any(c.kind in FAILS or (fail_on_switch and c.kind == SWITCHED) for c in changes)
 
 
-def summary_line(changes: list[Change], compared: int) -> str:
+def summary_line(changes: list[Change], compared: int, fail_on_switch: bool = False) -> str:
     found = counts(changes)
     regressions = sum(found[k] for k in FAILS)
     head = (f"**{regressions} regression{'s' if regressions != 1 else ''}**" if regressions
             else "No regression")
-    changed = sum(1 for c in changes if c.old and c.new and c.fields)
+    switches = switch_words(changes)
+    if switches:
+        head += (f", **{switches}** (fails with --fail-on-switch)" if fail_on_switch
+                 else f", {switches}")
+    changed = sum(1 for c in changes if c.old and c.new and (c.fields or c.switched))
     rest = ", ".join(f"{found[k]} {k}" for k in CLASSES if found[k])
     return (f"{head}: {changed} of {compared} compared cells changed"
             + (f" ({rest})" if rest else "") + ".")
+
+
+def switch_words(changes: list[Change]) -> str:
+    """The switches between alternatives, each named: "1 switch of alternatives (anon-off
+    apiserver_restarts: liveness-kill → startup-kill)"; empty when there is none."""
+    found = [c for c in changes if c.switched]
+    if not found:
+        return ""
+    named = "; ".join(f"{c.profile} {c.scenario}: {c.alternatives[0]} → {c.alternatives[1]}"
+                      for c in found)
+    return f"{len(found)} switch{'es' if len(found) != 1 else ''} of alternatives ({named})"
 
 
 def _md(value: object) -> str:
@@ -259,12 +312,18 @@ def _md(value: object) -> str:
     return one_line(text, 90).replace("|", "\\|")
 
 
-def _describe(cell: CellRecord | None) -> str:
-    return "—" if cell is None else f"**{cell.outcome}** {_md(cell.message)}".strip()
+def _describe(cell: CellRecord | None, alternative: str | None = None) -> str:
+    if cell is None:
+        return "—"
+    took = f" (alternative `{alternative}`)" if alternative else ""
+    return f"**{cell.outcome}** {_md(cell.message)}".strip() + took
 
 
 # How a changed field's verdict reads beside it (an explained change needs no word).
 VERDICT_WORDS = {UNPREDICTED: "no row predicts it", ALLOWED: "its row allows it"}
+# The pseudo-field a switch between a row's alternatives reads as, and its words.
+ALTERNATIVE = "alternative"
+SWITCH_WORDS = "a switch between the row's alternatives"
 ABSENT = object()
 
 
@@ -280,6 +339,8 @@ def field_changes(change: Change) -> list[tuple[str, object, object, str]]:
     if change.old is None or change.new is None:
         return []
     found = []
+    if change.switched:
+        found.append((ALTERNATIVE, *change.alternatives, SWITCH_WORDS))
     for name in change.fields:
         if name == OUTCOME:
             before, after = change.old.outcome, change.new.outcome
@@ -292,7 +353,7 @@ def field_changes(change: Change) -> list[tuple[str, object, object, str]]:
 def _what(change: Change) -> str:
     if change.old is None or change.new is None:
         return "only in " + ("NEW" if change.old is None else "OLD")
-    if not change.fields:
+    if not change.fields and not change.switched:
         return "fails in both runs"
     parts = []
     for name, before, after, words in field_changes(change):
@@ -303,13 +364,13 @@ def _what(change: Change) -> str:
 
 
 def render(old: Outcomes, new: Outcomes, changes: list[Change], pairs: dict[str, str | None],
-           compared: int) -> str:
+           compared: int, fail_on_switch: bool = False) -> str:
     old_id = old.run.get("id") or str(old.path.parent)
     new_id = new.run.get("id") or str(new.path.parent)
     mapping = ", ".join(f"{b} → {v}" if b != v else v for v, b in sorted(
         pairs.items(), key=lambda kv: version_key(kv[0])) if b)
-    out = [f"### authprobe diff: `{old_id}` → `{new_id}`", "", summary_line(changes, compared),
-           ""]
+    out = [f"### authprobe diff: `{old_id}` → `{new_id}`", "",
+           summary_line(changes, compared, fail_on_switch), ""]
     if mapping:
         out += [f"Kubernetes versions compared: {mapping}", ""]
     skipped = not_compared(old, new)
@@ -322,8 +383,10 @@ def render(old: Outcomes, new: Outcomes, changes: list[Change], pairs: dict[str,
     out += ["| class | profile | scenario | Kubernetes | before | after | what changed |",
             "|---|---|---|---|---|---|---|"]
     for change in sorted(changes, key=lambda c: (CLASSES.index(c.kind), c.profile, c.scenario)):
-        kind = f"**{change.kind}**" if change.kind in FAILS else change.kind
+        failing = change.kind in FAILS or (fail_on_switch and change.kind == SWITCHED)
+        kind = f"**{change.kind}**" if failing else change.kind
         out.append(f"| {kind} | {change.profile} | {change.scenario} | {change.versions} | "
-                   f"{_describe(change.old)} | {_describe(change.new)} | {_what(change)} |")
+                   f"{_describe(change.old, change.alternatives[0])} | "
+                   f"{_describe(change.new, change.alternatives[1])} | {_what(change)} |")
     return "\n".join(out + ([""] + footer if footer else [])).rstrip("\n") + "\n"
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from authprobe.errors import AuthprobeError
+from authprobe.harness.probes import window
 from authprobe.model import expectations
 from authprobe.model.expectations import FIELDS, ExpectationTable, is_expected_failure
 from authprobe.model.profiles import load_dirs
@@ -249,11 +250,48 @@ def test_the_story_on_current_kubernetes(shipped):
     assert shipped.lookup("anon-off-probe-8080", "anonymous_get_root", v).na
 
 
-@pytest.mark.parametrize(("version", "killers", "low"), [
-    ("1.34.12", "startup", 250), ("1.35.8", ["startup", "liveness"], 90),
-    ("1.37.2", ["startup", "liveness"], 90)])
-def test_the_probe_that_kills_anon_off_per_minor(shipped, version, killers, low):
+# kubeadm's probes of kube-apiserver on every minor (as every cluster of the sweep records):
+# startup 10 s delay, 24 x 10 s; liveness 10 s delay, 8 x 10 s; 30 s grace period.
+KUBEADM_PROBES = {
+    "startupProbe": {"initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 24},
+    "livenessProbe": {"initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 8},
+    "terminationGracePeriodSeconds": 30}
+
+
+def kill_range(probe: str, kill_delay: float) -> list[float]:
+    """The row's first-restart range, by the arithmetic its comment states: the earliest
+    kill; the latest kill counted from kubeadm's restart of the kubelet (45 s) and a period,
+    the kubelet's delay, the grace period, and 20 s for the new container to be read."""
+    spec = KUBEADM_PROBES[probe]
+    delay, period, threshold = (spec[k] for k in (
+        "initialDelaySeconds", "periodSeconds", "failureThreshold"))
+    grace = KUBEADM_PROBES["terminationGracePeriodSeconds"]
+    return [delay + (threshold - 1) * period,
+            45 + period + (threshold - 1) * period + kill_delay + grace + 20]
+
+
+@pytest.mark.parametrize(("version", "kill_delay"), [
+    ("1.19.16", 90), ("1.30.14", 0), ("1.34.12", 0)])
+def test_the_startup_probe_kills_anon_off_up_to_1_34_within_its_budget(
+        shipped, version, kill_delay):
     row = shipped.lookup("anon-off", "apiserver_restarts", V(version))
-    assert row.killed_by == killers and row.first_restart_at == [low, 340]
-    if isinstance(killers, list):
-        assert "#141155" in row.note and "#142305" in row.note and "race" in row.note
+    assert row.alternatives == []
+    assert row.killed_by == "startup"
+    assert row.first_restart_at == kill_range("startupProbe", kill_delay)
+    # the range comes from the budget: it ends before the observation window does
+    assert row.first_restart_at[1] < window(KUBEADM_PROBES, 0, kill_delay)
+
+
+@pytest.mark.parametrize("version", ["1.35.8", "1.37.2"])
+def test_the_probe_that_kills_anon_off_from_1_35_is_one_of_two_alternatives(shipped, version):
+    row = shipped.lookup("anon-off", "apiserver_restarts", V(version))
+    assert row.killed_by is None and row.first_restart_at is None
+    by_name = {a.name: a for a in row.alternatives}
+    assert by_name["liveness-kill"].values == {
+        "killed_by": "liveness", "first_restart_at": kill_range("livenessProbe", 0)}
+    assert by_name["startup-kill"].values == {
+        "killed_by": "startup", "first_restart_at": kill_range("startupProbe", 0)}
+    assert "#141155" in by_name["liveness-kill"].note and "#142305" in by_name[
+        "liveness-kill"].note
+    assert "#141342" in by_name["startup-kill"].note
+    assert kill_range("startupProbe", 0)[1] < window(KUBEADM_PROBES, 0, 0)
