@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ..model import predictions
-from ..model.expectations import Expectation
+from ..model.expectations import Expectation, with_alternative
 from ..model.observations import Declarations
 from ..model.outcome import (
     ERROR,
@@ -77,8 +77,10 @@ def judge_by_row(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
     each field, what was predicted and what was seen. None when the row agrees."""
     if report.when != "call" or not report.passed or plan.row is None:
         return None
-    seen = predictions.disagreements(declarations, plan.row.values, state.observed)
-    missing = predictions.unrecorded(declarations, plan.row.values, state.observed)
+    # a row that lists alternatives reads as the one the observed values took
+    row = with_alternative(plan.row.values, plan.row.choose(state.observed, declarations))
+    seen = predictions.disagreements(declarations, row, state.observed)
+    missing = predictions.unrecorded(declarations, row, state.observed)
     if not seen and not missing:
         return None
     report.outcome = "failed"
@@ -100,14 +102,14 @@ def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
             state.outcome, state.message = ERROR, crash_line(report)
             state.detail.append(f"--- setup ---\n{_tail(report.longreprtext)}")
     elif report.when == "call":
+        if plan.row is not None and declarations is not None and plan.row.alternatives:
+            state.alternative = plan.row.choose(state.observed, declarations)
         if report.passed:
             expected_failure = plan.row is not None and plan.row.expected_failure
             state.outcome = EXPECTED_FAILURE if expected_failure else PASS
             state.message = observed_summary(state.observed, declarations) or (
                 "failed as expected" if expected_failure else "passed")
-        if plan.row is not None and declarations is not None and plan.row.alternatives:
-            state.alternative = plan.row.choose(state.observed, declarations)
-            if report.passed and state.alternative:
+            if state.alternative:
                 state.message += f" (alternative {state.alternative})"
         elif report.skipped:
             state.outcome, state.message = SKIPPED, crash_line(report)
