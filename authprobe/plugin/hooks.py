@@ -13,12 +13,17 @@ def pytest_authprobe_lifecycle_steps(config: pytest.Config) -> list:
     """Lifecycle steps to add to every cluster of the run: a list of
     :class:`authprobe.harness.phases.Step`. Each goes after the step its ``after`` names in
     its stage, or at the end of its stage; its phase shows in the report like the shipped
-    ones. Example (conftest.py)::
+    ones. A step gets ``env`` (what the run's clusters share) and ``run``, the cluster's
+    record (:class:`authprobe.harness.state.ClusterState`: ``run.node``, ``run.found``, ...);
+    whatever it raises fails its phase and errors the cluster's cells with its line, and the
+    cluster ends. What it starts that must be stopped it registers with
+    ``run.on_end(name, fn)``: it runs when the cluster ends, also on an interrupt. Example
+    (conftest.py)::
 
         from authprobe.harness.phases import BRING_UP, Step
 
         def node_kernel(env, run):
-            return run.handle.node.exec("uname", "-r").stdout.strip()
+            return run.node.exec("uname", "-r").stdout.strip()
 
         def pytest_authprobe_lifecycle_steps(config):
             return [Step("kernel", node_kernel, BRING_UP, after="ready")]
