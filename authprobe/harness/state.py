@@ -191,7 +191,7 @@ class ClusterState:
         returned. A cleanup that fails is said, and the others still run."""
         with self._lock:
             pending, self._cleanups = self._cleanups[::-1], []
-            self.state = State.ENDED
+            self.to(State.ENDED)
         return self._run_cleanups(pending)
 
     def _run_cleanups(self, pending: list[tuple[str, Cleanup]]) -> list[str]:
