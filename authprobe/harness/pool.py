@@ -390,11 +390,13 @@ class ClusterPool:
     def abort(self) -> list[str]:
         """Interrupt: stop kind children and end every cluster of the run by its cleanups
         (the same ones its END stage runs; a cluster this run created is deleted even when it
-        would be kept). The names of the clusters deleted."""
+        would be kept). The names of the clusters the interrupt met and deleted, also those a
+        worker thread was deleting then (this waits for them)."""
         self.aborting.set()
         CHILDREN.stop_all()
         with self._lock:
-            runs = list(dict.fromkeys(self._runs.values()))  # one record before and after
+            runs = [run for run in dict.fromkeys(self._runs.values())  # one record per cluster
+                    if run.state is not State.ENDED]
         deleted = []
         for run in runs:
             if steps.DELETED in run.end():

@@ -126,7 +126,9 @@ class ClusterState:
     dashboard_missing: str | None = None  # why no Dashboard was deployed
     handle: Any = field(default=None, repr=False)  # the scenarios' read-only view
     _cleanups: list[tuple[str, Cleanup]] = field(default_factory=list, repr=False)
+    _said: list[str] = field(default_factory=list, repr=False)  # what the cleanups said
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _ending: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def label(self) -> str:
@@ -188,11 +190,18 @@ class ClusterState:
 
     def end(self) -> list[str]:
         """Run the cleanups, last first, each once, and move to ENDED; the lines they
-        returned. A cleanup that fails is said, and the others still run."""
-        with self._lock:
-            pending, self._cleanups = self._cleanups[::-1], []
-            self.to(State.ENDED)
-        return self._run_cleanups(pending)
+        returned. A cleanup that fails is said, and the others still run. Called while
+        another thread ends the cluster (the END stage meeting an interrupt), it waits until
+        those cleanups are done."""
+        with self._ending:
+            with self._lock:
+                pending, self._cleanups = self._cleanups[::-1], []
+                self.to(State.ENDED)
+            try:
+                self._said.extend(self._run_cleanups(pending))
+            finally:
+                said = list(self._said)
+        return said
 
     def _run_cleanups(self, pending: list[tuple[str, Cleanup]]) -> list[str]:
         said: list[str] = []

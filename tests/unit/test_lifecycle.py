@@ -5,6 +5,7 @@ make, an upgrade moving the same record on, and placing a team's added steps."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 from types import SimpleNamespace
@@ -278,10 +279,52 @@ def test_cleanups_run_last_first_once(said):
     run.on_end("stop sampler", lambda: run.calls.append("sampler"))
     assert run.end() == ["deleted", "lease released"]
     assert run.calls == ["sampler", "delete", "lease"]
-    assert run.end() == [] and run.calls == ["sampler", "delete", "lease"]
+    assert run.end() == ["deleted", "lease released"]
+    assert run.calls == ["sampler", "delete", "lease"], "each cleanup ran once"
     assert run.state is State.ENDED
     run.on_end("stop server", lambda: run.calls.append("server"))
     assert run.calls[-1] == "server", "what is acquired after the end is undone at once"
+
+
+def test_an_end_met_while_another_thread_ends_the_cluster_waits_for_its_cleanups():
+    run = cluster()
+    deleting, go_on = threading.Event(), threading.Event()
+
+    def delete():
+        run.calls.append("delete")
+        deleting.set()
+        assert go_on.wait(30)
+        return "deleted"
+
+    run.on_end("delete cluster", delete)
+    first = threading.Thread(target=run.end)
+    first.start()
+    assert deleting.wait(30)
+    waiting = threading.Event()
+
+    class Observed:
+        """The record's ending lock, saying when the second end comes to it."""
+
+        def __init__(self, lock) -> None:
+            self.lock = lock
+
+        def __enter__(self):
+            if threading.current_thread() is not first:
+                waiting.set()
+            return self.lock.__enter__()
+
+        def __exit__(self, *exc):
+            return self.lock.__exit__(*exc)
+
+    run._ending = Observed(run._ending)
+    lines: list[list[str]] = []
+    second = threading.Thread(target=lambda: lines.append(run.end()))
+    second.start()
+    assert waiting.wait(30)
+    go_on.set()
+    first.join(30)
+    second.join(30)
+    assert lines == [["deleted"]] and run.calls == ["delete"]
 
 
 def test_a_failing_cleanup_is_said_and_the_others_still_run(said):
