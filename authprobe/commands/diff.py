@@ -18,6 +18,7 @@ from ..errors import AuthprobeError
 from ..model.expectations import load_files
 from ..model.versions import KubeVersion
 from ..paths import scenarios_dir
+from ..report.by_version import of_version
 from ..report.diff import compare, failed, render
 from ..report.document import Outcomes, load
 
@@ -45,14 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("exit status: 0 no regression, 1 at least one regression (a change no "
                      "row predicts, a failing, skipped, still failing or removed cell; with "
                      "--fail-on-switch, a switch of alternatives), 2 bad input")
-
-
-def of_version(outcomes: Outcomes, version: str) -> Outcomes:
-    """The cells of one version of a run, as a run of its own."""
-    data = dict(outcomes.data, run={**outcomes.run,
-                                    "id": f"{outcomes.run.get('id', '?')} {version}"})
-    return replace(outcomes, data=data,
-                   cells=[c for c in outcomes.cells if c.version == version])
 
 
 def upgrade_sides(outcomes: Outcomes) -> list[tuple[Outcomes, Outcomes]]:

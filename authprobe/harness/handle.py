@@ -1,8 +1,8 @@
-"""What a scenario gets as ``cluster``: one running (or expectedly failed) cluster."""
+"""What a scenario gets as ``cluster``: a read-only view of one cluster's record
+(:class:`.state.ClusterState`), running or with its control plane down as judged."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import kubernetes
@@ -17,11 +17,13 @@ from .kubelet import KubeletClient, KubeletDoor
 from .probes import ProbeFailure, kubelet_failures
 from .readiness import StartFailure
 from .sampler import RestartSampler
+from .state import ClusterState
+from .upgrade import kubelet_reached
 
 
-@dataclass
 class ClusterHandle:
-    """One cluster as the scenarios see it.
+    """One cluster as the scenarios see it; it reads the cluster's record and changes
+    nothing of it.
 
     ``anonymous`` and ``admin`` are HTTP clients (TLS verified against the cluster CA),
     ``api`` the official client as cluster-admin, ``node`` runs commands in the node,
@@ -29,37 +31,128 @@ class ClusterHandle:
     ``probe_budget`` is how long the kubelet lets a failing apiserver live, ``window`` the
     restart observation window derived from it. ``as_user``, ``kubelet_as`` and ``api_as``
     give clients with the static token of one of ``render.TOKEN_USERS``; ``kubelet`` is the
-    node's kubelet port.
+    node's kubelet port. ``upgrade`` says what an upgrade in place did (from, to, seconds,
+    kubeadm's line, the apiserver's kubelet client certificate before and after, kubectl
+    logs and exec right after), ``profile_differences`` what of the profile it did not keep.
     """
 
-    name: str
-    profile: ProfileAt
-    version: KubeVersion
-    image: str
-    image_source: str
-    kind_version: str
-    node: NodeAccess
-    up: bool = False
-    start_failure: StartFailure | None = None
-    server: str | None = None
-    ca_path: Path | None = None
-    anonymous: HttpClient | None = None
-    admin: HttpClient | None = None
-    api: kubernetes.client.ApiClient | None = None
-    restarts: RestartSampler | None = None
-    audit: AuditLog | None = None
-    probe_spec: dict = field(default_factory=dict)
-    probe_budget: float | None = None
-    window: float | None = None
-    dashboard_image: str | None = None
-    dashboard_missing: str | None = None  # why no Dashboard was deployed
-    tokens: dict[str, str] = field(default_factory=dict, repr=False)  # token user -> token
-    _kubelet: KubeletDoor | None = field(default=None, repr=False)
+    __slots__ = ("_record",)
+
+    def __init__(self, record: ClusterState) -> None:
+        object.__setattr__(self, "_record", record)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"cluster.{name} is read-only: the harness's steps set it")
+
+    def __repr__(self) -> str:
+        record = self._record
+        return f"ClusterHandle({record.name}, {record.profile.id}, {record.version}, " \
+               f"{record.state.value})"
+
+    # -- the cluster -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def profile(self) -> ProfileAt:
+        return self._record.profile
+
+    @property
+    def version(self) -> KubeVersion:
+        return self._record.version
+
+    @property
+    def image(self) -> str:
+        return self._record.image.ref
+
+    @property
+    def image_source(self) -> str:
+        return self._record.image_source
+
+    @property
+    def kind_version(self) -> str:
+        return self._record.kind_version
+
+    @property
+    def node(self) -> NodeAccess:
+        return self._record.node
+
+    @property
+    def up(self) -> bool:
+        return self._record.up
+
+    @property
+    def start_failure(self) -> StartFailure | None:
+        return self._record.found.start_failure
+
+    @property
+    def dashboard_image(self) -> str | None:
+        return self._record.dashboard_image
+
+    @property
+    def dashboard_missing(self) -> str | None:
+        return self._record.dashboard_missing
+
+    # -- what the steps found at its version -------------------------------------------------
+
+    @property
+    def server(self) -> str | None:
+        return self._record.found.server
+
+    @property
+    def ca_path(self) -> Path | None:
+        return self._record.found.ca_path
+
+    @property
+    def anonymous(self) -> HttpClient | None:
+        return self._record.found.anonymous
+
+    @property
+    def admin(self) -> HttpClient | None:
+        return self._record.found.admin
+
+    @property
+    def api(self) -> kubernetes.client.ApiClient | None:
+        return self._record.found.api
+
+    @property
+    def restarts(self) -> RestartSampler | None:
+        return self._record.found.restarts
+
+    @property
+    def audit(self) -> AuditLog | None:
+        return self._record.found.audit
+
+    @property
+    def probe_spec(self) -> dict:
+        return dict(self._record.found.probe_spec)
+
+    @property
+    def probe_budget(self) -> float | None:
+        return self._record.found.probe_budget
+
+    @property
+    def window(self) -> float | None:
+        return self._record.found.window
+
+    @property
+    def upgrade(self) -> dict | None:
+        found = self._record.found.upgrade
+        return dict(found) if found is not None else None
+
+    @property
+    def profile_differences(self) -> list[str]:
+        return list(self._record.found.profile_differences)
+
+    # -- clients -----------------------------------------------------------------------------
 
     def _token(self, user: str) -> str:
-        if user not in self.tokens:
+        tokens = self._record.tokens
+        if user not in tokens:
             raise AuthprobeError(f"{self.name} has no static token for user {user!r}")
-        return self.tokens[user]
+        return tokens[user]
 
     def as_user(self, user: str) -> HttpClient:
         """An HTTP client of the apiserver with ``user``'s static token."""
@@ -78,23 +171,18 @@ class ClusterHandle:
 
     @property
     def kubelet(self) -> KubeletDoor:
-        if self._kubelet is None:
-            if self.admin is None or self.audit is None:
-                raise AuthprobeError(f"{self.name} is not connected: no way to its kubelet")
-            self._kubelet = KubeletDoor(self.node, self.audit,
-                                        self.ca_path.parent / "kubelet-ca.crt", self.admin)
-        return self._kubelet
+        door = self._record.found.kubelet
+        if door is None:
+            raise AuthprobeError(f"{self.name} is not connected: no way to its kubelet")
+        return door
 
     def kubelet_as(self, user: str | None) -> KubeletClient:
         """A client of the kubelet's port: no credentials (None), or ``user``'s token."""
         if user is None:
             return self.kubelet.client()
         return self.kubelet.client(self._token(user), user)
-    # After an upgrade in place: from, to, seconds, kubeadm's line, the apiserver's kubelet
-    # client certificate before and after, kubectl logs and exec right after.
-    upgrade: dict | None = None
-    # What of the profile the upgrade did not keep (the verification's differences).
-    profile_differences: list[str] = field(default_factory=list)
+
+    # -- readings ----------------------------------------------------------------------------
 
     def kubelet_probe_failures(self) -> list[ProbeFailure]:
         """The kubelet's failed probes of kube-apiserver so far, from its journal."""
@@ -116,8 +204,6 @@ class ClusterHandle:
     def kubelet_reached(self) -> dict:
         """``kubectl logs`` and ``exec`` in the node, through the apiserver to the kubelet:
         {logs_ok, logs, exec_ok, exec} (what each printed)."""
-        from .upgrade import kubelet_reached
-
         return kubelet_reached(self.node)
 
     def dashboard_ready(self, timeout: float | None = None) -> None:

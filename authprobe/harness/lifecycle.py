@@ -4,10 +4,13 @@ failure collects and what runs after it either way (:class:`.phases.Step`).
 The stages: ``bring-up`` runs when the cluster is first needed; ``upgrade`` when the
 scenarios of the first minor of an upgrade run (``--upgrade-to``) are done, on a record of
 the same cluster at the second minor; ``release`` when the scenarios are done with it, while
-it still runs; ``end`` when it goes. Each step records a phase of the cluster, timed, in the
-report. The limits the steps use are named in :mod:`authprobe.model.timeouts` (the shipped
-steps' values per minor in ``clusters/versions.yaml``, ``timeouts``); a step declares its
-own in ``Step.timeouts``.
+it still runs; ``end`` when it goes, whether its scenarios are done, a step failed or the run
+is interrupted. Each step records a phase of the cluster, timed, in the report; a step that
+raises anything fails its phase and leads to the END stage. What a step acquires is undone
+by the cleanup it registers on the cluster's record (``run.on_end(name, fn)``), run last
+first by ``teardown``, the END stage's last step, or by an interrupt. The limits the steps
+use are named in :mod:`authprobe.model.timeouts` (the shipped steps' values per minor in
+``clusters/versions.yaml``, ``timeouts``); a step declares its own in ``Step.timeouts``.
 
 A team adds a step without forking: a pytest plugin or conftest.py implements the hook
 ``pytest_authprobe_lifecycle_steps(config)`` and returns its steps (see
@@ -29,13 +32,8 @@ def _probes_by_hand(env, run) -> bool:
     return bool(run.rendered.manifest_probes) and not run.reused
 
 
-def _up(env, run) -> bool:
-    return run.handle.up
-
-
 LIFECYCLE = [
-    Step("create", steps.create, BRING_UP, applies=_fresh,
-         catch=(steps.start_failure_evidence,)),
+    Step("create", steps.create, BRING_UP, applies=_fresh, catch=(steps.export_logs,)),
     Step("probe-patch", steps.patch_probes, BRING_UP, applies=_probes_by_hand,
          catch=(steps.export_logs,)),
     Step("verify", steps.verify, BRING_UP, catch=(steps.export_logs,)),
@@ -47,7 +45,7 @@ LIFECYCLE = [
     Step("verify", upgrade.verify_after, UPGRADE, catch=(steps.export_logs,)),
     Step("connect", steps.connect, UPGRADE, catch=(steps.export_logs,)),
     Step("ready", steps.ready, UPGRADE, catch=(steps.export_logs,)),
-    Step("evidence", steps.collect_evidence, RELEASE, applies=_up),
+    Step("evidence", steps.collect_evidence, RELEASE),
     Step("teardown", steps.teardown, END),
 ]
 

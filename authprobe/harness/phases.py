@@ -4,9 +4,13 @@ A step is data (:class:`Step`): a name (the phase in the report), the function t
 it, the stage it runs in and whether it applies to a cluster, what collects evidence when it
 fails (``catch``) and what runs after it either way (``cleanup``), in the manner of
 chainsaw's try/catch/finally. Every function of a step has one signature, ``fn(env, run)``:
-``env`` what the run's clusters share, ``run`` the one cluster (see :mod:`.steps`). A step
-function returns its phase message (or a :class:`Done` with another outcome) and raises
-AuthprobeError when it fails. The lifecycle itself, the list of steps, is
+``env`` what the run's clusters share, ``run`` the one cluster's record (see :mod:`.state`).
+A step function returns its phase message (or a :class:`Done` with another outcome); any
+exception it raises fails its phase with the exception's type and first line. A catch
+collects evidence only: what it returns or raises never changes the phase. A failure the
+expectations predict is said by the step itself (a Done whose outcome is expected-failure).
+Anything a step acquires that must be undone when the cluster ends is registered on the
+record (``run.on_end(name, fn)``). The lifecycle itself, the list of steps, is
 :mod:`.lifecycle`.
 """
 
@@ -18,8 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AuthprobeError
-from ..model.outcome import PHASE_FAILED, PHASE_PASSED, PHASE_SKIPPED, PhaseRecord
+from ..errors import AuthprobeError, error_line
+from ..model.outcome import (
+    PHASE_EXPECTED_FAILURE,
+    PHASE_FAILED,
+    PHASE_PASSED,
+    PHASE_SKIPPED,
+    PhaseRecord,
+)
 from ..model.timeouts import step_timeouts
 from ..progress import say
 
@@ -35,7 +45,7 @@ StepFunction = Callable[[Any, Any], "str | Done | None"]
 
 @dataclass(frozen=True)
 class Done:
-    """What a step (or a catch function) says about its phase besides "passed"."""
+    """What a step says about its phase besides "passed"."""
 
     message: str = ""
     outcome: str = PHASE_PASSED
@@ -45,8 +55,21 @@ def skipped(why: str) -> Done:
     return Done(why, PHASE_SKIPPED)
 
 
+def predicted(why: str) -> Done:
+    """The step failed as the expectations predict: its phase says so and its stage ends."""
+    return Done(why, PHASE_EXPECTED_FAILURE)
+
+
 def always(env, run) -> bool:
     return True
+
+
+def failure_line(err: BaseException) -> str:
+    """A failure as one line: the project's own errors as they say it, any other exception
+    with its type and the first line of its message."""
+    if isinstance(err, AuthprobeError):
+        return err.one_line()
+    return error_line(err, 300).removesuffix(": ")
 
 
 @dataclass(frozen=True)
@@ -55,10 +78,10 @@ class Step:
 
     ``run`` does it; ``when`` is its stage (BRING_UP, UPGRADE, RELEASE, END) and ``applies``
     says whether it runs for this cluster; ``after`` places it after the step of that name in
-    its stage (default: the stage's end). When ``run`` fails, each ``catch`` function collects
-    evidence (one may return a Done whose outcome is not "failed": the failure was the one
-    the expectations predict, and the stage ends without an error); each ``cleanup`` function
-    runs after the step whether it failed or not. ``timeouts`` names the step's own
+    its stage (default: the stage's end). When ``run`` raises, its phase fails with the
+    error's line and each ``catch`` function collects evidence (its result is not looked
+    at: evidence never changes the verdict); each ``cleanup`` function runs after the step
+    whether it failed or not. ``timeouts`` names the step's own
     timeouts with their defaults in seconds; ``steps.limit(run, name)`` reads them, and a
     run overrides them like the shipped ones (:mod:`authprobe.model.timeouts`).
     """
@@ -79,17 +102,31 @@ class Step:
         object.__setattr__(self, "timeouts", step_timeouts(self.name, self.timeouts))
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """Where a stage stopped before its end: the step, and its phase's outcome and line
+    (failed, or expected-failure when the step said the predicted failure)."""
+
+    step: str
+    outcome: str
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == PHASE_FAILED
+
+
 @contextmanager
 def phase(env, run, name: str) -> Iterator[dict]:
     """Time one step and record it as a phase of the cluster's record; the block sets
-    ``outcome``/``message`` in the dict."""
+    ``outcome``/``message`` in the dict. An exception leaving the block (an interrupt among
+    them) fails the phase with its line and goes on."""
     record = {"outcome": PHASE_PASSED, "message": ""}
     start = time.monotonic()
     try:
         yield record
-    except AuthprobeError as err:
-        if record["outcome"] == PHASE_PASSED:
-            record.update(outcome=PHASE_FAILED, message=err.one_line())
+    except BaseException as err:
+        record.update(outcome=PHASE_FAILED, message=failure_line(err))
         raise
     finally:
         env.runlog.add_phase(PhaseRecord(
@@ -105,48 +142,46 @@ def _apply(record: dict, result: str | Done | None) -> None:
         record["message"] = str(result)
 
 
-def _guarded(functions: tuple[StepFunction, ...], env, run, what: str) -> list[Done]:
-    """Run evidence or cleanup functions; their own failures are said, never raised."""
-    found = []
+def _guarded(functions: tuple[StepFunction, ...], env, run, what: str) -> None:
+    """Run evidence or cleanup functions; their own failures are said, never raised (an
+    interrupt still goes on)."""
     for function in functions:
         try:
-            result = function(env, run)
-        except AuthprobeError as err:
+            function(env, run)
+        except Exception as err:
             say(f"{run.name}: {what} ({getattr(function, '__name__', function)}) failed: "
-                f"{err.one_line()}")
-            continue
-        if isinstance(result, Done):
-            found.append(result)
-    return found
+                f"{failure_line(err)}")
 
 
-def run_stage(env, run, stage: str, steps: list[Step]) -> bool:
-    """Run the steps of ``stage`` that apply to ``run``, in order.
+def run_stage(env, run, stage: str, steps: list[Step]) -> Stopped | None:
+    """Run the steps of ``stage`` that apply to ``run``, in order, until one fails or says
+    the predicted failure.
 
-    Returns False when a failure the expectations predict ended the stage early, True when
-    every step ran; raises the AuthprobeError of a step that failed otherwise (after its
-    catch and cleanup functions ran).
+    None when every step ran; else where the stage stopped. A step that raises fails its
+    phase with the error's line (also in ``run.failure``), then its catch functions collect
+    evidence (not while the run is being interrupted); its cleanup functions run either
+    way. An interrupt (KeyboardInterrupt, SystemExit) is recorded and goes on after them.
+    Once the run is being interrupted no further step starts, but those of the END stage.
     """
     for step in steps:
         if step.when != stage or not step.applies(env, run):
             continue
+        if stage != END and env.aborting():
+            return Stopped(step.name, PHASE_FAILED, "the run is being interrupted")
         try:
             with phase(env, run, step.name) as record:
                 try:
                     _apply(record, step.run(env, run))
-                except AuthprobeError as err:
-                    run.failure = err.one_line()
-                    if env.aborting():
-                        raise
-                    predicted = [d for d in _guarded(step.catch, env, run, "evidence")
-                                 if d.outcome != PHASE_FAILED]
-                    if not predicted:
-                        raise
-                    _apply(record, predicted[-1])
-                    return False
+                except Exception as err:
+                    record.update(outcome=PHASE_FAILED, message=failure_line(err))
+                    run.failure = record["message"]
+                    if not env.aborting():
+                        _guarded(step.catch, env, run, "evidence")
         finally:
             _guarded(step.cleanup, env, run, "cleanup")
-    return True
+        if record["outcome"] in (PHASE_FAILED, PHASE_EXPECTED_FAILURE):
+            return Stopped(step.name, record["outcome"], record["message"])
+    return None
 
 
 def arrange(defaults: list[Step], added: list[Step]) -> list[Step]:

@@ -6,7 +6,9 @@ the host holds, :mod:`authprobe.host.capacity`), handed out strictly in the orde
 scenarios need them. Node images are prepared once per minor. In an upgrade run a cell of
 the second minor gets no cluster of its own: when the scenarios of the first minor are done
 with a cluster, its upgrade stage runs in a worker thread, and the same cluster, upgraded,
-serves the second minor's cell. The steps and their order are :mod:`.lifecycle`.
+serves the second minor's cell: the same record (:mod:`.state`) moved on. The steps and
+their order are :mod:`.lifecycle`; whatever a step does, a cluster whose stage stops goes to
+its END stage, and an interrupt ends every cluster by the same cleanups.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from ..model.profiles import ProfileAt
 from ..model.versions import KubeVersion, SupportedVersion, version_table
 from ..progress import pump, say
 from . import images, naming, steps
+from .handle import ClusterHandle
 from .images import ImageFacts, Target
 from .lifecycle import BRING_UP, END, RELEASE, UPGRADE, Step, lifecycle
-from .phases import run_stage
+from .phases import Stopped, failure_line, run_stage
 from .render import RenderInput, render
+from .state import ClusterState, IllegalMove, State
 from .upgrade import upgraded_run
 
 # Polling intervals, not limits: a wait for a bring-up delivers progress lines this often,
@@ -68,7 +72,7 @@ class ClusterPool:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._futures: dict[Cell, Future] = {}
-        self._runs: dict[Cell, steps.ClusterRun] = {}
+        self._runs: dict[Cell, ClusterState] = {}
         self._released: set[Cell] = set()
         self._image_locks: dict[str, threading.Lock] = {}
         self._images: dict[str, ImageFacts | AuthprobeError] = {}
@@ -119,20 +123,21 @@ class ClusterPool:
             raise Unavailable(found.one_line())
         return found
 
-    def get(self, cell: Cell) -> steps.ClusterRun:
-        """The cluster of ``cell``, waiting for it to come up, or to fail to come up as the
-        profile it runs (the scenarios judge that)."""
+    def get(self, cell: Cell) -> ClusterHandle:
+        """The cluster of ``cell`` as the scenarios see it, waiting for it to come up, or to
+        fail to come up on a node that runs its profile (the scenarios judge that);
+        Unavailable with the line that errors its cells otherwise."""
         if cell.upgraded_from is not None and cell not in self._futures:
             self._upgrade_now(cell)
         if cell not in self._futures:
             self.start([cell])
         try:
             run = self._wait(self._futures[cell])
-        except AuthprobeError as err:
-            raise Unavailable(err.one_line()) from None
-        if run.error and not run.judge_down:
+        except Exception as err:
+            raise Unavailable(failure_line(err)) from None
+        if run.error is not None:
             raise Unavailable(run.error)
-        return run
+        return run.handle
 
     # -- bringing one cluster up ---------------------------------------------------------
 
@@ -183,7 +188,7 @@ class ClusterPool:
             self._holding.discard(cell)
             self._slot.notify_all()
 
-    def _bring_up(self, cell: Cell) -> steps.ClusterRun:
+    def _bring_up(self, cell: Cell) -> ClusterState:
         target = self.targets[cell.minor]
         image = self._prepare_image(cell.minor)
         self._take_slot(cell)
@@ -192,8 +197,8 @@ class ClusterPool:
         except BaseException:
             self._give_slot(cell)
             raise
-        if not run.provider.exists():
-            self._give_slot(cell)  # already deleted (a start failure)
+        if run.state is not State.UP:
+            self._give_slot(cell)  # it has ended (its control plane is down, or it broke)
         return run
 
     def _name_and_lease(self, cell: Cell, config_hash: str) -> tuple[str, naming.Lease | None]:
@@ -220,7 +225,7 @@ class ClusterPool:
                        or then.kubelet_fail_cgroup_v1)
 
     def _bring_up_in_slot(self, cell: Cell, target: Target, image: ImageFacts
-                          ) -> steps.ClusterRun:
+                          ) -> ClusterState:
         env = self.env
         profile = self.profiles[cell.minor][cell.profile]
         version = target.choice.version
@@ -229,32 +234,60 @@ class ClusterPool:
                           image_id=image.image_id, audit=env.audit)
         config_hash = render(inp).config_hash
         name, lease = self._name_and_lease(cell, config_hash)
-        rendered = render(inp, str(naming.private_dir(name).resolve()))
-        run = steps.new_run(env, name, profile, version, image, target.choice.source, rendered,
-                            self.expects_down(profile.id, version), lease)
+        try:
+            rendered = render(inp, str(naming.private_dir(name).resolve()))
+            run = steps.new_run(env, name, profile, version, image, target.choice.source,
+                                rendered, self.expects_down(profile.id, version), lease)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+        run.handle = ClusterHandle(run)
         with self._lock:
             self._runs[cell] = run
-        token_file = run.directory / "auth" / "tokens.csv"
-        if self.reuse and run.provider.exists() and token_file.exists():
-            run.reused = True
-            say(f"{name}: reusing the running cluster ({profile.id}, Kubernetes {version})")
-        elif run.provider.exists():
-            say(f"{name}: removing a cluster of the same name left by an earlier run")
-            run.provider.destroy(timeout=steps.limit(run, "teardown"))
+        run.to(State.BRINGING_UP)
+        try:
+            token_file = run.directory / "auth" / "tokens.csv"
+            if self.reuse and run.provider.exists() and token_file.exists():
+                run.reused = True
+                run.on_end("keep the reused cluster", lambda: steps.keep_reused(run))
+                say(f"{name}: reusing the running cluster ({profile.id}, Kubernetes {version})")
+            elif run.provider.exists():
+                say(f"{name}: removing a cluster of the same name left by an earlier run")
+                run.provider.destroy(timeout=steps.limit(run, "teardown"))
+        except Exception as err:
+            run.failed(f"cluster {name} ({profile.id}, Kubernetes {version}): "
+                       f"{failure_line(err)}")
+            self._end(run)
+            return run
         self._stage(run, BRING_UP)
         return run
 
-    def _stage(self, run: steps.ClusterRun, stage: str) -> None:
-        """Run one stage of ``run``'s lifecycle; a cluster that is not up afterwards ends."""
+    def _stage(self, run: ClusterState, stage: str) -> None:
+        """Run one stage of ``run``'s lifecycle: a cluster whose stage ran to its end is up;
+        one whose stage stopped (a step failed, or said the predicted failure) ends, as does
+        every cluster of an interrupted run."""
         try:
-            if not run_stage(self.env, run, stage, self.steps):
-                self._end(run)  # it failed as the expectations predict
-        except AuthprobeError as err:
-            if self.aborting.is_set():
-                raise
-            run.error = run.error or (f"cluster {run.name} ({run.profile.id}, Kubernetes "
-                                      f"{run.version}): {err.one_line()}")
+            stopped = run_stage(self.env, run, stage, self.steps)
+        except BaseException:  # an interrupt: the cluster ends, then the interrupt goes on
             self._end(run)
+            raise
+        if stopped is None and not self.aborting.is_set():
+            try:
+                run.to(State.UP)
+                return
+            except IllegalMove:  # ended by an interrupt meanwhile
+                pass
+        if stopped is not None and stopped.failed:
+            run.failed(self._error_line(run, stopped))
+        self._end(run)
+
+    @staticmethod
+    def _error_line(run: ClusterState, stopped: Stopped) -> str:
+        """The line that errors the cells of a cluster whose step failed."""
+        logs = f" (logs: {run.logs_dir})" if run.logs_dir else ""
+        return (f"cluster {run.name} ({run.profile.id}, Kubernetes {run.version}): step "
+                f"'{stopped.step}' failed: {stopped.message}{logs}")
 
     # -- upgrading a cluster in place ----------------------------------------------------
 
@@ -279,35 +312,37 @@ class ClusterPool:
         if cell not in self._futures:
             raise Unavailable(f"the cluster of {before.id} was not upgraded: the run is ending")
 
-    def _start_upgrade(self, before_cell: Cell, run: steps.ClusterRun) -> bool:
+    def _start_upgrade(self, before_cell: Cell, run: ClusterState) -> bool:
         """Hand the cluster of ``before_cell`` on to the upgrade (in a worker thread); False
         when there is nothing to upgrade to, or the run is ending."""
         after = self._after(before_cell)
-        if (after is None or run.error or self.closing.is_set()
-                or self.aborting.is_set()):
+        if after is None or self.closing.is_set() or self.aborting.is_set():
             return False
         profile = self.profiles[after.minor][after.profile]
-        upgraded = upgraded_run(self.env, run, self.upgrade.version, profile)
+        upgraded_run(self.env, run, self.upgrade.version, profile)
         with self._slot:
             self._holding.discard(before_cell)
             self._holding.add(after)
         with self._lock:
-            self._runs[after] = upgraded
-        self._futures[after] = self._executor.submit(self._upgrade, upgraded)
+            self._runs[after] = run
+        self._futures[after] = self._executor.submit(self._upgrade, run)
         return True
 
-    def _upgrade(self, run: steps.ClusterRun) -> steps.ClusterRun:
+    def _upgrade(self, run: ClusterState) -> ClusterState:
         self._stage(run, UPGRADE)
         return run
 
     # -- ending clusters -----------------------------------------------------------------
 
-    def _end(self, run: steps.ClusterRun) -> None:
-        """A cluster this run is done with: delete it unless it is kept."""
+    def _end(self, run: ClusterState) -> None:
+        """A cluster this run is done with: its END stage (delete it unless it is kept);
+        whatever a step of that stage does, its cleanups run."""
         try:
-            run_stage(self.env, run, END, self.steps)
-        except AuthprobeError as err:
-            say(f"{run.name}: {err.one_line()}")
+            stopped = run_stage(self.env, run, END, self.steps)
+            if stopped is not None:
+                say(f"{run.name}: step '{stopped.step}' of its end failed: {stopped.message}")
+        finally:
+            run.end()
 
     def release(self, cell: Cell, export_logs: bool = False) -> None:
         """The scenarios of ``cell`` are done: collect the evidence, then end its cluster (or,
@@ -319,14 +354,14 @@ class ClusterPool:
             self._released.add(cell)
         handed_on = False
         try:
-            if run.provider.exists() and run.handle.up:
-                run.export = export_logs
-                try:
-                    run_stage(self.env, run, RELEASE, self.steps)
-                except AuthprobeError as err:
-                    say(f"{run.name}: evidence could not be collected: {err.one_line()}")
-                if run.handle.restarts is not None:
-                    run.handle.restarts.stop()
+            if run.state is State.UP:
+                run.to(State.RELEASED)
+                run.found.export_logs = export_logs
+                stopped = run_stage(self.env, run, RELEASE, self.steps)
+                if stopped is not None:
+                    say(f"{run.name}: evidence could not be collected: {stopped.message}")
+                if run.found.restarts is not None:
+                    run.found.restarts.stop()
                 handed_on = self._start_upgrade(cell, run)
                 if not handed_on:
                     self._end(run)
@@ -336,9 +371,10 @@ class ClusterPool:
 
     def finish(self) -> None:
         """End of session: wait for bring-ups and upgrades still running, then release every
-        cluster."""
+        cluster (an interrupt met on the way goes on once all are released)."""
         self.closing.set()
         done: set[Cell] = set()
+        interrupted: BaseException | None = None
         while len(done) < len(self._futures):
             for cell, future in list(self._futures.items()):
                 if cell in done:
@@ -346,30 +382,28 @@ class ClusterPool:
                 done.add(cell)
                 try:
                     future.result()
-                except AuthprobeError:
-                    pass
+                except Exception:
+                    pass  # the cell's items said it; its cluster has ended
+                except BaseException as err:
+                    interrupted = interrupted or err
                 self.release(cell)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if interrupted is not None:
+            raise interrupted
 
     def abort(self) -> list[str]:
-        """Interrupt: stop kind children and delete every cluster this run created."""
+        """Interrupt: stop kind children and end every cluster of the run by its cleanups
+        (the same ones its END stage runs; a cluster this run created is deleted even when it
+        would be kept). The names of the clusters the interrupt met and deleted, also those a
+        worker thread was deleting then (this waits for them)."""
         self.aborting.set()
         CHILDREN.stop_all()
         with self._lock:
-            runs = [r for r in self._runs.values() if r.created or not self.reuse]
+            runs = [run for run in dict.fromkeys(self._runs.values())  # one record per cluster
+                    if run.state is not State.ENDED]
         deleted = []
         for run in runs:
-            if run.name in deleted:
-                continue  # the same cluster before and after its upgrade
-            if run.handle.restarts is not None:
-                run.handle.restarts.stop(join=False)
-            if run.provider.exists() and run.created:
-                say(f"interrupted: deleting cluster {run.name} ...")
-                run.provider.destroy(timeout=steps.limit(run, "teardown"))
+            if steps.DELETED in run.end():
                 deleted.append(run.name)
-            if run.lease is not None:
-                run.lease.release()
-            if run.created:
-                naming.forget(run.name)
         return deleted

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -34,11 +33,11 @@ from ..progress import fmt_seconds, say, step
 from ..upgradeimage import UPGRADE_DIR
 from ..wait import until
 from .access import NodeAccess
-from .handle import ClusterHandle
 from .probes import read_journal
 from .readiness import RuntimeContainer, apiserver_containers, container_run, current_pod
 from .render import AUTH_DIR, PATCHES_DIR, dump
-from .steps import ClusterRun, Env, limit, use_probe_spec
+from .state import ClusterState as ClusterRun
+from .steps import Env, limit, use_probe_spec
 from .verify import inspect
 
 UPGRADE_CONFIG = f"{UPGRADE_DIR}/kubeadm-upgrade.yaml"
@@ -47,22 +46,16 @@ UPGRADE_API = "kubeadm.k8s.io/v1beta4"  # UpgradeConfiguration exists from kubea
 EXITS_INTERVAL = 0.5  # seconds between readings of the runtime around the kubelet's restart
 
 
-def upgraded_run(env: Env, before: ClusterRun, version: KubeVersion,
+def upgraded_run(env: Env, run: ClusterRun, version: KubeVersion,
                  profile: ProfileAt) -> ClusterRun:
-    """The same cluster as a record of its own once upgraded to ``version``: the scenarios of
-    the second minor run on it, judged by that minor's rows."""
-    old = before.handle
-    handle = ClusterHandle(name=before.name, profile=profile, version=version,
-                           image=old.image, image_source=old.image_source,
-                           kind_version=old.kind_version, node=old.node,
-                           dashboard_image=old.dashboard_image,
-                           dashboard_missing=old.dashboard_missing)
-    run = replace(before, profile=profile, version=version, handle=handle,
-                  upgraded_from=before.version, error=None, failure=None, logs_dir=None,
-                  export=False, since=time.time(), expected_down=False)
+    """The same cluster moved on to its upgrade to ``version``: the scenarios of the second
+    minor run on it, judged by that minor's rows, and the report holds it as a cluster
+    record of its own (``name@version``)."""
+    before = run.version
+    run.upgraded(version, profile)
     env.runlog.add_cluster(ClusterRecord(
-        run.label, profile.id, version.minor_str, str(version), before.image.ref,
-        before.image_source, env.kind_version, upgraded_from=str(before.version)))
+        run.label, profile.id, version.minor_str, str(version), run.image.ref,
+        run.image_source, env.kind_version, upgraded_from=str(before)))
     return run
 
 
@@ -389,7 +382,7 @@ def upgrade(env: Env, run: ClusterRun) -> str:
     replacement = _swap_kubelet(run, binaries)
     run.window_from = replacement_start(run, replacement)
     reached = kubelet_reached(node)
-    run.handle.upgrade = {
+    run.found.upgrade = {
         "from": str(run.upgraded_from), "to": str(version),
         "seconds": round(time.time() - started, 1),
         "kubeadm": _success_line(applied),
@@ -437,7 +430,7 @@ def verify_after(env: Env, run: ClusterRun) -> str:
     survived is recorded (the scenarios judge it), the probes are read for the new window."""
     found, spec = inspect(run.handle.node, run.name, run.rendered.expected, env.other_flags,
                           AUTH_DIR)
-    run.handle.profile_differences = found
+    run.found.profile_differences = found
     use_probe_spec(env, run, spec)
     if not found:
         return "every flag and probe change of the profile survived the upgrade"

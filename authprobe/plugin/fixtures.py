@@ -30,15 +30,16 @@ def authprobe_cluster(request: pytest.FixtureRequest):
 
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest, authprobe_cluster) -> ClusterHandle:
-    """The scenario's cluster (see authprobe.harness.handle.ClusterHandle)."""
-    run = authprobe_cluster
+    """The scenario's cluster, a read-only view of its record (see
+    authprobe.harness.handle.ClusterHandle)."""
+    handle = authprobe_cluster
     request.node.stash[STATE].where = {
-        "cluster": run.name, "node_image": run.image.ref, "image_source": run.image_source,
-        "kind_version": run.handle.kind_version, "version": str(run.version)}
-    if not run.handle.up and request.node.get_closest_marker(ANY_STATE_MARKER) is None:
-        pytest.fail(f"the control plane of {run.name} is down: {run.handle.start_failure}",
+        "cluster": handle.name, "node_image": handle.image, "image_source": handle.image_source,
+        "kind_version": handle.kind_version, "version": str(handle.version)}
+    if not handle.up and request.node.get_closest_marker(ANY_STATE_MARKER) is None:
+        pytest.fail(f"the control plane of {handle.name} is down: {handle.start_failure}",
                     pytrace=False)
-    return run.handle
+    return handle
 
 
 @pytest.fixture

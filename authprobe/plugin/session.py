@@ -313,9 +313,11 @@ class Harness:
         if self.pool is not None and not self.pool.aborting.is_set():
             self.pool.finish()
         self._restore_signal_handlers()
+        if (any(c.outcome in (FAIL, ERROR) for c in self.runlog.cells)
+                and session.exitstatus in (0, 5)):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the report says it too
         written = self.reporter.write(int(session.exitstatus))
-        bad = any(c.outcome in (FAIL, ERROR) for c in self.runlog.cells)
-        if (bad or written is False) and session.exitstatus in (0, 5):
+        if written is False and session.exitstatus in (0, 5):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter) -> None:

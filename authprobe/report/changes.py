@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..commands.diff import of_version
 from ..model.outcome import LABELS, CellRecord
 from ..model.summary import one_line
 from . import diff
+from .by_version import of_version
 from .document import FILENAME, Outcomes
 from .grid import (
     CLASSES,

@@ -14,7 +14,7 @@ from authprobe.harness.phases import BRING_UP, Step
 
 
 def kernel(env, run):
-    return run.handle.node.exec("uname", "-r").stdout.strip()
+    return run.node.exec("uname", "-r").stdout.strip()
 
 
 def pytest_authprobe_lifecycle_steps(config):

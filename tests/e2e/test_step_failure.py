@@ -1,0 +1,137 @@
+"""A team's own lifecycle step that fails, or that an interrupt meets, on real clusters: the
+cluster whose step failed errors its cells with the step's line and ends, the other profile's
+cells run on, and nothing of the run is left (no cluster, no kind process).
+
+The step comes from the team's conftest.py (``pytest_authprobe_lifecycle_steps``), after
+``ready``, on anon-off only, in a run of anon-on and anon-off with a few quick scenarios.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from authprobe.wait import until
+
+from .conftest import VERSION, clusters_left, outcomes_of
+
+pytestmark = pytest.mark.e2e
+
+CREATING = re.compile(r"creating cluster (\S+) ")
+SCENARIOS = ("--pyargs", "authprobe.scenarios", "--k8s-version", VERSION,
+             "--profile", "anon-on", "--profile", "anon-off", "--observe-window", "60",
+             "-k", "control_plane_comes_up or anonymous_get_root")
+
+TEAM_STEP = '''
+from pathlib import Path
+
+from authprobe.harness.phases import BRING_UP, Step
+from authprobe.progress import say
+from authprobe.wait import until
+
+GO_ON = Path(__file__).parent / "go-on"
+
+
+def typo(env, run):
+    return {{"kubeconfig": run.provider.kubeconfig}}["kube-config"]
+
+
+def wait_for_go_on(env, run):
+    say(f"{{run.name}}: step wait-for-go-on waits for {{GO_ON}}")
+    until(lambda: GO_ON.exists() or env.aborting(), timeout=900, interval=0.5,
+          what=f"{{GO_ON}} to exist")
+    return "went on"
+
+
+def anon_off(env, run):
+    return run.profile.id == "anon-off"
+
+
+def pytest_authprobe_lifecycle_steps(config):
+    return [Step("{name}", {name_py}, BRING_UP, after="ready", applies=anon_off)]
+'''
+
+
+def team_step(folder, name: str) -> None:
+    (folder / "conftest.py").write_text(TEAM_STEP.format(name=name,
+                                                         name_py=name.replace("-", "_")))
+
+
+def created(child) -> list[str]:
+    return list(dict.fromkeys(m.group(1) for _, line in child.lines
+                              for m in [CREATING.search(line)] if m))
+
+
+def left_of(names: list[str]) -> tuple[set[str], list[str]]:
+    """What is left of the run that made ``names``: clusters whose names carry its token,
+    and processes whose command line names one of its clusters."""
+    tokens = {name.rsplit("-", 1)[1] for name in names}
+    clusters = {c for c in clusters_left() if c.rsplit("-", 1)[-1] in tokens}
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True,
+                        check=True).stdout.splitlines()
+    processes = [line.strip() for line in ps if any(name in line for name in names)]
+    return clusters, processes
+
+
+def test_a_team_step_that_raises_errors_its_cluster_and_the_other_runs_on(tmp_path,
+                                                                          run_child):
+    team_step(tmp_path, "typo")
+    started = time.monotonic()
+    child = run_child(*SCENARIOS)
+    took = time.monotonic() - started
+    print(f"run of two profiles with a failing step: exit {child.proc.returncode} "
+          f"in {took:.0f}s")
+    assert child.proc.returncode == 1, child.tail()
+    assert "INTERNALERROR" not in child.output and "Traceback" not in child.output, \
+        child.tail()
+    outcomes = outcomes_of(tmp_path)
+    assert outcomes["run"]["exit_status"] == 1
+    names = {c["profile"]: c["name"] for c in outcomes["clusters"]}
+    assert set(names) == {"anon-on", "anon-off"}, outcomes["clusters"]
+    phases = {(p["cluster"], p["phase"]): p for p in outcomes["phases"]}
+    typo = phases[(names["anon-off"], "typo")]
+    assert (typo["outcome"], typo["message"]) == ("failed", "KeyError: 'kube-config'")
+    assert phases[(names["anon-off"], "teardown")]["message"] == "deleted"
+    assert (names["anon-on"], "typo") not in phases
+    line = "step 'typo' failed: KeyError: 'kube-config'"
+    cells = outcomes["cells"]
+    off = [c for c in cells if c["profile"] == "anon-off"]
+    on = [c for c in cells if c["profile"] == "anon-on"]
+    assert len(off) == len(on) == 2, [(c["profile"], c["scenario"]) for c in cells]
+    assert all(c["outcome"] == "error" and line in c["message"] for c in off), off
+    assert all(c["outcome"] == "pass" for c in on), on
+    assert any(line in problem for problem in outcomes["run"]["problems"])
+    clusters, processes = left_of(list(names.values()))
+    assert not clusters and not processes, (clusters, processes)
+
+
+def test_an_interrupt_during_a_team_step_leaves_nothing(tmp_path, run_child):
+    team_step(tmp_path, "wait-for-go-on")
+    child = run_child(*SCENARIOS, wait=False)
+    waiting = until(lambda: next((text for _, text in child.lines
+                                  if "step wait-for-go-on waits for" in text), None),
+                    timeout=1500, interval=0.5, what="the team's step to begin waiting")
+    assert child.proc.poll() is None, child.tail()
+    names = created(child)
+    waiter = re.search(r"(authprobe-anon-off-\S+): step wait-for-go-on", waiting).group(1)
+    assert waiter in names, (waiting, names)
+    signalled = time.monotonic()
+    child.proc.send_signal(signal.SIGINT)
+    code = child.wait(timeout=600)
+    took = time.monotonic() - signalled
+    print(f"SIGINT during the team's step: exit {code}, {took:.0f}s after the signal, "
+          f"clusters {names}")
+    assert code != 0, child.tail()
+    assert "INTERNALERROR" not in child.output, child.tail()
+    said = [text for _, text in child.lines if "SIGINT received" in text]
+    assert len(said) == 1 and "deleting the clusters this run created" in said[0], \
+        child.tail()
+    deleted = [text for _, text in child.lines if re.search(r"deleted \d+ cluster", text)]
+    assert len(deleted) == 1 and waiter in deleted[0], child.tail()
+    assert f"interrupted: deleting cluster {waiter} ..." in child.output, child.tail()
+    clusters, processes = left_of(names)
+    assert not clusters and not processes, (clusters, processes)
