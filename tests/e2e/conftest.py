@@ -122,3 +122,24 @@ def run_child(tmp_path):
 
 def outcomes_of(folder: Path) -> dict:
     return json.loads(((folder / "reports" / "latest") / "outcomes.json").read_text())
+
+
+# The wall time of each real-cluster module, said at the end of the run (benchmarks/NOTES.md
+# keeps them per fresh-machine run): setup, call and teardown of its tests, its module- and
+# session-scoped fixtures counted where they ran.
+_MODULE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    module = report.nodeid.split("::", 1)[0]
+    if module.startswith("tests/e2e/") or "/e2e/" in module:
+        _MODULE_SECONDS[module] = _MODULE_SECONDS.get(module, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _MODULE_SECONDS:
+        return
+    terminalreporter.section("real-cluster modules, wall time")
+    for module, seconds in sorted(_MODULE_SECONDS.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:7.0f} s  {module}")
+    terminalreporter.write_line(f"{sum(_MODULE_SECONDS.values()):7.0f} s  in all")
