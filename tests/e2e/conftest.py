@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -124,10 +125,86 @@ def outcomes_of(folder: Path) -> dict:
     return json.loads(((folder / "reports" / "latest") / "outcomes.json").read_text())
 
 
+def stop(child: Child) -> None:
+    """A child run still going when its fixture gives up: interrupted as a user would
+    (Ctrl-C), so the harness deletes what it made; killed only if it does not end."""
+    if child.proc.poll() is not None:
+        return
+    child.proc.send_signal(signal.SIGINT)
+    try:
+        child.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        child.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def main_job(tmp_path_factory):
+    """The main job with a team's own scenarios beside the shipped ones, run once for every
+    module that reads it (:mod:`.shared_runs`)."""
+    from .shared_runs import TEAM_SCENARIOS, SharedRun, timed
+
+    folder = tmp_path_factory.mktemp("main-job")
+    (folder / "test_team.py").write_text(TEAM_SCENARIOS)
+    started = time.monotonic()
+    child = Child(["-q", "-p", "no:randomly", "--reports-dir", str(folder / "reports"),
+                   "--pyargs", "authprobe.scenarios", str(folder), "--k8s-version", VERSION],
+                  folder, child_env(HARNESS_OUT=str(folder / "records.jsonl"))).start()
+    try:
+        child.wait(timeout=3600)
+    finally:
+        stop(child)
+    run = SharedRun(folder, child, timed(started))
+    _SHARED_SECONDS["main job (the shipped scenarios and a team's)"] = run.seconds
+    if (folder / "reports" / "latest" / "outcomes.json").exists():
+        run.outcomes = outcomes_of(folder)
+    return run
+
+
+@pytest.fixture(scope="session")
+def failure_run(tmp_path_factory):
+    """The profiles that fail on purpose in one run, anon-off's kube-apiserver ended on its
+    own once its cluster is made (:mod:`.shared_runs`)."""
+    from authprobe.harness.access import NodeAccess
+    from authprobe.wait import until
+
+    from .shared_runs import (
+        FAILURE_PROFILES,
+        FAILURE_SCENARIOS,
+        SharedRun,
+        anon_off_made,
+        end_the_apiserver,
+        timed,
+    )
+
+    folder = tmp_path_factory.mktemp("failure-run")
+    started = time.monotonic()
+    child = Child(["-q", "-p", "no:randomly", "--reports-dir", str(folder / "reports"),
+                   "--pyargs", "authprobe.scenarios", "--k8s-version", VERSION,
+                   "--profile", ",".join(FAILURE_PROFILES),
+                   "--profiles-dir", str(DATA / "profiles"),
+                   "--expectations", str(DATA / "expectations.yaml"),
+                   "-k", FAILURE_SCENARIOS], folder, child_env()).start()
+    notes = {}
+    try:
+        name = until(lambda: anon_off_made(child), timeout=900, interval=2.0,
+                     what="the anon-off cluster to be made")
+        notes["ended_container"] = end_the_apiserver(NodeAccess(f"{name}-control-plane"))
+        notes["anon_off"] = name
+        child.wait(timeout=1800)
+    finally:
+        stop(child)
+    run = SharedRun(folder, child, timed(started), notes=notes)
+    _SHARED_SECONDS["failure run (no-etcd, probe-403, anon-off ended on its own)"] = run.seconds
+    if (folder / "reports" / "latest" / "outcomes.json").exists():
+        run.outcomes = outcomes_of(folder)
+    return run
+
+
 # The wall time of each real-cluster module, said at the end of the run (benchmarks/NOTES.md
 # keeps them per fresh-machine run): setup, call and teardown of its tests, its module- and
 # session-scoped fixtures counted where they ran.
 _MODULE_SECONDS: dict[str, float] = {}
+_SHARED_SECONDS: dict[str, float] = {}  # each shared run, counted in the first module using it
 
 
 def pytest_runtest_logreport(report) -> None:
@@ -143,3 +220,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for module, seconds in sorted(_MODULE_SECONDS.items(), key=lambda kv: -kv[1]):
         terminalreporter.write_line(f"{seconds:7.0f} s  {module}")
     terminalreporter.write_line(f"{sum(_MODULE_SECONDS.values()):7.0f} s  in all")
+    for run, seconds in _SHARED_SECONDS.items():
+        terminalreporter.write_line(f"{seconds:7.0f} s  shared: {run}, in the first module "
+                                    "that read it")

@@ -1,8 +1,9 @@
 """The cluster harness on real kind clusters: one shared cluster per cell, expected start
 failures handed over, Ctrl-C during creation, a reused cluster whose flags changed.
 
-Each test drives the plugin through a pytest child process on a small scenario file, as a
-user would, then looks at the Docker engine to see what is left.
+Each test drives the plugin through a pytest child process with a team's scenario file, as a
+user would (the first two read the session's main job, tests/e2e/shared_runs.py), then looks
+at the Docker engine to see what is left.
 """
 
 from __future__ import annotations
@@ -18,61 +19,17 @@ import pytest
 from authprobe.host import docker
 from authprobe.wait import until
 
-from .conftest import VERSION, clusters_left, left_of, outcomes_of, run_clusters
+from .conftest import VERSION, clusters_left, left_of, run_clusters
+from .shared_runs import TEAM_SCENARIOS
 
 pytestmark = pytest.mark.e2e
 
 CREATING = re.compile(r"creating cluster (\S+) ")
 
-SCENARIOS = '''
-import json, os
-
-import pytest
-
-OUT = os.environ["HARNESS_OUT"]
-
-
-def record(**fields):
-    with open(OUT, "a") as out:
-        out.write(json.dumps(fields) + "\\n")
-
-
-def test_http_clients(cluster):
-    livez = cluster.anonymous.get("/livez")
-    root = cluster.anonymous.get("/")
-    readyz = cluster.admin.get("/readyz")
-    record(test="http", cluster=cluster.name, livez=livez.status_code, root=root.status_code,
-           readyz=readyz.status_code, server=cluster.server,
-           audit_user=cluster.audit.record_of(root).user)
-
-
-def test_cluster_admin_and_node(cluster):
-    import kubernetes
-    version = kubernetes.client.VersionApi(cluster.api).get_code().git_version
-    crictl = cluster.node.exec("crictl", "ps", "--name", "kube-apiserver", "-q")
-    record(test="api", cluster=cluster.name, version=version, up=cluster.up,
-           crictl=bool(crictl.stdout.strip()), ca_mode=oct(os.stat(cluster.ca_path).st_mode),
-           window=cluster.window, budget=cluster.probe_budget)
-
-
-def test_restart_sampler(cluster):
-    series = cluster.restarts.wait_for_window(20)
-    record(test="sampler", cluster=cluster.name, samples=len(series),
-           sources=sorted({s.source for s in series}), restarts=series[-1].restarts)
-
-
-@pytest.mark.control_plane_any
-def test_start_failure(cluster):
-    failure = cluster.start_failure
-    record(test="failure", cluster=cluster.name, up=cluster.up,
-           exit_code=failure.exit_code if failure else None,
-           log=failure.log_tail[-5:] if failure else [])
-'''
-
 
 @pytest.fixture
 def drive(tmp_path):
-    (tmp_path / "test_drive.py").write_text(SCENARIOS)
+    (tmp_path / "test_drive.py").write_text(TEAM_SCENARIOS)
     return tmp_path
 
 
@@ -81,14 +38,14 @@ def records(folder) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_one_shared_cluster_then_gone(drive, run_child):
-    child = run_child("--k8s-version", VERSION, "--profile", "anon-on", "-k", "not start_failure",
-                      HARNESS_OUT=str(drive / "records.jsonl"))
-    assert child.proc.returncode == 0, child.tail()
-    found = records(drive)
+def test_one_shared_cluster_then_gone(main_job):
+    """The team's scenarios of the main job on anon-on: one cluster served them all."""
+    assert main_job.code == 0, main_job.child.tail()
+    found = [r for r in main_job.records() if r["test"] != "failure"]
     names = {r["cluster"] for r in found}
-    assert len(names) == 1, names
+    assert len(names) == 1 and next(iter(names)).startswith("authprobe-anon-on-"), names
     by_test = {r["test"]: r for r in found}
+    assert set(by_test) == {"http", "api", "sampler"}, found
     assert by_test["http"]["livez"] == 200 and by_test["http"]["root"] == 403
     assert by_test["http"]["readyz"] == 200
     assert by_test["http"]["audit_user"] == "system:anonymous"
@@ -98,19 +55,20 @@ def test_one_shared_cluster_then_gone(drive, run_child):
     assert by_test["api"]["ca_mode"].endswith("600")
     assert by_test["api"]["window"] > by_test["api"]["budget"] >= 250
     assert by_test["sampler"]["samples"] >= 2 and by_test["sampler"]["restarts"] == 0
-    assert set(CREATING.findall(child.output)) == names == run_clusters(outcomes_of(drive))
-    assert not left_of(names)
+    made = run_clusters(main_job.outcomes)
+    assert set(CREATING.findall(main_job.child.output)) == made and names <= made
+    assert not left_of(made)
 
 
-def test_expected_start_failure_is_handed_over(drive, run_child):
-    child = run_child("--k8s-version", VERSION, "--profile", "anon-off-probe-8080",
-                      "-k", "start_failure", HARNESS_OUT=str(drive / "records.jsonl"))
-    assert child.proc.returncode == 0, child.tail()
-    failure = [r for r in records(drive) if r["test"] == "failure"]
-    assert len(failure) == 1 and failure[0]["up"] is False
+def test_expected_start_failure_is_handed_over(main_job):
+    """The team's start-failure scenario of the main job on anon-off-probe-8080, whose
+    control plane must not come up on the current minors."""
+    failure = [r for r in main_job.records() if r["test"] == "failure"]
+    assert len(failure) == 1 and failure[0]["up"] is False, failure
+    assert failure[0]["profile"] == "anon-off-probe-8080"
     assert failure[0]["exit_code"] == 1
     assert any("unknown flag: --insecure" in line for line in failure[0]["log"]), failure
-    logs = list((drive / "reports").glob("*/logs/authprobe-anon-off-probe-8080-*"))
+    logs = list((main_job.folder / "reports").glob("*/logs/authprobe-anon-off-probe-8080-*"))
     assert logs and any(logs[0].rglob("kubelet.log")), logs
     assert not left_of({failure[0]["cluster"]})
 

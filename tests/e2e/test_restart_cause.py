@@ -1,22 +1,17 @@
 """A crash loop with another cause than the story's fails the restart cell, naming its real
-cause: a test-only profile whose startup probe gets 403, judged by anon-off's row (401)."""
+cause: a test-only profile whose startup probe gets 403, judged by anon-off's row (401), in
+the session's failure run (tests/e2e/shared_runs.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import DATA, VERSION, outcomes_of
-
 pytestmark = pytest.mark.e2e
 
 
-def test_another_cause_fails_with_its_cause(tmp_path, run_child):
-    child = run_child("--pyargs", "authprobe.scenarios", "--k8s-version", VERSION,
-                      "--profile", "probe-403", "--profiles-dir", str(DATA / "profiles"),
-                      "--expectations", str(DATA / "expectations.yaml"),
-                      "-k", "apiserver_restarts or control_plane_comes_up")
-    assert child.proc.returncode == 1, child.tail()
-    cells = {c["scenario"]: c for c in outcomes_of(tmp_path)["cells"]}
+def test_another_cause_fails_with_its_cause(failure_run):
+    assert failure_run.code == 1, failure_run.child.tail()
+    cells = failure_run.cells_of("probe-403")
     assert cells["control_plane_comes_up"]["outcome"] == "pass"
     restarts = cells["apiserver_restarts"]
     assert restarts["outcome"] == "fail", restarts

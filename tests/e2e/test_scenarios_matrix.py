@@ -1,5 +1,6 @@
 """The main job on real clusters: every profile on one Kubernetes version, as `tox -e
-scenarios` runs it, then the story's cells read back from the run's report."""
+scenarios` runs it (with a team's own scenarios beside the shipped ones, the session's shared
+main job), then the story's cells read back from the run's report."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from authprobe.model.restarts import earliest_kill
 from authprobe.model.series import Sample, first_restart_at
 from authprobe.paths import clusters_dir
 
-from .conftest import VERSION, outcomes_of
+from .shared_runs import TEAM_SCENARIO_NAMES
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +26,10 @@ MAY_SKIP = {"admin_dashboard_after_binding"}
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    from .conftest import Child, child_env
-
-    folder = tmp_path_factory.mktemp("main-job")
-    child = Child(["-q", "--pyargs", "authprobe.scenarios", "--k8s-version", VERSION,
-                   "--reports-dir", str(folder / "reports")], folder, child_env()).start()
-    child.wait(timeout=3600)
-    return child, outcomes_of(folder), (folder / "reports" / "latest").resolve()
+def run(main_job):
+    """The session's main job (tests/e2e/shared_runs.py): the shipped scenarios on every
+    profile, a team's own scenarios beside them."""
+    return main_job.child, main_job.outcomes, (main_job.folder / "reports" / "latest").resolve()
 
 
 def cell(outcomes, profile, scenario):
@@ -52,8 +49,12 @@ def test_every_profile_ran_every_scenario_and_none_failed(run):
     assert {c["profile"] for c in cells} == PROFILES
     bad = [f"{c['profile']}/{c['scenario']}: {c['outcome']} {c['message']}" for c in cells
            if c["outcome"] in ("fail", "error")
-           or (c["outcome"] == "skipped" and c["scenario"] not in MAY_SKIP)]
+           or (c["outcome"] == "skipped" and c["scenario"] not in MAY_SKIP | TEAM_SCENARIO_NAMES)]
     assert not bad, "\n".join(bad)
+    shipped = {c["scenario"] for c in cells} - TEAM_SCENARIO_NAMES
+    for profile in PROFILES:
+        ran = {c["scenario"] for c in cells if c["profile"] == profile}
+        assert ran >= shipped | TEAM_SCENARIO_NAMES, (profile, sorted(shipped - ran))
 
 
 def test_the_story_with_the_apiservers_own_records(run):

@@ -17,7 +17,7 @@ import pytest
 
 from authprobe.wait import until
 
-from .conftest import VERSION, clusters_left, outcomes_of
+from .conftest import VERSION, left_of, outcomes_of
 
 pytestmark = pytest.mark.e2e
 
@@ -66,15 +66,13 @@ def created(child) -> list[str]:
                               for m in [CREATING.search(line)] if m))
 
 
-def left_of(names: list[str]) -> tuple[set[str], list[str]]:
-    """What is left of the run that made ``names``: clusters whose names carry its token,
-    and processes whose command line names one of its clusters."""
-    tokens = {name.rsplit("-", 1)[1] for name in names}
-    clusters = {c for c in clusters_left() if c.rsplit("-", 1)[-1] in tokens}
+def leftovers(names) -> tuple[set[str], list[str]]:
+    """What is left of the run that made ``names``: its clusters (conftest ``left_of``),
+    and processes whose command line names one of them."""
     ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True,
                         check=True).stdout.splitlines()
-    processes = [line.strip() for line in ps if any(name in line for name in names)]
-    return clusters, processes
+    return left_of(set(names)), [line.strip() for line in ps
+                                 if any(name in line for name in names)]
 
 
 def test_a_team_step_that_raises_errors_its_cluster_and_the_other_runs_on(tmp_path,
@@ -105,7 +103,7 @@ def test_a_team_step_that_raises_errors_its_cluster_and_the_other_runs_on(tmp_pa
     assert all(c["outcome"] == "error" and line in c["message"] for c in off), off
     assert all(c["outcome"] == "pass" for c in on), on
     assert any(line in problem for problem in outcomes["run"]["problems"])
-    clusters, processes = left_of(list(names.values()))
+    clusters, processes = leftovers(list(names.values()))
     assert not clusters and not processes, (clusters, processes)
 
 
@@ -133,5 +131,5 @@ def test_an_interrupt_during_a_team_step_leaves_nothing(tmp_path, run_child):
     deleted = [text for _, text in child.lines if re.search(r"deleted \d+ cluster", text)]
     assert len(deleted) == 1 and waiter in deleted[0], child.tail()
     assert f"interrupted: deleting cluster {waiter} ..." in child.output, child.tail()
-    clusters, processes = left_of(names)
+    clusters, processes = leftovers(names)
     assert not clusters and not processes, (clusters, processes)
