@@ -508,7 +508,9 @@ def test_a_bring_up_that_raised_is_unavailable_with_its_line_not_a_crash():
         p.get(cell)
 
 
-def test_finish_releases_every_cluster_whatever_a_bring_up_raised(said, quick_teardown):
+def one_up_beside(failed_bring_up):
+    """A pool of two cells: anon-on's cluster up, anon-off's bring-up ended by
+    ``failed_bring_up``."""
     e = env()
     fine = cluster("c2")
     fine.env = e
@@ -517,24 +519,20 @@ def test_finish_releases_every_cluster_whatever_a_bring_up_raised(said, quick_te
     fine.to(State.UP)
     p = pool(e=e, lifecycle_steps=[Step("teardown", steps.teardown, END)])
     p._runs = {Cell("anon-on", "1.34"): fine}
-    p._futures = {Cell("anon-off", "1.34"): done(error=OSError("docker gone")),
+    p._futures = {Cell("anon-off", "1.34"): done(error=failed_bring_up),
                   Cell("anon-on", "1.34"): done(fine)}
+    return p, fine
+
+
+def test_finish_releases_every_cluster_whatever_a_bring_up_raised(said, quick_teardown):
+    p, fine = one_up_beside(OSError("docker gone"))
     p.finish()
     assert fine.state is State.ENDED
     assert fine.calls == ["stop sampler", "destroy c2", "release lease"]
 
 
 def test_finish_releases_the_others_before_an_interrupt_goes_on(said, quick_teardown):
-    e = env()
-    fine = cluster("c2")
-    fine.env = e
-    acquired(fine)
-    fine.to(State.BRINGING_UP)
-    fine.to(State.UP)
-    p = pool(e=e, lifecycle_steps=[Step("teardown", steps.teardown, END)])
-    p._runs = {Cell("anon-on", "1.34"): fine}
-    p._futures = {Cell("anon-off", "1.34"): done(error=SystemExit(2)),
-                  Cell("anon-on", "1.34"): done(fine)}
+    p, fine = one_up_beside(SystemExit(2))
     with pytest.raises(SystemExit):
         p.finish()
     assert fine.state is State.ENDED
