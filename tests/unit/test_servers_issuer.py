@@ -20,6 +20,7 @@ from joserfc.jwk import ECKey, KeySet
 from authprobe.errors import AuthprobeError
 from authprobe.servers import pki
 from authprobe.servers.issuer import DISCOVERY_PATH, WRONG_AUDIENCE, Issuer
+from authprobe.wait import until
 
 AUDIENCE = "authprobe"
 
@@ -207,7 +208,6 @@ def test_a_refused_handshake_is_a_record(issuer):
     with socket.create_connection(("127.0.0.1", issuer.port), timeout=5) as raw:
         with pytest.raises(ssl.SSLCertVerificationError):
             context.wrap_socket(raw, server_hostname="127.0.0.1")
-    from authprobe.wait import until
     record = until(lambda: next((r for r in issuer.log.records() if r.get("error")), None),
                    timeout=5, interval=0.05, what="the issuer's record of the refused handshake",
                    quiet=True)
