@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from ..harness.naming import write_private
+from ..paths import write_private
 from .https import HttpsService, Reply, Request
 from .pki import ServingCert
 from .policy import Policy, Review

@@ -19,12 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..errors import AuthprobeError
+from ..model.timeouts import calls
 from .pki import ServingCert
 
 # kube-apiserver's bodies (a SubjectAccessReview) are a few kilobytes.
 MAX_BODY = 1 << 20
-# A client that connects and sends nothing is dropped after this many seconds.
-CONNECTION_TIMEOUT = 10
 
 
 def timestamp() -> str:
@@ -161,6 +160,9 @@ class HttpsService:
                                       name=f"authprobe-{self.name}", daemon=True)
             thread.start()
             self._server, self._thread = server, thread
+            # Started again after a stop, it listens on the same port: the cluster's config
+            # files name it.
+            self._wanted_port = server.server_address[1]
 
     def stop(self) -> None:
         """Stop serving and close the listening socket (the port is free again); calling it
@@ -185,7 +187,7 @@ class HttpsService:
 
 def _handler_for(service: HttpsService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        timeout = CONNECTION_TIMEOUT
+        timeout = calls().server_connection
         server_version = f"authprobe-{service.name}"
         sys_version = ""
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ..harness.naming import write_private
+from ..paths import write_private
 
 # A cluster lives for minutes to hours; a week leaves room for a kept cluster's next run.
 VALIDITY = datetime.timedelta(days=7)
