@@ -52,6 +52,8 @@ DASHBOARD_NAMESPACE = "kubernetes-dashboard"
 # The namespace the scenarios of JWT users and of the webhook ask about (it need not exist:
 # authorization comes first); every request to it is audited.
 SCENARIO_NAMESPACE = "authprobe-scenarios"
+# Another such namespace, for requests a webhook's matchConditions leave out.
+OUTSIDE_NAMESPACE = "authprobe-outside"
 # The paths and users the scenarios ask about, the kubelet's probes, and the reviews the
 # kubelet asks the apiserver for (its webhook authentication and authorization); nothing
 # else is audited, so the log stays small. Failed authentication (401) has no user: the path
@@ -71,7 +73,7 @@ AUDIT_POLICY = {
         # Who a bearer token is, and the tokens refused (401 has no user to match on).
         {"level": "Metadata",
          "resources": [{"group": "authentication.k8s.io", "resources": ["selfsubjectreviews"]}]},
-        {"level": "Metadata", "namespaces": [SCENARIO_NAMESPACE]},
+        {"level": "Metadata", "namespaces": [SCENARIO_NAMESPACE, OUTSIDE_NAMESPACE]},
         {"level": "Metadata",
          "nonResourceURLs": ["/", "/livez", "/livez*", "/readyz", "/readyz*", "/healthz",
                              "/healthz*", "/version", "/statusz", "/flagz"]},
