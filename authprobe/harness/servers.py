@@ -107,7 +107,9 @@ def _inspect_kind_network() -> list[dict]:
 
 def kind_gateway() -> str:
     """The IPv4 gateway of the ``kind`` network, made first as kind makes it (bridge, IP
-    masquerade, the default bridge's MTU, kind's IPv6 subnet) when it does not exist."""
+    masquerade, the default bridge's MTU, kind's IPv6 subnet, or none where the engine has no
+    IPv6) when it does not exist. kind keeps the oldest of networks sharing the name, so the
+    gateway is read from the oldest after the creation."""
     with _network_lock:
         found = gateway_of(_inspect_kind_network())
         if found:
@@ -119,9 +121,12 @@ def kind_gateway() -> str:
                 "-o", "com.docker.network.bridge.enable_ip_masquerade=true"]
         if mtu.isdigit() and int(mtu) > 0:
             args += ["-o", f"com.docker.network.driver.mtu={mtu}"]
-        args += ["--ipv6", "--subnet", kind_ipv6_subnet(KIND_NETWORK), KIND_NETWORK]
-        made = docker(*args, timeout=calls().host_command)
+        made = docker(*args, "--ipv6", "--subnet", kind_ipv6_subnet(KIND_NETWORK),
+                      KIND_NETWORK, timeout=calls().host_command)
         found = gateway_of(_inspect_kind_network())
+        if not found:  # an engine without IPv6: kind makes the network without it then
+            made = docker(*args, KIND_NETWORK, timeout=calls().host_command)
+            found = gateway_of(_inspect_kind_network())
         if not found:
             raise AuthprobeError(
                 f"no IPv4 gateway on the Docker network '{KIND_NETWORK}' for the cluster's "

@@ -228,3 +228,42 @@ def test_a_server_log_holding_a_registered_token_is_scrubbed_in_the_report(tmp_p
     assert scrub.REDACTED in text
     records = [json.loads(line) for line in text.splitlines()]
     assert records[1] == {"record": "minted", "sub": "alice", "kid": "k1"}
+
+
+class FakeDocker:
+    """``docker`` as the network questions see it: no kind network until one is created,
+    and a create with IPv6 refused when ``ipv6`` is false."""
+
+    def __init__(self, ipv6: bool) -> None:
+        self.ipv6, self.calls, self.network = ipv6, [], None
+
+    def __call__(self, *argv, timeout=None):
+        self.calls.append(argv)
+        if argv[:2] == ("network", "inspect") and argv[2] == "bridge":
+            return SimpleNamespace(returncode=0, stdout="1500\n", stderr="")
+        if argv[:2] == ("network", "inspect"):
+            if self.network is None:
+                return SimpleNamespace(returncode=1, stdout="[]", stderr="no such network")
+            return SimpleNamespace(returncode=0, stdout=json.dumps([self.network]), stderr="")
+        if argv[:2] == ("network", "create"):
+            if "--ipv6" in argv and not self.ipv6:
+                return SimpleNamespace(returncode=1, stdout="", stderr="IPv6 unavailable")
+            self.network = {"Id": "n", "Created": "2026-12-06T10:00:00Z", "IPAM": {
+                "Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}}
+            return SimpleNamespace(returncode=0, stdout="n\n", stderr="")
+        raise AssertionError(f"unexpected docker {argv}")
+
+
+@pytest.mark.parametrize("ipv6", [True, False])
+def test_the_kind_network_is_made_as_kind_makes_it_when_missing(monkeypatch, ipv6):
+    fake = FakeDocker(ipv6)
+    monkeypatch.setattr(cluster_servers, "docker", fake)
+    assert cluster_servers.kind_gateway() == "172.18.0.1"
+    creates = [argv for argv in fake.calls if argv[:2] == ("network", "create")]
+    assert creates[0] == ("network", "create", "-d=bridge", "-o",
+                          "com.docker.network.bridge.enable_ip_masquerade=true", "-o",
+                          "com.docker.network.driver.mtu=1500", "--ipv6", "--subnet",
+                          "fc00:f853:ccd:e793::/64", "kind")
+    assert len(creates) == (1 if ipv6 else 2)
+    assert cluster_servers.kind_gateway() == "172.18.0.1"
+    assert len([a for a in fake.calls if a[:2] == ("network", "create")]) == len(creates)
