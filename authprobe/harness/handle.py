@@ -222,6 +222,7 @@ class ClusterHandle:
         cluster_servers.stop_authorizer(self._record)
 
     def start_webhook(self) -> None:
+        """Serve the webhook again, on the port the cluster's files name."""
         cluster_servers.start_authorizer(self._record)
 
     # -- readings ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import hashlib
 import ipaddress
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from ..servers.authorizer import Authorizer
 from ..servers.issuer import Issuer
 from ..servers.pki import issue_serving, make_authority
 from ..wait import until
+from .access import HttpClient
 from .render import Endpoints, server_files, webhook_policy
 from .state import ClusterState
 
@@ -53,7 +55,7 @@ class ClusterServers:
 
     issuer: Issuer | None
     authorizer: Authorizer | None
-    register_secret: object = field(repr=False, default=None)
+    register_secret: Callable[[str], None] | None = field(repr=False, default=None)
 
     def mint(self, sub: str, audience, **kwargs) -> str:
         if self.issuer is None:
@@ -201,7 +203,7 @@ def wait_jwt(env, run: ClusterState) -> str:
     audience = ((spec.get("issuer") or {}).get("audiences") or [""])[0]
     token = servers.mint("authprobe-readiness", audience, groups=[],
                          claims=dict((run.profile.issuer or {}).get("claims") or {}))
-    client = run.found.admin.__class__(run.found.admin.endpoint, token=token, user="jwt")
+    client = HttpClient(run.found.admin.endpoint, token=token, user="jwt")
     last = {}
 
     def accepted() -> bool:
