@@ -42,3 +42,12 @@ def cache_dir() -> Path:
     """Build caches shared across checkouts and runs (node image inputs, cluster files)."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "authprobe"
     return Path(os.environ.get("AUTHPROBE_CACHE_DIR", default))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a credential-bearing file with mode 0600 from the start."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(path, 0o600)

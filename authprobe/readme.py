@@ -22,9 +22,18 @@ from pathlib import Path
 
 from . import paths
 from .errors import AuthprobeError
-from .model.profiles import AUTH_FILE_REF, Profile, ProfileAt, flatten, load_dirs
+from .model.profiles import (
+    AUTH_FILE_REF,
+    AUTHENTICATION_FILE,
+    AUTHORIZATION_FILE,
+    Profile,
+    ProfileAt,
+    flatten,
+    load_dirs,
+)
 from .model.versions import KubeVersion, SupportedVersion, version_key, version_table
 from .report.grid import profiles_in
+from .servers import apiconfig
 
 COMMAND = "python -m authprobe.readme"
 
@@ -50,11 +59,23 @@ def _flag(name: str, value: str) -> str:
 def _flags(at: ProfileAt) -> str:
     """The profile's kube-apiserver flags and auth files, and its kubelet settings."""
     flags = " ".join(_flag(name, value) for name, value in at.extra_args.items())
-    files = "; ".join(_file(name, doc) for name, doc in at.auth_files.items())
+    files = "; ".join(_file(name, doc) for name, doc in _documents(at).items())
     kubelet = " ".join(f"{path}: {json.dumps(value)}"
                        for path, value in flatten(dict(at.kubelet_config)).items())
     return "; ".join(p for p in (f"`{flags}`" if flags else "kubeadm defaults", files,
                                  f"kubelet `{kubelet}`" if kubelet else "") if p)
+
+
+def _documents(at: ProfileAt) -> dict[str, dict]:
+    """The profile's auth files, and those the harness writes from its issuer and authorizer
+    parts in the apiVersion the minor takes."""
+    documents = dict(at.auth_files)
+    for name, kind, part in ((AUTHENTICATION_FILE, apiconfig.AUTHENTICATION, at.issuer),
+                             (AUTHORIZATION_FILE, apiconfig.AUTHORIZATION, at.authorizer)):
+        if part is not None and not at.na:
+            documents[name] = {"kind": kind,
+                               "apiVersion": apiconfig.config_api(kind, at.version).api_version}
+    return documents
 
 
 def _file(name: str, doc: dict) -> str:
@@ -84,8 +105,9 @@ def _differences(at: ProfileAt, newest: ProfileAt) -> str:
     parts = [f"`{_flag(name, value)}`" for name, value in at.extra_args.items()
              if newest.extra_args.get(name) != value]
     parts += [f"without `--{name}`" for name in newest.extra_args if name not in at.extra_args]
-    parts += [_file(name, doc) for name, doc in at.auth_files.items()
-              if newest.auth_files.get(name) != doc]
+    documents, newest_documents = _documents(at), _documents(newest)
+    parts += [_file(name, doc) for name, doc in documents.items()
+              if newest_documents.get(name) != doc]
     parts += [_probe(name, probe) for name, probe in at.probes.items()
               if newest.probes.get(name) != probe]
     parts += [f"{name.removesuffix('Probe')} at the kubeadm default" for name in newest.probes

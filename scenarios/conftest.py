@@ -84,9 +84,10 @@ def cluster_admin_binding(cluster):
 
 @pytest.fixture
 def granted(cluster):
-    """``with granted(user, verbs, resource, namespace=None):`` runs a block with ``user``
-    bound to a role allowing only ``verbs`` on ``resource`` ("nodes/healthz": a
-    subresource), a ClusterRole when ``namespace`` is None, else a Role there.
+    """``with granted(user, verbs, resource, namespace=None, kind="User"):`` runs a block
+    with ``user`` (a group with ``kind="Group"``) bound to a role allowing only ``verbs`` on
+    ``resource`` ("nodes/healthz": a subresource), a ClusterRole when ``namespace`` is None,
+    else a Role there.
 
     Both are removed when the block ends; the block starts once a SubjectAccessReview says
     the apiserver's RBAC allows it, so no answer is judged on a binding not yet seen.
@@ -95,13 +96,14 @@ def granted(cluster):
     authz = kubernetes.client.AuthorizationV1Api(cluster.api)
 
     @contextmanager
-    def bound(user: str, verbs: list[str], resource: str, namespace: str | None = None):
+    def bound(user: str, verbs: list[str], resource: str, namespace: str | None = None,
+              kind: str = "User"):
         name = f"authprobe-{user}"
         group_resource, _, sub = resource.partition("/")
         rule = V1PolicyRule(api_groups=[""], resources=[resource], verbs=verbs)
-        subject = RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="User", name=user)
-        kind = "ClusterRole" if namespace is None else "Role"
-        ref = V1RoleRef(api_group="rbac.authorization.k8s.io", kind=kind, name=name)
+        subject = RbacV1Subject(api_group="rbac.authorization.k8s.io", kind=kind, name=user)
+        role_kind = "ClusterRole" if namespace is None else "Role"
+        ref = V1RoleRef(api_group="rbac.authorization.k8s.io", kind=role_kind, name=name)
         meta = V1ObjectMeta(name=name, namespace=namespace)
         if namespace is None:
             make = [lambda: rbac.create_cluster_role(V1ClusterRole(metadata=meta, rules=[rule])),
@@ -116,8 +118,10 @@ def granted(cluster):
                         metadata=meta, role_ref=ref, subjects=[subject]))]
             remove = [lambda: rbac.delete_namespaced_role_binding(name, namespace),
                       lambda: rbac.delete_namespaced_role(name, namespace)]
+        who = {"user": user} if kind == "User" else {"user": "authprobe-member",
+                                                      "groups": [user]}
         review = V1SubjectAccessReview(spec=V1SubjectAccessReviewSpec(
-            user=user, resource_attributes=V1ResourceAttributes(
+            **who, resource_attributes=V1ResourceAttributes(
                 verb=verbs[0], resource=group_resource, subresource=sub or None,
                 namespace=namespace)))
 

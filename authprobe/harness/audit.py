@@ -45,6 +45,8 @@ class AuditRecord:
     user_agent: str = ""
     stage: str = ""
     time: str = ""
+    uid: str | None = None
+    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_event(cls, event: dict) -> AuditRecord:
@@ -57,7 +59,8 @@ class AuditRecord:
             code=(event.get("responseStatus") or {}).get("code"),
             decision=annotations.get(DECISION), reason=annotations.get(REASON),
             user_agent=event.get("userAgent", ""), stage=event.get("stage", ""),
-            time=event.get("stageTimestamp", ""),
+            time=event.get("stageTimestamp", ""), uid=user.get("uid") or None,
+            extra=dict(user.get("extra") or {}),
         )
 
     def to_dict(self) -> dict:

@@ -11,6 +11,7 @@ from ..errors import AuthprobeError, NotRunnable
 from ..model.profiles import ProfileAt
 from ..model.versions import KubeVersion
 from . import dashboard, kills
+from . import servers as cluster_servers
 from .access import Endpoint, HttpClient, NodeAccess
 from .audit import AuditLog
 from .kubelet import KubeletClient, KubeletDoor
@@ -181,6 +182,48 @@ class ClusterHandle:
         if user is None:
             return self.kubelet.client()
         return self.kubelet.client(self._token(user), user)
+
+    # -- the cluster's servers (profiles with an issuer or a webhook authorizer) ------------
+
+    def _servers(self):
+        found = self._record.servers
+        if found is None:
+            raise NotRunnable(f"profile {self.profile.id} runs no issuer or webhook authorizer")
+        return found
+
+    @property
+    def jwt_audience(self) -> str:
+        """The first audience the profile's jwt authenticator accepts."""
+        spec = dict((self.profile.issuer or {}).get("jwt") or {})
+        return ((spec.get("issuer") or {}).get("audiences") or [""])[0]
+
+    def jwt(self, sub: str, *, groups: list[str] | None = None, claims: dict | None = None,
+            flaw: str | None = None, audience: str | None = None) -> str:
+        """A token of the cluster's issuer for ``sub``: the profile's ``issuer.claims``, then
+        ``claims`` over them; ``flaw`` one of the issuer's FLAWS. Registered as a secret of
+        the run: no report holds it."""
+        base = dict((self.profile.issuer or {}).get("claims") or {})
+        return self._servers().mint(sub, audience or self.jwt_audience, groups=groups,
+                                    claims={**base, **(claims or {})}, flaw=flaw)
+
+    def with_token(self, token: str, user: str = "jwt") -> HttpClient:
+        """An HTTP client of the apiserver presenting ``token``."""
+        return HttpClient(Endpoint(self.server, self.ca_path), token=token, user=user)
+
+    def server_logs(self) -> dict[str, list[dict]]:
+        """What the cluster's servers recorded so far (``issuer``, ``issuer_minted``,
+        ``webhook``): no token, no key."""
+        return self._servers().logs()
+
+    def stop_webhook(self) -> None:
+        """Stop the webhook authorizer (kube-apiserver meets a closed port); scenarios give it
+        back with :meth:`start_webhook`."""
+        self._servers()
+        cluster_servers.stop_authorizer(self._record)
+
+    def start_webhook(self) -> None:
+        """Serve the webhook again, on the port the cluster's files name."""
+        cluster_servers.start_authorizer(self._record)
 
     # -- readings ----------------------------------------------------------------------------
 

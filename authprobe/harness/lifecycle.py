@@ -20,7 +20,7 @@ its stage.
 
 from __future__ import annotations
 
-from . import steps, upgrade
+from . import servers, steps, upgrade
 from .phases import BRING_UP, END, RELEASE, STAGES, UPGRADE, Step, arrange
 
 
@@ -32,13 +32,23 @@ def _probes_by_hand(env, run) -> bool:
     return bool(run.rendered.manifest_probes) and not run.reused
 
 
+def _runs_servers(env, run) -> bool:
+    return run.profile.runs_servers
+
+
+def _has_issuer(env, run) -> bool:
+    return run.profile.issuer is not None
+
+
 LIFECYCLE = [
+    Step("servers", servers.start, BRING_UP, applies=_runs_servers),
     Step("create", steps.create, BRING_UP, applies=_fresh, catch=(steps.export_logs,)),
     Step("probe-patch", steps.patch_probes, BRING_UP, applies=_probes_by_hand,
          catch=(steps.export_logs,)),
     Step("verify", steps.verify, BRING_UP, catch=(steps.export_logs,)),
     Step("connect", steps.connect, BRING_UP, catch=(steps.export_logs,)),
     Step("ready", steps.ready, BRING_UP, catch=(steps.export_logs,)),
+    Step("jwt", servers.wait_jwt, BRING_UP, applies=_has_issuer, catch=(steps.export_logs,)),
     Step("dashboard", steps.deploy_dashboard, BRING_UP, catch=(steps.export_logs,)),
     Step("settle", upgrade.settle, UPGRADE, catch=(steps.export_logs,)),
     Step("upgrade", upgrade.upgrade, UPGRADE, catch=(steps.export_logs,)),

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import cache_dir
+from ..paths import cache_dir, write_private  # noqa: F401 - the harness writes through naming
 
 PREFIX = "authprobe-"
 MAX_NAME = 50
@@ -54,15 +54,6 @@ def private_dir(name: str, create: bool = True) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, 0o700)
     return path
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a credential-bearing file with mode 0600 from the start."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
 
 
 @dataclass

@@ -202,7 +202,10 @@ class ClusterPool:
         return run
 
     def _name_and_lease(self, cell: Cell, config_hash: str) -> tuple[str, naming.Lease | None]:
-        if self.reuse:
+        # A cluster whose profile runs servers is never reused: its files name the servers
+        # of the run that made it, gone with that run.
+        servers = self.profiles[cell.minor][cell.profile].runs_servers
+        if self.reuse and not servers:
             scope = hashlib.sha256(f"{config_hash}\0{self.checkout}".encode()).hexdigest()
             name = naming.cluster_name(cell.profile, cell.minor, "r" + scope[:7])
             lease = naming.take_lease(name, self.run_token, self.checkout)

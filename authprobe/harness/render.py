@@ -17,8 +17,18 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from ..model.profiles import AUTH_FILE_REF, ProfileAt, flatten
+from ..model.profiles import (
+    AUTH_FILE_REF,
+    AUTHENTICATION_FILE,
+    AUTHORIZATION_FILE,
+    WEBHOOK_KUBECONFIG_FILE,
+    ProfileAt,
+    flatten,
+)
 from ..model.versions import KubeVersion, VersionFacts
+from ..servers import apiconfig
+from ..servers.authorizer import webhook_kubeconfig
+from ..servers.policy import Policy, parse_policy
 
 KIND_CONFIG_API = "kind.x-k8s.io/v1alpha4"
 # Inside the node (and, for AUTH_DIR and AUDIT_DIR, inside the kube-apiserver pod).
@@ -39,6 +49,11 @@ TOKEN_USERS = {
     "monitor": ("system:monitoring",),
 }
 DASHBOARD_NAMESPACE = "kubernetes-dashboard"
+# The namespace the scenarios of JWT users and of the webhook ask about (it need not exist:
+# authorization comes first); every request to it is audited.
+SCENARIO_NAMESPACE = "authprobe-scenarios"
+# Another such namespace, for requests a webhook's matchConditions leave out.
+OUTSIDE_NAMESPACE = "authprobe-outside"
 # The paths and users the scenarios ask about, the kubelet's probes, and the reviews the
 # kubelet asks the apiserver for (its webhook authentication and authorization); nothing
 # else is audited, so the log stays small. Failed authentication (401) has no user: the path
@@ -55,6 +70,10 @@ AUDIT_POLICY = {
                         "resources": ["subjectaccessreviews", "selfsubjectaccessreviews"]}]},
         {"level": "Metadata",
          "resources": [{"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]},
+        # Who a bearer token is, and the tokens refused (401 has no user to match on).
+        {"level": "Metadata",
+         "resources": [{"group": "authentication.k8s.io", "resources": ["selfsubjectreviews"]}]},
+        {"level": "Metadata", "namespaces": [SCENARIO_NAMESPACE, OUTSIDE_NAMESPACE]},
         {"level": "Metadata",
          "nonResourceURLs": ["/", "/livez", "/livez*", "/readyz", "/readyz*", "/healthz",
                              "/healthz*", "/version", "/statusz", "/flagz"]},
@@ -85,6 +104,59 @@ KUBELET_CHECKED = {
     "authentication.webhook.enabled": True,
     "authorization.mode": "Webhook",
 }
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the cluster's servers answer, as the node reaches them, and the CA they are
+    trusted through (PEM)."""
+
+    issuer_url: str
+    ca_pem: str
+    webhook_url: str
+
+
+# What the files are rendered with before the servers run (for the cluster's hash, which must
+# not change from run to run with the servers' ports); the ``servers`` step renders them again
+# with the real endpoints before the node is created.
+PENDING_ENDPOINTS = Endpoints("https://issuer.authprobe.invalid", "",
+                              "https://webhook.authprobe.invalid/authorize")
+
+
+def webhook_policy(profile: ProfileAt) -> Policy:
+    """The webhook's policy as the profile declares it; one line naming a bad rule."""
+    data = (profile.authorizer or {}).get("policy") or {"rules": []}
+    return parse_policy(data, f"profile {profile.id}: authorizer.policy")
+
+
+def server_files(profile: ProfileAt, version: KubeVersion, endpoints: Endpoints
+                 ) -> dict[str, str]:
+    """The auth files of the profile's ``issuer`` and ``authorizer`` parts at ``version``:
+    the AuthenticationConfiguration with the jwt entry pointed at the cluster's issuer, and the
+    AuthorizationConfiguration whose Webhook entry reaches the cluster's webhook through the
+    kubeconfig written beside it; each in the apiVersion the minor takes
+    (:mod:`authprobe.servers.apiconfig`). A field the minor lacks is one line."""
+    files: dict[str, str] = {}
+    if profile.issuer is not None:
+        jwt = apiconfig.jwt_authenticator(endpoints.issuer_url, endpoints.ca_pem,
+                                          dict(profile.issuer.get("jwt") or {}))
+        files[AUTHENTICATION_FILE] = apiconfig.to_yaml(
+            apiconfig.authentication_configuration(version, [jwt]))
+    if profile.authorizer is not None:
+        webhook_policy(profile)
+        chain = []
+        for entry in profile.authorizer.get("chain") or []:
+            if entry["type"] == "Webhook":
+                chain.append(apiconfig.webhook_authorizer(
+                    entry.get("name", "webhook"), f"{AUTH_DIR}/{WEBHOOK_KUBECONFIG_FILE}",
+                    entry.get("webhook")))
+            else:
+                chain.append(apiconfig.authorizer(entry["type"], entry.get("name")))
+        files[AUTHORIZATION_FILE] = apiconfig.to_yaml(
+            apiconfig.authorization_configuration(version, chain))
+        files[WEBHOOK_KUBECONFIG_FILE] = apiconfig.to_yaml(
+            webhook_kubeconfig(endpoints.webhook_url, endpoints.ca_pem))
+    return files
 
 
 @dataclass(frozen=True)
@@ -226,6 +298,7 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
     manifest_probes = {} if by_kubeadm else {
         name: {**dict(p.http_get), **dict(p.timing)} for name, p in inp.profile.probes.items()}
     auth_files = {name: dump(doc) for name, doc in inp.profile.auth_files.items()}
+    auth_files.update(server_files(inp.profile, inp.version, PENDING_ENDPOINTS))
     if inp.audit:
         auth_files[AUDIT_POLICY_FILE] = dump(AUDIT_POLICY)
     identity = {
@@ -246,6 +319,10 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
         "auth_files": sorted([TOKEN_FILE, *auth_files]),
         "mounts": [AUTH_DIR] + ([AUDIT_DIR] if inp.audit else []),
         "kubelet": kubelet_expected(inp),
+        # kubeadm leaves --authorization-mode out beside --authorization-config (from the
+        # 1.30 cycle, kubernetes#123651); kube-apiserver refuses the two together.
+        "absent_args": ["authorization-mode"] if "authorization-config" in inp.profile.extra_args
+        else [],
     }
     return Rendered(config_hash=digest, kind_config=_config(inp, private, patch_files),
                     auth_files=auth_files, patch_files=patch_files,

@@ -125,6 +125,7 @@ class ClusterState:
     dashboard_image: str | None = None
     dashboard_missing: str | None = None  # why no Dashboard was deployed
     handle: Any = field(default=None, repr=False)  # the scenarios' read-only view
+    servers: Any = field(default=None, repr=False)  # its issuer and webhook (.servers)
     _cleanups: list[tuple[str, Cleanup]] = field(default_factory=list, repr=False)
     _said: list[str] = field(default_factory=list, repr=False)  # what the cleanups said
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

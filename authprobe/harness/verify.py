@@ -30,6 +30,9 @@ def differences(manifest: dict, expected: dict, other_flags: dict[str, set[str]]
             found.append(f"--{name} is missing (profile sets {value!r})")
         elif flags[name] != value:
             found.append(f"--{name} is {flags[name]!r}, profile sets {value!r}")
+    for name in expected.get("absent_args", []):
+        if name in flags:
+            found.append(f"--{name}={flags[name]} is set, profile leaves it out")
     for name in sorted(set(other_flags) - set(expected["args"])):
         if name in flags and flags[name] in other_flags[name]:
             found.append(f"--{name}={flags[name]} is set, profile leaves it unset")

@@ -32,7 +32,7 @@ AUTH_FILE_REF = re.compile(r"\{authFile:([A-Za-z0-9._-]+)\}")
 PROBE_NAMES = ("livenessProbe", "readinessProbe", "startupProbe")
 HTTP_GET_FIELDS = {"host", "port", "path", "scheme"}
 TIMING_FIELDS = {"initialDelaySeconds", "periodSeconds", "failureThreshold", "timeoutSeconds"}
-PARTS = {"apiserver", "probes", "kubelet", "authFiles"}
+PARTS = {"apiserver", "probes", "kubelet", "authFiles", "issuer", "authorizer"}
 TOP_LEVEL = {"description", "versions", "upgradeOnly", *PARTS}
 # How a profile's probe changes are made: a kubeadm patch (kept by kubeadm upgrade, which
 # applies the patches again), or a hand edit of the static pod manifest after kubeadm init
@@ -43,6 +43,13 @@ ROW_KEYS = {"na", "note", *PARTS}
 RESERVED_ARGS = ("token-auth-file", "audit-policy-file", "audit-log-path", "audit-log-maxsize",
                  "audit-log-maxbackup", "audit-log-format", "audit-log-mode")
 RESERVED_FILES = ("tokens.csv", "audit-policy.yaml")
+# The files the harness writes from a profile's ``issuer`` and ``authorizer`` parts, with the
+# address of the servers it runs for the cluster; extraArgs name them as auth files.
+AUTHENTICATION_FILE = "authentication-config.yaml"
+AUTHORIZATION_FILE = "authorization-config.yaml"
+WEBHOOK_KUBECONFIG_FILE = "webhook-kubeconfig.yaml"
+ISSUER_KEYS = {"jwt", "claims"}
+AUTHORIZER_KEYS = {"chain", "policy"}
 # KubeletConfiguration fields the harness sets itself (on cgroup v1 hosts), or that the kind
 # node image needs as they are.
 RESERVED_KUBELET = ("failCgroupV1", "cgroupDriver", "cgroupRoot", "kind", "apiVersion")
@@ -71,6 +78,23 @@ class ProfileAt:
     note: str = ""
     kubelet_config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     probes_by: str = PROBES_BY[0]
+    # The JWT issuer the harness runs for the cluster: ``jwt`` is the AuthenticationConfiguration
+    # jwt entry without the issuer's url and certificateAuthority (None: no issuer).
+    issuer: MappingProxyType | None = None
+    # The AuthorizationConfiguration chain (``chain``: entries by type; the Webhook entry
+    # without connectionInfo) and the webhook's ``policy`` (None: no webhook).
+    authorizer: MappingProxyType | None = None
+
+    @property
+    def generated_files(self) -> tuple[str, ...]:
+        """The auth files the harness writes from the issuer and authorizer parts."""
+        return ((AUTHENTICATION_FILE,) if self.issuer is not None else ()) + (
+            (AUTHORIZATION_FILE, WEBHOOK_KUBECONFIG_FILE) if self.authorizer is not None
+            else ())
+
+    @property
+    def runs_servers(self) -> bool:
+        return self.issuer is not None or self.authorizer is not None
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,30 @@ def _check_parts(path: Path, parts: dict, where: str) -> None:
             raise _fail(path, f"{where}authFiles name '{name}' is reserved for authprobe")
         if not isinstance(doc, dict):
             raise _fail(path, f"{where}authFiles '{name}' must be a document")
+    _check_servers(path, parts, where)
+
+
+def _check_servers(path: Path, parts: dict, where: str) -> None:
+    issuer = parts.get("issuer")
+    if issuer is not None:
+        if not isinstance(issuer, dict) or set(issuer) - ISSUER_KEYS:
+            raise _fail(path, f"{where}issuer may only hold 'jwt' (the jwt entry of the "
+                        "AuthenticationConfiguration, without issuer.url and "
+                        "issuer.certificateAuthority) and 'claims' (what every token the "
+                        "issuer mints for the cluster carries, unless a scenario says)")
+        for key in ISSUER_KEYS:
+            if not isinstance(issuer.get(key, {}), dict):
+                raise _fail(path, f"{where}issuer.{key} must be a mapping")
+    authorizer = parts.get("authorizer")
+    if authorizer is not None:
+        if not isinstance(authorizer, dict) or set(authorizer) - AUTHORIZER_KEYS:
+            raise _fail(path, f"{where}authorizer may only hold 'chain' and 'policy'")
+        chain = authorizer.get("chain")
+        if chain is not None and (not isinstance(chain, list)
+                                  or not all(isinstance(e, dict) and "type" in e
+                                             for e in chain)):
+            raise _fail(path, f"{where}authorizer.chain must be a list of entries with a "
+                        "'type' (Node, Webhook, RBAC, ...)")
 
 
 def _check_kubelet(path: Path, kubelet: Any, where: str) -> None:
@@ -195,11 +243,20 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
             raise _fail(path, f"authFiles '{name}' needs apiVersion and kind (at {version})")
     probes_by = (parts.get("probes") or {}).get("by", PROBES_BY[0])
     named_port = (parts.get("probes") or {}).get("namedPort")
+    issuer = parts.get("issuer")
+    authorizer = parts.get("authorizer")
+    generated = ({AUTHENTICATION_FILE} if issuer is not None else set()) | (
+        {AUTHORIZATION_FILE, WEBHOOK_KUBECONFIG_FILE} if authorizer is not None else set())
+    for name in sorted(generated & set(files)):
+        raise _fail(path, f"authFiles '{name}' is written by authprobe from the profile's "
+                    "issuer and authorizer parts; remove it from authFiles")
+    if authorizer is not None:
+        _check_authorizer(path, authorizer)
     args = {}
     for name, value in ((parts.get("apiserver") or {}).get("extraArgs") or {}).items():
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         for ref in AUTH_FILE_REF.findall(text):
-            if ref not in files:
+            if ref not in files and ref not in generated:
                 raise _fail(path, f"extraArgs '{name}' names auth file '{ref}', not in authFiles")
         args[str(name)] = text
     if probes_by == "hand-edit" and named_port is not None:
@@ -222,7 +279,20 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
         auth_files=MappingProxyType(copy.deepcopy(files)), note=note, probes_by=probes_by,
         kubelet_config=MappingProxyType(
             copy.deepcopy((parts.get("kubelet") or {}).get("config") or {})),
+        issuer=MappingProxyType(copy.deepcopy(issuer)) if issuer is not None else None,
+        authorizer=(MappingProxyType(copy.deepcopy(authorizer)) if authorizer is not None
+                    else None),
     )
+
+
+def _check_authorizer(path: Path, authorizer: dict) -> None:
+    """The chain holds exactly one Webhook (the cluster's); the policy is read when the
+    cluster is rendered (:mod:`authprobe.harness.render`)."""
+    chain = authorizer.get("chain") or []
+    webhooks = [entry for entry in chain if entry.get("type") == "Webhook"]
+    if len(webhooks) != 1:
+        raise _fail(path, f"authorizer.chain has {len(webhooks)} Webhook entries; the harness "
+                    "runs one webhook per cluster, so give exactly one")
 
 
 def flatten(doc: dict, prefix: str = "") -> dict:

@@ -79,6 +79,11 @@ class Waits:
     kubelet_answer: float = named("an answer from the kubelet with its webhooks up", 480)
     kubelet_cache: float = named("the kubelet asking the apiserver again after a cached "
                                  "denial (its cacheUnauthorizedTTL is 30 s)", 120)
+    jwt_authenticator: float = named("kube-apiserver's JWT authenticator serving: a token of "
+                                     "the cluster's issuer accepted after the apiserver fetched "
+                                     "its discovery document and keys", 120)
+    webhook_answers: float = named("a request the webhook authorizer decides reaching it, "
+                                   "once its cached answers expired", 30)
     thread_stop: float = named("a background thread (restart sampler, exit watcher) ending "
                                "after it is told to", 30)
     process_exit: float = named("a child process ending after SIGTERM, then after SIGKILL",
@@ -98,6 +103,8 @@ class Calls:
     api_sample: float = named("the restart sampler's list of the apiserver pod", 5)
     exec_stream: float = named("the stream of one exec into a pod", 60)
     http_request: float = named("one HTTP request of a scenario's client", 15)
+    server_connection: float = named("a client of the cluster's issuer or webhook authorizer "
+                                     "that connects and sends nothing, dropped after", 10)
     registry_check: float = named("whether the image registry answers", 5)
     node_poll: float = named("the runtime's containers, read while kind create runs", 15)
     node_read: float = named("a short read in the node: crictl, cat, journalctl of the "

@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     {PACKAGE, "errors", "paths", "progress", "wait"},  # what every part uses
     {"model"},  # the data: versions, profiles, expectations, outcomes
     {"host"},  # the machine: Docker engine, tools, capacity
+    {"servers"},  # the HTTPS servers kube-apiserver calls, and the config files naming them
     {"nodeimage"},  # building a node image
     {"upgradeimage"},  # what a node image carries for an upgrade
     {"harness"},  # clusters and their lifecycle
