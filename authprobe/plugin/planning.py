@@ -150,14 +150,25 @@ def _not_upgraded(cell: Cell, sel: Selection, versions: dict[str, KubeVersion],
     return None
 
 
+def _judged_by_rows(item: pytest.Item, scenario: str, sel: Selection) -> bool:
+    """Whether a scenario is judged by expectation rows: one that asks for its row
+    (``expected``), and every scenario an expectation file gives rows for, whether or not it
+    reads its row itself (the plugin judges every observation the row predicts). A team's
+    test with no rows anywhere and no ``expected`` is not judged by rows."""
+    return ("expected" in getattr(item, "fixturenames", ())
+            or scenario in sel.expectations.scenarios)
+
+
 def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, KubeVersion],
                expects_down) -> dict[pytest.Item, ItemPlan]:
     """Each scenario item's expectation row (or n/a) at the version its minor runs.
 
-    A test that asks for no ``expected`` row has none; it is n/a where its profile is, and
-    where the expectations say the profile's control plane does not come up (unless it is
-    marked to run then). A cell an upgrade reaches is judged by the rows of the version it
-    was upgraded to; it is n/a where there was no cluster to upgrade.
+    A scenario is judged by its row when it asks for ``expected`` or an expectation file gives
+    it rows (a missing row for a selected profile stops the run with one line); a test with
+    neither has none: it is n/a where its profile is, and where the expectations say the
+    profile's control plane does not come up (unless it is marked to run then). A cell an
+    upgrade reaches is judged by the rows of the version it was upgraded to; it is n/a where
+    there was no cluster to upgrade.
     """
     plans, problems = {}, []
     for item in items:
@@ -169,7 +180,7 @@ def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, Kub
         if cell.upgraded_from is not None and na is None:
             na = _not_upgraded(cell, sel, versions, expects_down)
         any_state = item.get_closest_marker(ANY_STATE_MARKER) is not None
-        if na is None and "expected" in getattr(item, "fixturenames", ()):
+        if na is None and _judged_by_rows(item, scenario, sel):
             try:
                 row = sel.expectations.lookup(cell.profile, scenario, version)
             except AuthprobeError as err:

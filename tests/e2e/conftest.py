@@ -44,11 +44,14 @@ def name_token(name: str) -> str:
 
 
 def run_clusters(outcomes: dict) -> set[str]:
-    """The clusters a run made, as its outcomes.json names them (its clusters and its cells'
-    clusters), all carrying the run's one token (authprobe/harness/naming.py
-    ``cluster_name``)."""
-    names = ({c["name"] for c in outcomes.get("clusters", [])}
-             | {c["cluster"] for c in outcomes.get("cells", []) if c.get("cluster")})
+    """The kind clusters a run made, as its outcomes.json names them (its clusters and its
+    cells' clusters, an upgraded one once), all carrying the run's one token
+    (authprobe/harness/naming.py ``cluster_name``)."""
+    # after an upgrade in place the report keeps the cluster twice, the second record
+    # labelled with the version it reached (name@version): one kind cluster
+    labels = ({c["name"] for c in outcomes.get("clusters", [])}
+              | {c["cluster"] for c in outcomes.get("cells", []) if c.get("cluster")})
+    names = {label.split("@", 1)[0] for label in labels}
     assert names, "the run's outcomes.json names no cluster"
     tokens = {name_token(name) for name in names}
     assert len(tokens) == 1, f"the run's clusters carry {len(tokens)} run tokens: {sorted(names)}"

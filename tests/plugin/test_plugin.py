@@ -312,3 +312,22 @@ def test_profile_not_applicable_on_a_version_is_planned_na(project):
     found = plans(result)
     assert len(found) == len(SHIPPED_SCENARIOS), project.text(result)
     assert found["test_anonymous_get_root[anon-health-only-1.34]"] == "None"
+
+
+def test_a_scenario_with_rows_is_judged_by_them_whether_or_not_it_asks_for_its_row(team):
+    """A scenario that reads no ``expected`` itself (the plugin judges what it observes by
+    the row) still takes its row: an n/a row makes it n/a; a test no file gives rows to has
+    none."""
+    team.makepyfile(planprobe=PLAN_PROBE)
+    (team.path / "test_team.py").write_text(
+        "def test_my_check(cluster, observe):\n    observe(status=401)\n\n\n"
+        "def test_unjudged(cluster):\n    pass\n")
+    (team.path / "expectations.yaml").write_text(
+        "scenarios:\n  my_check:\n    my-profile:\n      - since: \"1.19\"\n"
+        "        na: not checked on the team's profile\n")
+    result = team.run("--collect-only", "-q", "-p", "planprobe", "--profile", "my-profile")
+    found = plans(result)
+    assert found == {f"test_my_check[my-profile-{default_minor()}]":
+                     "not checked on the team's profile",
+                     f"test_unjudged[my-profile-{default_minor()}]": "None"}, team.text(result)
+    assert team.tool_calls() == []

@@ -47,6 +47,19 @@ def test_the_runs_clusters_are_read_from_its_outcomes():
     assert cluster_name("anon-off", "1.34", "8d30be") in MINE
 
 
+def test_an_upgraded_cluster_is_one_kind_cluster_under_its_two_labels():
+    """After an upgrade in place the report keeps each cluster twice, the second record
+    labelled with the version it reached (``name@1.35.8``)."""
+    upgraded = json.loads(json.dumps(RUN))
+    after = [dict(c, name=f"{c['name']}@1.35.8") for c in upgraded["clusters"]]
+    upgraded["clusters"] += after
+    for cell in upgraded["cells"]:
+        if cell.get("cluster"):
+            upgraded["cells"].append(dict(cell, cluster=f"{cell['cluster']}@1.35.8"))
+            break
+    assert e2e.run_clusters(upgraded) == MINE
+
+
 def test_a_run_whose_clusters_carry_two_tokens_is_no_one_run():
     other = {**RUN, "clusters": [*RUN["clusters"], {"name": "authprobe-anon-on-134-0a0b0c"}]}
     with pytest.raises(AssertionError, match="2 run tokens"):
