@@ -157,9 +157,12 @@ class ClusterPool:
                                                  or target.choice.source == "published") is None:
                         say(f"Kubernetes {minor}: {steps.no_dashboard(facts.ref)}; the "
                             "scenarios that need the Dashboard are skipped")
-                except AuthprobeError as err:
-                    self._images[minor] = err
-                self._image_done[minor].set()
+                except Exception as err:  # any failure is the image's, said in one line
+                    self._images[minor] = (err if isinstance(err, AuthprobeError) else
+                                           AuthprobeError(f"node image for Kubernetes {minor}: "
+                                                          f"{failure_line(err)}"))
+                finally:  # the cells waiting for this image go on, whatever happened
+                    self._image_done[minor].set()
         found = self._images[minor]
         if isinstance(found, AuthprobeError):
             raise found

@@ -671,3 +671,22 @@ def test_the_shipped_lifecycle_has_the_upgrade_as_one_step_of_its_stage():
     assert [s.name for s in shipped if s.when in (RELEASE, END)] == ["evidence", "teardown"]
     upgrade = next(s for s in shipped if s.name == "upgrade")
     assert upgrade.catch, "a failed upgrade exports the node's logs"
+
+
+def test_an_image_that_fails_with_any_exception_is_one_line_and_frees_its_waiters(monkeypatch):
+    """Preparing a minor's node image raises something not the project's own (a KeyError):
+    the bring-up that prepared it fails with that line, and a cell waiting for the image
+    gets it as Unavailable instead of waiting for ever."""
+    from authprobe.harness import images
+
+    def broken(choice, supported):
+        raise KeyError("digest")
+
+    monkeypatch.setattr(images, "prepare", broken)
+    target = SimpleNamespace(choice=SimpleNamespace(source="build"), supported=None)
+    p = ClusterPool(env=env(), targets={"1.34": target}, profiles={}, expects_down=None,
+                    run_token="t", checkout=".", reuse=False, keep=False, max_alive=3)
+    with pytest.raises(AuthprobeError, match="node image for Kubernetes 1.34: KeyError: "):
+        p._prepare_image("1.34")
+    with pytest.raises(Unavailable, match="KeyError: 'digest'"):
+        p.image("1.34")
