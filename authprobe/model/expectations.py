@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import AuthprobeError
-from . import observations
+from . import observations, predictions
 from .observations import Declarations
 from .versions import KubeVersion, Ranged
 
@@ -191,6 +191,7 @@ class ExpectationTable:
                 ranged = Ranged.parse(rows, where, bad)
                 for since, row in ranged.rows:
                     _check_row(row, f"{where} since {since}", bad, self.fields)
+                    _check_rules(row, f"{where} since {since}", bad, self.observations)
                 key = (str(scenario), str(profile))
                 if key in self.sources:
                     bad(where, f"already given in {self.sources[key]}; a scenario's rows for a "
@@ -244,6 +245,16 @@ def _check_row(row: dict, where: str, bad, fields: dict[str, str]) -> None:
             bad(where, f"seen: '{version}' must be a patch release")
     if "na" in row and not str(row["na"] or "").strip():
         bad(where, "na needs a reason")
+
+
+def _check_rules(row: dict, where: str, bad, declarations: Declarations) -> None:
+    """The rules the declarations state between row fields (``implied_by``) hold in the row,
+    and in the row as each of its alternatives reads."""
+    views = [row] + [with_alternative(row, a.name) for a in alternatives_of(row)]
+    for view in views:
+        broken = predictions.contradictions(declarations, view)
+        if broken:
+            bad(where, broken[0])
 
 
 def _check_values(row: dict, where: str, bad) -> None:

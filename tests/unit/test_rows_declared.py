@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from authprobe.errors import AuthprobeError
 from authprobe.model import observations
-from authprobe.model.expectations import META_FIELDS, load_files
+from authprobe.model.expectations import META_FIELDS, ExpectationTable, load_files
 from authprobe.model.predictions import contradictions, disagreements
 from authprobe.model.versions import KubeVersion
 from authprobe.paths import scenarios_dir
@@ -90,3 +91,16 @@ def test_the_shipped_rows_predict_what_the_sweep_s_passing_cells_saw():
         if k != "audit_decision"}
     assert disagreements(observations.shipped(), implied, exec_cells[0]["observed"]) == [
         'audit_decision: predicted "forbid" (from status 403), seen "allow"']
+
+
+def test_an_expectation_file_whose_row_breaks_a_rule_is_refused_in_one_line():
+    """The loader holds a team's rows to the declared rules as the shipped ones are held."""
+    table = ExpectationTable()
+    data = {"scenarios": {"anonymous_get_root": {"my-profile": [
+        {"since": "1.19", "status": 401, "audit_decision": "allow"}]}}}
+    with pytest.raises(AuthprobeError) as refused:
+        table.add(data, "team.yaml")
+    line = refused.value.one_line()
+    assert line.startswith("malformed expectation file team.yaml at "
+                           "scenarios.anonymous_get_root.my-profile since 1.19: "
+                           'audit_decision "allow" does not go with status 401'), line
