@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,23 @@ from authprobe.model.versions import default_minor
 
 VERSION = os.environ.get("AUTHPROBE_E2E_VERSION", default_minor())
 DATA = Path(__file__).resolve().parent / "data"
+
+
+# The line the harness says as it starts `kind create cluster`, naming the cluster.
+CREATING = re.compile(r"creating cluster (\S+) ")
+
+
+def created(child) -> list[str]:
+    """The clusters a child run said it creates, in order."""
+    return list(dict.fromkeys(m.group(1) for _, line in child.lines
+                              for m in [CREATING.search(line)] if m))
+
+
+def records(folder: Path) -> list[dict]:
+    """What a team's scenarios of a child run recorded into HARNESS_OUT (records.jsonl)."""
+    path = folder / "records.jsonl"
+    return ([json.loads(line) for line in path.read_text().splitlines()]
+            if path.exists() else [])
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -117,9 +117,9 @@ class SharedRun:
         return {c["scenario"]: c for c in self.outcomes["cells"] if c["profile"] == profile}
 
     def records(self) -> list[dict]:
-        path = self.folder / "records.jsonl"
-        return ([json.loads(line) for line in path.read_text().splitlines()]
-                if path.exists() else [])
+        from .conftest import records
+
+        return records(self.folder)
 
 
 def end_the_apiserver(node: NodeAccess) -> str:

@@ -8,7 +8,6 @@ at the Docker engine to see what is left.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -19,23 +18,15 @@ import pytest
 from authprobe.host import docker
 from authprobe.wait import until
 
-from .conftest import VERSION, clusters_left, left_of, run_clusters
+from .conftest import CREATING, VERSION, clusters_left, created, left_of, records, run_clusters
 from .shared_runs import TEAM_SCENARIOS
 
 pytestmark = pytest.mark.e2e
-
-CREATING = re.compile(r"creating cluster (\S+) ")
-
 
 @pytest.fixture
 def drive(tmp_path):
     (tmp_path / "test_drive.py").write_text(TEAM_SCENARIOS)
     return tmp_path
-
-
-def records(folder) -> list[dict]:
-    path = folder / "records.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_one_shared_cluster_then_gone(main_job):
@@ -78,7 +69,7 @@ def test_sigint_during_creation_leaves_nothing(drive, run_child):
                       wait=False, HARNESS_OUT=str(drive / "records.jsonl"))
 
     def creating() -> str | None:
-        found = [m.group(1) for _, line in child.lines for m in [CREATING.search(line)] if m]
+        found = created(child)
         return found[0] if found else None
 
     name = until(creating, timeout=1500, interval=0.5, what="the child run to create a cluster")

@@ -11,11 +11,10 @@ import pytest
 
 from authprobe.wait import until
 
-from .conftest import VERSION, clusters_left, left_of
+from .conftest import VERSION, clusters_left, created, left_of
 
 pytestmark = pytest.mark.e2e
 
-CREATING = re.compile(r"creating cluster (\S+) ")
 SCENARIO = '''
 def test_holds_its_cluster(cluster):
     series = cluster.restarts.wait_for_window(60)
@@ -38,8 +37,7 @@ def test_two_runs_at_once_keep_to_their_own_clusters(tmp_path, run_child):
                           wait=False) for folder in checkouts]
 
     def names() -> list[str] | None:
-        found = [CREATING.search(line) for child in children for _, line in child.lines]
-        found = [m.group(1) for m in found if m]
+        found = [name for child in children for name in created(child)]
         return found if len(found) == 2 else None
 
     mine = until(names, timeout=1500, interval=0.5, what="both runs to create their cluster")

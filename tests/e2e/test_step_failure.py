@@ -17,11 +17,10 @@ import pytest
 
 from authprobe.wait import until
 
-from .conftest import VERSION, left_of, outcomes_of
+from .conftest import VERSION, created, left_of, outcomes_of
 
 pytestmark = pytest.mark.e2e
 
-CREATING = re.compile(r"creating cluster (\S+) ")
 SCENARIOS = ("--pyargs", "authprobe.scenarios", "--k8s-version", VERSION,
              "--profile", "anon-on", "--profile", "anon-off", "--observe-window", "60",
              "-k", "control_plane_comes_up or anonymous_get_root")
@@ -59,11 +58,6 @@ def pytest_authprobe_lifecycle_steps(config):
 def team_step(folder, name: str) -> None:
     (folder / "conftest.py").write_text(TEAM_STEP.format(name=name,
                                                          name_py=name.replace("-", "_")))
-
-
-def created(child) -> list[str]:
-    return list(dict.fromkeys(m.group(1) for _, line in child.lines
-                              for m in [CREATING.search(line)] if m))
 
 
 def leftovers(names) -> tuple[set[str], list[str]]:
