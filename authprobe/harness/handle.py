@@ -157,8 +157,7 @@ class ClusterHandle:
 
     def as_user(self, user: str) -> HttpClient:
         """An HTTP client of the apiserver with ``user``'s static token."""
-        return HttpClient(Endpoint(self.server, self.ca_path), token=self._token(user),
-                          user=user)
+        return self.with_token(self._token(user), user)
 
     def api_as(self, user: str) -> kubernetes.client.ApiClient:
         """The official client with ``user``'s static token (TLS verified, no proxy)."""
