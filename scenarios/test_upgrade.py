@@ -19,8 +19,15 @@ def test_profile_kept_after_upgrade(cluster, expected, observe):
     lost = cluster.profile_differences
     flags = [line for line in lost if line.startswith("--")]
     others = [line for line in lost if not line.startswith("--")]
-    observe(flags_kept=not flags, probes_kept=not others, lost=lost)
+    files = cluster.upgrade.get("auth_files") or {}
+    changed = sorted(name for name, seen in files.items() if not seen["kept"])
+    observe(flags_kept=not flags, probes_kept=not others, lost=lost,
+            auth_files_kept=bool(files) and not changed)
     observe.evidence(upgrade=cluster.upgrade)
+    assert files, "no file of the profile's auth folder was read in the node"
+    assert (not changed) == expected.auth_files_kept, (
+        f"changed or gone by the upgrade: {', '.join(changed)}" if changed
+        else "every auth file is as it was written")
     assert (not flags) == expected.flags_kept, "; ".join(flags) or "every flag was kept"
     assert (not others) == expected.probes_kept, (
         "; ".join(others) or "every probe change of the profile was kept")

@@ -55,6 +55,7 @@ LIFECYCLE = [
     Step("verify", upgrade.verify_after, UPGRADE, catch=(steps.export_logs,)),
     Step("connect", steps.connect, UPGRADE, catch=(steps.export_logs,)),
     Step("ready", steps.ready, UPGRADE, catch=(steps.export_logs,)),
+    Step("jwt", servers.wait_jwt, UPGRADE, applies=_has_issuer, catch=(steps.export_logs,)),
     Step("evidence", steps.collect_evidence, RELEASE),
     Step("teardown", steps.teardown, END),
 ]

@@ -14,6 +14,7 @@ certificate's subject are recorded for the scenarios.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -370,6 +371,7 @@ def upgrade(env: Env, run: ClusterRun) -> str:
     folder = env.logs_root() / run.label
     folder.mkdir(parents=True, exist_ok=True)
     subject_before = cert_subject(run, KUBELET_CLIENT_CERT)
+    files_before = auth_digests(node)
     say(f"upgrading cluster {run.name} ({run.profile.id}) from Kubernetes {run.upgraded_from} "
         f"to {version} ...")
     node.exec("ln", "-sf", f"{binaries}/kubeadm", "/usr/bin/kubeadm")
@@ -390,6 +392,8 @@ def upgrade(env: Env, run: ClusterRun) -> str:
                                    "after": cert_subject(run, KUBELET_CLIENT_CERT)},
         "right_after": reached,
         "kubelet_restart": replacement.to_dict(),
+        "auth_files": auth_files_across(files_before, auth_digests(node),
+                                        run.rendered.auth_files),
     }
     took = fmt_seconds(run.handle.upgrade["seconds"])
     say(f"{run.name}: upgraded to {version} in {took}")
@@ -397,6 +401,33 @@ def upgrade(env: Env, run: ClusterRun) -> str:
             f"{run.handle.upgrade['kubeadm']}; {_restart_line(replacement)}; kubectl logs "
             f"{'works' if reached['logs_ok'] else 'fails: ' + reached['logs']}, exec "
             f"{'works' if reached['exec_ok'] else 'fails: ' + reached['exec']}")
+
+
+def auth_digests(node: NodeAccess) -> dict[str, str]:
+    """The SHA-256 of each file in the node's auth folder (the files kube-apiserver's flags
+    name: token file, audit policy, authentication and authorization configuration, webhook
+    kubeconfig, CA)."""
+    listed = node.exec("sh", "-c", f"cd {AUTH_DIR} && sha256sum -- *", check=False)
+    digests = {}
+    for line in listed.stdout.splitlines():
+        digest, _, name = line.partition("  ")
+        if name:
+            digests[name.strip()] = digest
+    return digests
+
+
+def auth_files_across(before: dict[str, str], after: dict[str, str],
+                      rendered: dict[str, str]) -> dict[str, dict]:
+    """What the upgrade did to each auth file: its digest before and after (None: absent) and
+    the apiVersion it was written with, kept as written whatever the new minor writes."""
+    out = {}
+    for name in sorted(set(before) | set(after)):
+        text = rendered.get(name, "")
+        found = re.search(r"^apiVersion:\s*(\S+)", text, re.MULTILINE)
+        out[name] = {"before": before.get(name), "after": after.get(name),
+                     "kept": name in before and before.get(name) == after.get(name),
+                     "api_version": found.group(1) if found else None}
+    return out
 
 
 def replacement_start(run: ClusterRun, replacement: Replacement) -> tuple[str, int, float]:

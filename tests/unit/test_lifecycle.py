@@ -667,7 +667,7 @@ def test_the_shipped_lifecycle_has_the_upgrade_as_one_step_of_its_stage():
     assert [s.name for s in shipped if s.when == BRING_UP] == [
         "servers", "create", "probe-patch", "verify", "connect", "ready", "jwt", "dashboard"]
     assert [s.name for s in shipped if s.when == UPGRADE] == [
-        "settle", "upgrade", "verify", "connect", "ready"]
+        "settle", "upgrade", "verify", "connect", "ready", "jwt"]
     assert [s.name for s in shipped if s.when in (RELEASE, END)] == ["evidence", "teardown"]
     upgrade = next(s for s in shipped if s.name == "upgrade")
     assert upgrade.catch, "a failed upgrade exports the node's logs"

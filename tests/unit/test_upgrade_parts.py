@@ -11,7 +11,7 @@ import yaml
 
 from authprobe.errors import AuthprobeError
 from authprobe.harness.render import RenderInput, render
-from authprobe.harness.upgrade import config_text, kubeadm_line
+from authprobe.harness.upgrade import auth_files_across, config_text, kubeadm_line
 from authprobe.model.cell import Cell
 from authprobe.model.profiles import load_profile
 from authprobe.model.versions import FACT_NAMES, KubeVersion, VersionTable, version_table
@@ -271,3 +271,20 @@ def test_the_exits_around_the_kubelets_restart_make_the_replacement():
     (exit_,) = replacement.exits
     assert (exit_.attempt, exit_.finished, exit_.exit_code) == (0, 2.3, 1)
     assert replacement.unexplained() == []
+
+
+def test_auth_files_across_the_upgrade_name_each_file_kept_changed_or_gone():
+    rendered = {"authentication-config.yaml": "apiVersion: apiserver.config.k8s.io/v1beta1\n"
+                                              "kind: AuthenticationConfiguration\n",
+                "tokens.csv": "x"}
+    across = auth_files_across(
+        {"authentication-config.yaml": "aa", "tokens.csv": "bb", "ca.crt": "cc"},
+        {"authentication-config.yaml": "aa", "tokens.csv": "b2"}, rendered)
+    assert across["authentication-config.yaml"] == {
+        "before": "aa", "after": "aa", "kept": True,
+        "api_version": "apiserver.config.k8s.io/v1beta1"}
+    assert across["tokens.csv"]["kept"] is False
+    assert across["tokens.csv"]["api_version"] is None
+    assert across["ca.crt"] == {"before": "cc", "after": None, "kept": False, "api_version": None}
+    # A file that appears only after the upgrade was not the profile's: not kept either.
+    assert auth_files_across({}, {"new": "dd"}, {})["new"]["kept"] is False
