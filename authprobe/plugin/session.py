@@ -43,7 +43,7 @@ def other_flags(sel: Selection, versions) -> dict[str, set[str]]:
         for version in versions.values():
             applied = profile.at(version)
             if not applied.na:
-                for flag, value in applied.extra_args.items():
+                for flag, value in {**applied.extra_args, **applied.hand_edited_args}.items():
                     found.setdefault(flag, set()).add(value)
     return found
 
