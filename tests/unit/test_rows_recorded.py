@@ -249,3 +249,32 @@ def test_a_row_for_each_declared_match(tmp_path):
     assert predictions.disagreements(shipped(), with_alternative(row, None),
                                      cell.observed) == []
     assert copy.deepcopy(row) == row
+
+
+def test_the_diff_classes_a_cell_no_row_judged_and_names_the_recorded_rows(tmp_path, capsys):
+    """Against the recorded run: a cell no row judges in NEW is `not judged` (the diff does not
+    fail on it); a cell judged by a recorded row that changed says which row judged it."""
+    old = json.loads((DATA / "outcomes-1.34.json").read_text())
+    new = copy.deepcopy(old)
+    mark = {"run": "baseline-1.34", "version": "1.34.12"}
+    for cell in new["cells"]:
+        if cell["profile"] == "anon-on" and cell["scenario"] == "anonymous_get_livez":
+            cell.update(outcome=NOT_JUDGED, expected={}, message="not judged: no row")
+        if cell["profile"] == "anon-on" and cell["scenario"] == "anonymous_get_root":
+            cell["expected"]["recorded"] = mark
+            cell["observed"]["status"] = 401
+            cell.update(outcome=FAIL, message="not accepted: a change from the row recorded")
+    paths = []
+    for name, doc in (("old", old), ("new", new)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "outcomes.json").write_text(json.dumps(doc))
+        paths.append(str(tmp_path / name))
+    assert main(["diff", *paths]) == 1
+    out = capsys.readouterr().out
+    line = next(li for li in out.splitlines() if "anonymous_get_livez" in li)
+    assert line.startswith("| not judged | anon-on |")
+    root = next(li for li in out.splitlines() if "| anonymous_get_root |" in li)
+    assert root.startswith("| **regression** |")
+    assert "(recorded row: run `baseline-1.34`, 1.34.12)" in root
+    assert "1 of the listed cells judged by recorded rows" in out
+    assert "1 not judged" in out
