@@ -79,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix=".import-", dir=args.into) as staging:
         staged = Path(staging) / target.name
         staged.write_text(text)
-        _check_renders(staged, imported.minor)
+        try:
+            _check_renders(staged, imported.minor)
+        except AuthprobeError as err:
+            raise AuthprobeError(
+                f"the profile imported from {args.config} does not load or render, so "
+                f"{target} is not written: "
+                + err.one_line().replace(f"profile file {staged}: ", "")) from None
         staged.replace(target)
     for line in imported.hand_edits:
         print(f"hand edit: {line}")

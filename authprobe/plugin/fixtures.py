@@ -51,7 +51,8 @@ def expected(request: pytest.FixtureRequest) -> Expectation:
         from ..model.expectations import Expectation
 
         # no row holds: every field reads as not predicted (None); the cell is not judged
-        return Expectation(plan.profile, plan.scenario, "", {})
+        fields = request.config.stash[HARNESS].selection().expectations.fields
+        return Expectation(plan.profile, plan.scenario, "", {}, known=frozenset(fields))
     if plan is None or plan.row is None:
         pytest.fail("`expected` is only for scenarios that use the `cluster` fixture",
                     pytrace=False)

@@ -184,3 +184,32 @@ def test_rows_recorded_from_the_run_judge_the_next_and_a_change_is_not_accepted(
     assert new["outcome"] == "fail"
     assert new["message"].startswith("not accepted: a change from the row recorded from run")
     assert "status: predicted 403" in new["message"]
+
+
+def test_a_recorded_rows_file_edited_into_an_invalid_state_stops_the_run_with_one_line(team):
+    (team.path / "recorded.yaml").write_text(
+        "recorded:\n  new_check:\n    team-a:\n      - since: '1.34'\n        status: 403\n")
+    team.makeini("[pytest]\nauthprobe_profiles = profiles\n"
+                 "authprobe_expectations = expectations.yaml recorded.yaml\n")
+    result = run(team)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "a recorded row needs recorded: {run: <run id>" in errors[0]
+    assert not (team.path / "reports").exists()
+
+
+def test_a_team_field_reads_as_not_predicted_on_a_cell_no_row_judges(team):
+    (team.path / "test_team.py").write_text(
+        "def test_old_check(cluster, expected, observe):\n"
+        "    observe(status=401)\n\n\n"
+        "def test_new_check(cluster, expected, observe):\n"
+        "    observe(team_value=3)\n"
+        "    assert expected.team_field is None\n")
+    (team.path / "expectations.yaml").write_text(
+        ROWS + "observations:\n  team_value:\n    meaning: a value of the team's own\n"
+        "    expect: team_field\n")
+    result = run(team)
+    assert result.ret == 0, team.text(result)
+    new = cell_of(report(team), "new_check")
+    assert new["outcome"] == "not-judged" and new["observed"] == {"team_value": 3}
+    assert "own check" not in new["message"]

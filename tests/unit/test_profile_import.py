@@ -285,6 +285,16 @@ def test_bad_input_is_one_line_and_writes_nothing(team, tmp_path, capsys, case, 
     assert _nothing_written(profiles)
 
 
+def test_a_profile_that_would_not_load_is_not_written(team, capsys):
+    config, files, profiles = team
+    config.write_text(TEAM_FILE.replace("    request-timeout: 90s\n",
+                                        "    request-timeout: 90s\n    anonymous-auth: 'false'\n"))
+    assert run_cli(config, "--files", files, "--into", profiles, "--name", "team-c") == 2
+    err = capsys.readouterr().err
+    assert "does not load or render" in err and "--anonymous-auth cannot be combined" in err
+    assert ".import-" not in err and _nothing_written(profiles)
+
+
 def test_a_configmap_without_a_kubernetes_version_or_a_shipped_name_is_refused(team, capsys):
     config, files, profiles = team
     assert run_cli(config, "--files", files, "--into", profiles, "--name", "anon-on") == 2
@@ -313,3 +323,18 @@ def test_a_flag_in_extra_args_and_hand_edited_args_is_one_line(tmp_path):
                     "  handEditedArgs: {profiling: 'true'}\n")
     with pytest.raises(AuthprobeError, match="--profiling is in extraArgs and handEditedArgs"):
         load_profile(path)
+
+
+def test_the_manifest_step_runs_for_hand_edited_flags_alone():
+    from types import SimpleNamespace
+
+    from authprobe.harness import lifecycle
+    from authprobe.harness.render import Rendered
+
+    def run(**rendered):
+        return SimpleNamespace(reused=False, rendered=Rendered("", "", **rendered))
+
+    (step,) = [s for s in lifecycle.LIFECYCLE if s.name == "probe-patch"]
+    assert step.applies(None, run(manifest_args={"request-timeout": "2m0s"}))
+    assert step.applies(None, run(manifest_probes={"livenessProbe": {"failureThreshold": 16}}))
+    assert not step.applies(None, run())
