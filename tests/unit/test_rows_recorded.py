@@ -278,3 +278,14 @@ def test_the_diff_classes_a_cell_no_row_judged_and_names_the_recorded_rows(tmp_p
     assert "(recorded row: run `baseline-1.34`, 1.34.12)" in root
     assert "1 of the listed cells judged by recorded rows" in out
     assert "1 not judged" in out
+
+
+def test_a_cell_a_row_from_facts_judged_is_left_to_that_row(tmp_path, capsys):
+    """The real run of a team profile (team-sample) whose one scenario the team's own fact
+    rows judged: recording writes nothing for it and says why."""
+    into = tmp_path / "recorded.yaml"
+    assert rows_cli("record", DATA / "team-run-1.34.json", "--into", into) == 0
+    out = capsys.readouterr().out
+    assert ("kept: anonymous_get_livez.team-sample 1.34.12: judged by a row from facts"
+            in out)
+    assert "0 rows written" in out and not into.exists()
