@@ -9,7 +9,7 @@ import sys
 from . import __version__
 from .errors import AuthprobeError
 
-COMMANDS = ("bootstrap", "build-image", "clusters", "diff", "merge", "seen")
+COMMANDS = ("bootstrap", "build-image", "clusters", "diff", "merge", "profile", "rows", "seen")
 
 
 def build_parser() -> argparse.ArgumentParser:

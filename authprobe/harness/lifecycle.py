@@ -29,7 +29,8 @@ def _fresh(env, run) -> bool:
 
 
 def _probes_by_hand(env, run) -> bool:
-    return bool(run.rendered.manifest_probes) and not run.reused
+    return (bool(run.rendered.manifest_probes or run.rendered.manifest_args)
+            and not run.reused)
 
 
 def _runs_servers(env, run) -> bool:

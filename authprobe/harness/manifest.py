@@ -58,6 +58,22 @@ def with_probes(manifest: dict, changes: dict[str, dict]) -> dict:
     return manifest
 
 
+def with_args(manifest: dict, args: dict[str, str]) -> dict:
+    """``manifest`` with each of ``args`` set on the kube-apiserver command, as a hand edit
+    makes it: a flag already there takes the new value in its place, another is added at the
+    end."""
+    container = apiserver_container(manifest)
+    key = "command" if container.get("command") else "args"
+    line = list(container.get(key) or [])
+    left = dict(args)
+    for index, arg in enumerate(line):
+        name = arg[2:].partition("=")[0] if arg.startswith("--") else None
+        if name in left:
+            line[index] = f"--{name}={left.pop(name)}"
+    container[key] = line + [f"--{name}={value}" for name, value in left.items()]
+    return manifest
+
+
 def read_manifest(node: NodeAccess, cluster: str) -> dict:
     try:
         return yaml.safe_load(node.read(MANIFEST))

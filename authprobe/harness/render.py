@@ -189,6 +189,9 @@ class Rendered:
     # cannot patch its static pods (versions.yaml kubeadm_patches: false) or the profile
     # makes them by hand (probes.by: hand-edit)
     manifest_probes: dict[str, dict] = field(default_factory=dict)
+    # flags the harness adds to or changes in the manifest after kubeadm init, as the profile
+    # says they were made by hand (apiserver.handEditedArgs)
+    manifest_args: dict[str, str] = field(default_factory=dict)
     expected: dict = field(default_factory=dict)  # what verify checks on the running node
 
 
@@ -214,8 +217,13 @@ def apiserver_args(inp: RenderInput) -> dict[str, str]:
     if inp.audit:
         args.update(AUDIT_ARGS)
     for name, value in inp.profile.extra_args.items():
-        args[name] = AUTH_FILE_REF.sub(lambda m: f"{AUTH_DIR}/{m.group(1)}", value)
+        args[name] = _auth_paths(value)
     return args
+
+
+def _auth_paths(value: str) -> str:
+    """A flag's value with its auth file references as paths inside the node."""
+    return AUTH_FILE_REF.sub(lambda m: f"{AUTH_DIR}/{m.group(1)}", value)
 
 
 def probe_patches(inp: RenderInput) -> dict[str, str]:
@@ -297,6 +305,8 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
     patch_files = probe_patches(inp) if by_kubeadm else {}
     manifest_probes = {} if by_kubeadm else {
         name: {**dict(p.http_get), **dict(p.timing)} for name, p in inp.profile.probes.items()}
+    manifest_args = {name: _auth_paths(value)
+                     for name, value in inp.profile.hand_edited_args.items()}
     auth_files = {name: dump(doc) for name, doc in inp.profile.auth_files.items()}
     auth_files.update(server_files(inp.profile, inp.version, PENDING_ENDPOINTS))
     if inp.audit:
@@ -305,6 +315,7 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
         "config": _config(inp, "@PRIVATE_DIR@", patch_files),
         "patches": patch_files,
         "manifest_probes": manifest_probes,
+        **({"manifest_args": manifest_args} if manifest_args else {}),
         "auth": auth_files,
         "version": str(inp.version),
         "kind": inp.kind_version,
@@ -312,7 +323,7 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     expected = {
-        "args": apiserver_args(inp),
+        "args": {**apiserver_args(inp), **manifest_args},
         "probes": {name: {**dict(p.http_get), **dict(p.timing)}
                    for name, p in inp.profile.probes.items()},
         "named_port": inp.profile.named_port if inp.facts.named_probe_port else None,
@@ -326,7 +337,8 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
     }
     return Rendered(config_hash=digest, kind_config=_config(inp, private, patch_files),
                     auth_files=auth_files, patch_files=patch_files,
-                    manifest_probes=manifest_probes, expected=expected)
+                    manifest_probes=manifest_probes, manifest_args=manifest_args,
+                    expected=expected)
 
 
 def token_file_text(token: str, user: str = ADMIN_USER) -> str:

@@ -25,7 +25,7 @@ from .access import HttpClient, NodeAccess, cluster_admin, endpoint_from_kubecon
 from .audit import AuditLog
 from .images import ImageFacts
 from .kubelet import KubeletDoor
-from .manifest import read_manifest, take_out_manifest, with_probes, write_manifest
+from .manifest import read_manifest, take_out_manifest, with_args, with_probes, write_manifest
 from .phases import Done, predicted, skipped
 from .provider import KindProvider
 from .readiness import (
@@ -202,8 +202,8 @@ def control_plane_down(env: Env, run: ClusterState, reason: str) -> Done:
 
 
 def patch_probes(env: Env, run: ClusterState) -> str:
-    """Where kubeadm cannot patch its static pods, or the profile changes its probes by hand,
-    change the probes in the node's manifest after kubeadm init and wait until the kubelet
+    """Where kubeadm cannot patch its static pods, or the profile changes its probes or flags
+    by hand, change them in the node's manifest after kubeadm init and wait until the kubelet
     runs kube-apiserver with them.
 
     The change is made as a swap: the manifest is taken out of the static pod folder, the
@@ -212,8 +212,9 @@ def patch_probes(env: Env, run: ClusterState) -> str:
     (kubernetes/kubernetes#97722, fixed by #104743): the new kube-apiserver exits 1 on
     `bind: address already in use` and counts a restart the profile itself never causes."""
     changes = run.rendered.manifest_probes
+    flags = run.rendered.manifest_args
     node = run.node
-    manifest = with_probes(read_manifest(node, run.name), changes)
+    manifest = with_args(with_probes(read_manifest(node, run.name), changes), flags)
     old = {c.pod_uid for c in apiserver_containers(node)}
     take_out_manifest(node)
     started = time.monotonic()
@@ -236,7 +237,8 @@ def patch_probes(env: Env, run: ClusterState) -> str:
           what=f"the kubelet to restart kube-apiserver of {run.name} with the new probes")
     exited = [c for c in current_pod(apiserver_containers(node))
               if c.state == "CONTAINER_EXITED"]
-    return ("probes changed in the static pod manifest: " + ", ".join(sorted(changes))
+    changed = sorted(changes) + [f"--{name}" for name in sorted(flags)]
+    return ("changed in the static pod manifest: " + ", ".join(changed)
             + f" (the old kube-apiserver stopped {stopped:.0f}s after the manifest was taken "
             f"out; the new one running" + (f" after {len(exited)} exits" if exited else "")
             + ")")

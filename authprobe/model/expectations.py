@@ -4,6 +4,10 @@ An expectation file maps ``scenarios`` -> scenario -> profile -> rows. Each row 
 a version (``since``) and holds until the next row; a version without a row of its own
 takes the nearest lower one. The shipped file is ``scenarios/expectations.yaml``; a team
 adds rows for its own scenarios and profiles in files of its own (``--expectations``).
+
+A file of recorded rows (``authprobe rows record``) maps ``recorded`` -> scenario -> profile
+-> rows instead: each of its rows says what a run saw (``recorded: {run, version}``), not
+what facts predict, and only such a file holds rows so marked.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ META_FIELDS = {
     "na": "the scenario does not apply on these versions; the value says why",
     "note": "where the row's facts come from (changelog, source, a live run)",
     "seen": "patch releases a live run showed this row on (empty: not yet seen live)",
+    "recorded": "the run (id) and patch version a recorded row was taken from (authprobe rows "
+                "record): its fields are what that run saw, not a prediction from facts",
     "alternatives": "outcomes that each hold as a whole: a list of {name, note (with the "
                     "upstream issue), fields}; a cell matches the row when the row's other "
                     "fields and every field of one alternative hold",
 }
+RECORDED = "recorded"
 # What an alternative holds besides the fields it predicts.
 ALTERNATIVE_KEYS = {"name": "what the alternative is called in cells and the diff",
                     "note": "why the cluster may show it, with the upstream issue"}
@@ -174,22 +181,25 @@ class ExpectationTable:
             at = f" at {where}" if where else ""
             raise AuthprobeError(f"malformed expectation file {source}{at}: {what}")
 
-        if not isinstance(data, dict) or "scenarios" not in data or set(data) - {
-                "scenarios", "observations"}:
+        if not isinstance(data, dict) or len(set(data) & {"scenarios", RECORDED}) != 1 or set(
+                data) - {"scenarios", "observations", RECORDED}:
             bad("", "the top level must be a mapping with a 'scenarios' key (and, for fields "
-                "of your own scenarios, an 'observations' key)")
+                "of your own scenarios, an 'observations' key), or, in a file of recorded rows, "
+                "a 'recorded' key")
         if "observations" in data:
             self.observations.add(data["observations"], source)
             self.fields = fields_of(self.observations)
-        if not isinstance(data["scenarios"], dict):
-            bad("scenarios", "must map scenario names to profiles")
-        for scenario, per_profile in data["scenarios"].items():
+        top = RECORDED if RECORDED in data else "scenarios"
+        if not isinstance(data[top], dict):
+            bad(top, "must map scenario names to profiles")
+        for scenario, per_profile in data[top].items():
             if not isinstance(per_profile, dict):
                 bad(f"scenarios.{scenario}", "must map profile names to lists of rows")
             for profile, rows in per_profile.items():
-                where = f"scenarios.{scenario}.{profile}"
+                where = f"{top}.{scenario}.{profile}"
                 ranged = Ranged.parse(rows, where, bad)
                 for since, row in ranged.rows:
+                    _check_recorded(row, f"{where} since {since}", bad, top == RECORDED)
                     _check_row(row, f"{where} since {since}", bad, self.fields)
                     _check_rules(row, f"{where} since {since}", bad, self.observations)
                 key = (str(scenario), str(profile))
@@ -198,6 +208,13 @@ class ExpectationTable:
                         "profile live in one file")
                 self.scenarios.setdefault(str(scenario), {})[str(profile)] = ranged
                 self.sources[key] = source
+
+    def row_for(self, profile: str, scenario: str, version: KubeVersion) -> Expectation | None:
+        """The row that holds for the version, or None where the files give none."""
+        ranged = (self.scenarios.get(scenario) or {}).get(profile)
+        if ranged is None or ranged.at(version) is None:
+            return None
+        return self.lookup(profile, scenario, version)
 
     def lookup(self, profile: str, scenario: str, version: KubeVersion) -> Expectation:
         per_profile = self.scenarios.get(scenario)
@@ -223,6 +240,35 @@ class ExpectationTable:
     def pairs(self) -> list[tuple[str, str, str]]:
         """(scenario, profile, source file) of every entry, in file order."""
         return [(s, p, self.sources[(s, p)]) for s, per in self.scenarios.items() for p in per]
+
+
+def _check_recorded(row: dict, where: str, bad, in_recorded_file: bool) -> None:
+    """A recorded row names the run and patch it was recorded from, and lives in a file of
+    recorded rows; a row of a file of rows from facts is not marked so."""
+    if not isinstance(row, dict):
+        return  # Ranged.parse has said it
+    mark = row.get(RECORDED)
+    if not in_recorded_file:
+        if mark is not None:
+            bad(where, "a row marked 'recorded' belongs in a file of recorded rows (top-level "
+                "'recorded:', written by authprobe rows record)")
+        return
+    if (not isinstance(mark, dict) or set(mark) != {"run", "version"}
+            or not all(isinstance(v, str) and v for v in mark.values())):
+        bad(where, "a recorded row needs recorded: {run: <run id>, version: <patch>}, as "
+            "authprobe rows record writes it; record it again rather than edit it")
+    try:
+        patch = KubeVersion.parse(mark["version"])
+    except AuthprobeError as err:
+        bad(where, f"recorded.version: {err}")
+    if patch.patch is None:
+        bad(where, f"recorded.version '{mark['version']}' must be a patch release")
+
+
+def recorded_from(values: dict) -> dict | None:
+    """The run and version a row was recorded from (None: a row from facts)."""
+    mark = values.get(RECORDED)
+    return mark if isinstance(mark, dict) else None
 
 
 def _check_row(row: dict, where: str, bad, fields: dict[str, str]) -> None:

@@ -20,7 +20,8 @@ ERROR = "error"
 EXPECTED_FAILURE = "expected-failure"
 SKIPPED = "skipped"
 NA = "n/a"
-OUTCOMES = (PASS, EXPECTED_FAILURE, FAIL, ERROR, SKIPPED, NA)
+NOT_JUDGED = "not-judged"
+OUTCOMES = (PASS, EXPECTED_FAILURE, FAIL, ERROR, SKIPPED, NA, NOT_JUDGED)
 MEANING = {
     PASS: "the scenario saw what its expectation row predicts",
     EXPECTED_FAILURE: "a failure the story predicts (a control plane that must not come up, "
@@ -29,11 +30,14 @@ MEANING = {
     ERROR: "the harness or the cluster broke, so the scenario could not check anything",
     SKIPPED: "the scenario could not run on this machine; the message says why",
     NA: "the expectations (or the profile) say the scenario does not apply to this version",
+    NOT_JUDGED: "the scenario ran, but no expectation row holds for its profile and version "
+                "(a scenario newer than the rows of a team): authprobe rows record records one "
+                "from the run",
 }
 LABELS = {PASS: "pass", EXPECTED_FAILURE: "expected failure", FAIL: "fail", ERROR: "error",
-          SKIPPED: "skipped", NA: "n/a"}
-# A run succeeds when every cell is one of these.
-SUCCEEDS = (PASS, EXPECTED_FAILURE, NA, SKIPPED)
+          SKIPPED: "skipped", NA: "n/a", NOT_JUDGED: "not judged"}
+# A run succeeds when every cell is one of these (not judged: unless --fail-on-unjudged).
+SUCCEEDS = (PASS, EXPECTED_FAILURE, NA, SKIPPED, NOT_JUDGED)
 
 PHASE_PASSED = "passed"
 PHASE_FAILED = "failed"

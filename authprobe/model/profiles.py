@@ -38,6 +38,9 @@ TOP_LEVEL = {"description", "versions", "upgradeOnly", *PARTS}
 # applies the patches again), or a hand edit of the static pod manifest after kubeadm init
 # (as the 2017 fix was made; an upgrade regenerates the manifest without it).
 PROBES_BY = ("kubeadm-patch", "hand-edit")
+# The apiserver's flags: set by the kubeadm configuration (kept by an upgrade), or added to or
+# changed in the static pod manifest by hand after kubeadm init (lost by an upgrade).
+ARG_PARTS = ("extraArgs", "handEditedArgs")
 ROW_KEYS = {"na", "note", *PARTS}
 # Flags the harness sets on every profile (the admin token, the audit log).
 RESERVED_ARGS = ("token-auth-file", "audit-policy-file", "audit-log-path", "audit-log-maxsize",
@@ -84,6 +87,8 @@ class ProfileAt:
     # The AuthorizationConfiguration chain (``chain``: entries by type; the Webhook entry
     # without connectionInfo) and the webhook's ``policy`` (None: no webhook).
     authorizer: MappingProxyType | None = None
+    # Flags added to or changed in the static pod manifest by hand after kubeadm init.
+    hand_edited_args: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def generated_files(self) -> tuple[str, ...]:
@@ -140,19 +145,15 @@ def _check_parts(path: Path, parts: dict, where: str) -> None:
     """Check the shape of parts (top level or a versions row) so typos fail at load."""
     apiserver = parts.get("apiserver")
     if apiserver is not None and (not isinstance(apiserver, dict)
-                                  or set(apiserver) - {"extraArgs"}):
-        raise _fail(path, f"{where}apiserver may only hold 'extraArgs'")
-    args = (apiserver or {}).get("extraArgs") or {}
-    if not isinstance(args, dict):
-        raise _fail(path, f"{where}apiserver.extraArgs must map flag names to values")
-    for name, value in args.items():
-        name = str(name)
-        if name.startswith("-") or not re.match(r"^[a-z0-9][a-z0-9-]*$", name):
-            raise _fail(path, f"{where}extraArgs key '{name}' must be a flag name without dashes")
-        if name in RESERVED_ARGS:
-            raise _fail(path, f"{where}--{name} is set by authprobe for every profile; remove it")
-        if isinstance(value, (dict, list)) or value is None:
-            raise _fail(path, f"{where}extraArgs '{name}' must have a scalar value")
+                                  or set(apiserver) - set(ARG_PARTS)):
+        raise _fail(path, f"{where}apiserver may only hold 'extraArgs' and 'handEditedArgs'")
+    for part in ARG_PARTS:
+        _check_args(path, (apiserver or {}).get(part), where, f"apiserver.{part}")
+    both = sorted(set((apiserver or {}).get("extraArgs") or {})
+                  & set((apiserver or {}).get("handEditedArgs") or {}))
+    if both:
+        raise _fail(path, f"{where}--{both[0]} is in extraArgs and handEditedArgs: a flag is "
+                    "set by the kubeadm configuration or by a hand edit of the manifest")
     probes = parts.get("probes") or {}
     if not isinstance(probes, dict):
         raise _fail(path, f"{where}probes must be a mapping")
@@ -192,6 +193,21 @@ def _check_parts(path: Path, parts: dict, where: str) -> None:
         if not isinstance(doc, dict):
             raise _fail(path, f"{where}authFiles '{name}' must be a document")
     _check_servers(path, parts, where)
+
+
+def _check_args(path: Path, args: Any, where: str, part: str) -> None:
+    if args is None:
+        return
+    if not isinstance(args, dict):
+        raise _fail(path, f"{where}{part} must map flag names to values")
+    for name, value in args.items():
+        name = str(name)
+        if name.startswith("-") or not re.match(r"^[a-z0-9][a-z0-9-]*$", name):
+            raise _fail(path, f"{where}{part} key '{name}' must be a flag name without dashes")
+        if name in RESERVED_ARGS:
+            raise _fail(path, f"{where}--{name} is set by authprobe for every profile; remove it")
+        if isinstance(value, (dict, list)) or value is None:
+            raise _fail(path, f"{where}{part} '{name}' must have a scalar value")
 
 
 def _check_servers(path: Path, parts: dict, where: str) -> None:
@@ -252,17 +268,14 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
                     "issuer and authorizer parts; remove it from authFiles")
     if authorizer is not None:
         _check_authorizer(path, authorizer)
-    args = {}
-    for name, value in ((parts.get("apiserver") or {}).get("extraArgs") or {}).items():
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        for ref in AUTH_FILE_REF.findall(text):
-            if ref not in files and ref not in generated:
-                raise _fail(path, f"extraArgs '{name}' names auth file '{ref}', not in authFiles")
-        args[str(name)] = text
+    apiserver = parts.get("apiserver") or {}
+    args, by_hand = (dict(_arg_text(path, files, generated, name, value)
+                          for name, value in (apiserver.get(part) or {}).items())
+                     for part in ARG_PARTS)
     if probes_by == "hand-edit" and named_port is not None:
         raise _fail(path, "probes.namedPort is made by a kubeadm patch: a profile whose probes "
                     "are changed by hand-edit cannot move it")
-    if "anonymous-auth" in args and "authentication-config" in args:
+    if {"anonymous-auth", "authentication-config"} <= set(args) | set(by_hand):
         raise _fail(path, "--anonymous-auth cannot be combined with --authentication-config")
     probes = {}
     for name, value in (parts.get("probes") or {}).items():
@@ -275,6 +288,7 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
     return ProfileAt(
         id=profile.id, description=profile.description, version=version,
         na=" ".join(str(na).split()) if na else None, extra_args=MappingProxyType(args),
+        hand_edited_args=MappingProxyType(by_hand),
         probes=MappingProxyType(probes), named_port=named_port,
         auth_files=MappingProxyType(copy.deepcopy(files)), note=note, probes_by=probes_by,
         kubelet_config=MappingProxyType(
@@ -283,6 +297,16 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
         authorizer=(MappingProxyType(copy.deepcopy(authorizer)) if authorizer is not None
                     else None),
     )
+
+
+def _arg_text(path: Path, files: dict, generated: set[str], name: Any,
+              value: Any) -> tuple[str, str]:
+    """(flag, value) as the flag reads; an auth file it names must be the profile's."""
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    for ref in AUTH_FILE_REF.findall(text):
+        if ref not in files and ref not in generated:
+            raise _fail(path, f"extraArgs '{name}' names auth file '{ref}', not in authFiles")
+    return str(name), text
 
 
 def _check_authorizer(path: Path, authorizer: dict) -> None:

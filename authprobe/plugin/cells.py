@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from ..model import predictions
-from ..model.expectations import Expectation, with_alternative
+from ..model.expectations import Expectation, recorded_from, with_alternative
 from ..model.observations import Declarations
 from ..model.outcome import (
     ERROR,
     EXPECTED_FAILURE,
     FAIL,
     NA,
+    NOT_JUDGED,
     PASS,
     SKIPPED,
     CellRecord,
@@ -36,6 +37,8 @@ class ItemPlan:
     row: Expectation | None
     na: str | None  # the expectations say the scenario does not apply: why
     upgraded_from: str | None = None  # the version the cell's cluster was upgraded from
+    # no expectation row holds for the profile and version: the cell runs, not judged
+    unjudged: bool = False
 
 
 @dataclass
@@ -101,6 +104,13 @@ def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
         elif report.failed:
             state.outcome, state.message = ERROR, crash_line(report)
             state.detail.append(f"--- setup ---\n{_tail(report.longreprtext)}")
+    elif report.when == "call" and plan.unjudged and (report.passed or (
+            report.failed and assertion)):
+        state.outcome = NOT_JUDGED
+        state.message = unjudged_message(plan, state, declarations,
+                                         crash_line(report) if report.failed else None)
+        if report.failed:
+            state.detail.append(f"--- call ---\n{_tail(report.longreprtext)}")
     elif report.when == "call":
         if plan.row is not None and declarations is not None and plan.row.alternatives:
             state.alternative = plan.row.choose(state.observed, declarations)
@@ -117,6 +127,7 @@ def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
             state.outcome = FAIL if assertion else ERROR
             state.message = crash_line(report)
             state.detail.append(f"--- call ---\n{_tail(report.longreprtext)}")
+        state.message = by_recorded_row(plan, state.outcome, state.message)
     elif report.failed:
         if state.outcome in (PASS, EXPECTED_FAILURE, None):
             state.outcome, state.message = ERROR, "teardown: " + crash_line(report)
@@ -124,6 +135,38 @@ def apply(plan: ItemPlan, state: ItemState, report: pytest.TestReport,
     for title, content in report.sections:
         if content.strip() and report.when != "setup" and not report.passed:
             state.detail.append(f"--- {title} ---\n{_tail(content)}")
+
+
+# What a cell's message says of how to give it a row.
+RECORD_HINT = "authprobe rows record REPORT records its row"
+ACCEPT_HINT = "authprobe rows accept REPORT adds a row for this minor"
+
+
+def unjudged_message(plan: ItemPlan, state: ItemState, declarations: Declarations | None,
+                     own_check: str | None) -> str:
+    """The message of a cell no row judges: what it saw, and how to record its row. A
+    scenario that compares what it saw with its row itself finds no prediction: its check
+    is said, not taken for a failure."""
+    seen = observed_summary(state.observed, declarations) or "nothing observed"
+    return (f"not judged: no expectation row for {plan.profile} on {plan.version}; saw {seen}"
+            + (f"; the scenario's own check, with no row to read: {own_check}"
+               if own_check else "") + f" ({RECORD_HINT})")
+
+
+def by_recorded_row(plan: ItemPlan, outcome: str | None, message: str) -> str:
+    """A cell judged by a recorded row says so: a pass names the run the row is from; a
+    failure is a change from that baseline the team has not accepted."""
+    mark = recorded_from(plan.row.values) if plan.row is not None else None
+    if mark is None:
+        return message
+    source = f"the row recorded from run {mark['run']} on {mark['version']}"
+    if outcome == FAIL:
+        hint = (f"; {ACCEPT_HINT}" if not plan.version.startswith(f"{plan.row.since}.")
+                else "; authprobe rows record --update REPORT records it again")
+        return f"not accepted: a change from {source}: {message}{hint}"
+    if outcome in (PASS, EXPECTED_FAILURE):
+        return f"{message} (judged by {source})"
+    return message
 
 
 def expected_of(plan: ItemPlan) -> dict:

@@ -44,8 +44,15 @@ def cluster(request: pytest.FixtureRequest, authprobe_cluster) -> ClusterHandle:
 
 @pytest.fixture
 def expected(request: pytest.FixtureRequest) -> Expectation:
-    """The expectation row of this scenario, profile and version."""
+    """The expectation row of this scenario, profile and version (a row that predicts
+    nothing where none holds: the cell runs and is not judged)."""
     plan = request.node.stash.get(PLAN, None)
+    if plan is not None and plan.row is None and plan.unjudged:
+        from ..model.expectations import Expectation
+
+        # no row holds: every field reads as not predicted (None); the cell is not judged
+        fields = request.config.stash[HARNESS].selection().expectations.fields
+        return Expectation(plan.profile, plan.scenario, "", {}, known=frozenset(fields))
     if plan is None or plan.row is None:
         pytest.fail("`expected` is only for scenarios that use the `cluster` fixture",
                     pytrace=False)

@@ -36,6 +36,7 @@ ENV = {
     "expectations": "AUTHPROBE_EXPECTATIONS",
     "upgrade_to": "AUTHPROBE_UPGRADE_TO",
     "timeouts": "AUTHPROBE_TIMEOUTS",
+    "fail_on_unjudged": "AUTHPROBE_FAIL_ON_UNJUDGED",
 }
 INI_PROFILES = "authprobe_profiles"
 INI_EXPECTATIONS = "authprobe_expectations"
@@ -79,6 +80,10 @@ def add_options(parser: pytest.Parser) -> None:
     add("--expectations", action="append", default=None, metavar="FILE",
         help="an expectation file of your own, used beside the shipped one (repeatable; ini "
              f"{INI_EXPECTATIONS}; {ENV['expectations']})")
+    add("--fail-on-unjudged", action="store_true", default=None,
+        help="fail the run when a cell has no expectation row for its profile and version "
+             "(it runs and is shown as not judged either way; "
+             f"{ENV['fail_on_unjudged']})")
     add("--set-timeout", action="append", default=None, metavar="NAME=SECONDS",
         dest="timeouts",
         help="override a named timeout (a shipped one, or one a lifecycle step declares): "
@@ -131,6 +136,7 @@ class Selection:
     reports_root: Path
     upgrade_to: str | None = None  # the minor every cluster is upgraded to, in place
     timeouts: dict[str, float] = field(default_factory=dict)  # overrides, by name
+    fail_on_unjudged: bool = False  # a cell no row judges fails the run
 
 
 def _paths(config: pytest.Config, name: str, ini: str) -> list[Path]:
@@ -256,4 +262,6 @@ def resolve_selection(config: pytest.Config) -> Selection:
         observe_window=_window(opt("observe_window") or os.environ.get(ENV["observe_window"])),
         reports_root=_reports_root(config), upgrade_to=upgrade_to,
         timeouts=_timeout_overrides(config),
+        fail_on_unjudged=(bool(opt("fail_on_unjudged"))
+                          or _truthy(os.environ.get(ENV["fail_on_unjudged"]))),
     )

@@ -164,13 +164,14 @@ def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, Kub
     """Each scenario item's expectation row (or n/a) at the version its minor runs.
 
     A scenario is judged by its row when it asks for ``expected`` or an expectation file gives
-    it rows (a missing row for a selected profile stops the run with one line); a test with
-    neither has none: it is n/a where its profile is, and where the expectations say the
-    profile's control plane does not come up (unless it is marked to run then). A cell an
+    it rows; where no row holds for the profile and version (a scenario newer than a team's
+    rows) its cell runs and is not judged (``unjudged``). A test with no row is n/a where
+    its profile is, and where the expectations say the profile's control plane does not
+    come up (unless it is marked to run then). A cell an
     upgrade reaches is judged by the rows of the version it was upgraded to; it is n/a where
     there was no cluster to upgrade.
     """
-    plans, problems = {}, []
+    plans = {}
     for item in items:
         cell = cell_of(item)
         version = versions[cell.minor]
@@ -180,22 +181,18 @@ def plan_items(items: list[pytest.Item], sel: Selection, versions: dict[str, Kub
         if cell.upgraded_from is not None and na is None:
             na = _not_upgraded(cell, sel, versions, expects_down)
         any_state = item.get_closest_marker(ANY_STATE_MARKER) is not None
+        unjudged = False
         if na is None and _judged_by_rows(item, scenario, sel):
-            try:
-                row = sel.expectations.lookup(cell.profile, scenario, version)
-            except AuthprobeError as err:
-                problems.append(err.one_line())
-                continue
-            na = row.na
-        elif na is None and not any_state and expects_down(cell.profile, version):
+            row = sel.expectations.row_for(cell.profile, scenario, version)
+            unjudged = row is None
+            na = row.na if row is not None else None
+        if (na is None and row is None and not any_state
+                and expects_down(cell.profile, version)):
             na = (f"the expectations say the control plane of {cell.profile} does not come up "
                   f"on {version}, and this test needs it")
         plans[item] = ItemPlan(cell.profile, cell.minor, str(version), scenario, row, na,
                                str(versions[cell.upgraded_from]) if cell.upgraded_from
-                               else None)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise AuthprobeError(problems[0] + more)
+                               else None, unjudged=unjudged and na is None)
     return plans
 
 

@@ -17,7 +17,7 @@ from ..host import docker
 from ..host.capacity import host_capacity
 from ..model import timeouts
 from ..model.cell import Cell
-from ..model.outcome import ERROR, FAIL, RunLog
+from ..model.outcome import ERROR, FAIL, NOT_JUDGED, RunLog
 from ..model.versions import KubeVersion, resolve
 from ..progress import say
 from ..report.plugin import Reporter
@@ -43,7 +43,7 @@ def other_flags(sel: Selection, versions) -> dict[str, set[str]]:
         for version in versions.values():
             applied = profile.at(version)
             if not applied.na:
-                for flag, value in applied.extra_args.items():
+                for flag, value in {**applied.extra_args, **applied.hand_edited_args}.items():
                     found.setdefault(flag, set()).add(value)
     return found
 
@@ -288,6 +288,11 @@ class Harness:
         assertion = judged == FAIL or bool(call.excinfo
                                            and call.excinfo.errisinstance(AssertionError))
         _cells.apply(plan, state, report, assertion, declarations)
+        if report.when == "call" and state.outcome == NOT_JUDGED:
+            # no row judged it: pytest's verdict says the run's (--fail-on-unjudged)
+            failing = self.selection().fail_on_unjudged
+            report.outcome = "failed" if failing else "passed"
+            report.longrepr = f"{state.message} (--fail-on-unjudged)" if failing else None
         if report.when == "teardown":
             record = _cells.record(plan, state, item.nodeid)
             self.runlog.add_cell(record)
@@ -313,12 +318,19 @@ class Harness:
         if self.pool is not None and not self.pool.aborting.is_set():
             self.pool.finish()
         self._restore_signal_handlers()
-        if (any(c.outcome in (FAIL, ERROR) for c in self.runlog.cells)
+        failing = (FAIL, ERROR, NOT_JUDGED) if self._fails_unjudged() else (FAIL, ERROR)
+        if (any(c.outcome in failing for c in self.runlog.cells)
                 and session.exitstatus in (0, 5)):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the report says it too
         written = self.reporter.write(int(session.exitstatus))
         if written is False and session.exitstatus in (0, 5):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _fails_unjudged(self) -> bool:
+        try:
+            return self.selection().fail_on_unjudged
+        except AuthprobeError:
+            return False
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         self.reporter.summary(terminalreporter)

@@ -32,6 +32,9 @@ The classes:
   different alternative in each, and every change is one the new alternative predicts.
 - ``changed``: it passes in both runs, and every change is allowed by its row.
 - ``added``: only in NEW, passing.
+- ``not judged``: NEW has no expectation row for it (a scenario newer than a team's rows);
+  it does not make the diff fail. A cell judged by a row recorded from a run (``authprobe
+  rows record``) rather than written from facts is marked so in the table.
 
 A cell's row with alternatives is read as the alternative the cell took (recorded by the run,
 or, in a report of an older authprobe, the first whose fields hold for what it observed).
@@ -46,9 +49,18 @@ import json
 from dataclasses import dataclass, field
 
 from ..errors import AuthprobeError
-from ..model.expectations import is_expected_failure, taken, with_alternative
+from ..model.expectations import is_expected_failure, recorded_from, taken, with_alternative
 from ..model.observations import Declarations
-from ..model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED, CellRecord
+from ..model.outcome import (
+    ERROR,
+    EXPECTED_FAILURE,
+    FAIL,
+    NA,
+    NOT_JUDGED,
+    PASS,
+    SKIPPED,
+    CellRecord,
+)
 from ..model.predictions import NOT_PREDICTED, disagreement, prediction
 from ..model.summary import one_line
 from ..model.versions import KubeVersion, version_key, version_table
@@ -62,7 +74,9 @@ SWITCHED = "switched"
 STILL_FAILING = "still failing"
 ADDED = "added"
 REMOVED = "removed"
-CLASSES = (REGRESSION, STILL_FAILING, REMOVED, SWITCHED, EXPECTED, FIXED, CHANGED, ADDED)
+UNJUDGED = "not judged"
+CLASSES = (REGRESSION, STILL_FAILING, REMOVED, SWITCHED, EXPECTED, FIXED, CHANGED, ADDED,
+           UNJUDGED)
 # The classes that make the diff fail.
 FAILS = (REGRESSION, STILL_FAILING, REMOVED)
 FAILING = (FAIL, ERROR)
@@ -217,6 +231,8 @@ def _moved_by_fact(fact: str, old: CellRecord, new: CellRecord, name: str) -> bo
 def classify(old: CellRecord, new: CellRecord, judged: dict[str, str],
              switched: bool = False) -> str:
     before, after = old.outcome, new.outcome
+    if after == NOT_JUDGED:
+        return UNJUDGED
     if after in FAILING:
         return STILL_FAILING if before in FAILING else REGRESSION
     if after == SKIPPED:
@@ -245,7 +261,8 @@ def compare(old: Outcomes, new: Outcomes) -> tuple[list[Change], dict[str, str |
         base = pairs.get(cell.version)
         before = old_cells.get((cell.profile, cell.scenario, base)) if base else None
         if before is None:
-            kind = REGRESSION if cell.outcome in (*FAILING, SKIPPED) else ADDED
+            kind = (REGRESSION if cell.outcome in (*FAILING, SKIPPED)
+                    else UNJUDGED if cell.outcome == NOT_JUDGED else ADDED)
             changes.append(Change(cell.profile, cell.scenario, None, cell, ["cell"], kind))
             continue
         compared += 1
@@ -292,8 +309,11 @@ def summary_line(changes: list[Change], compared: int, fail_on_switch: bool = Fa
                  else f", {switches}")
     changed = sum(1 for c in changes if c.old and c.new and (c.fields or c.switched))
     rest = ", ".join(f"{found[k]} {k}" for k in CLASSES if found[k])
+    recorded = sum(1 for c in changes if c.new and recorded_from(c.new.expected))
     return (f"{head}: {changed} of {compared} compared cells changed"
-            + (f" ({rest})" if rest else "") + ".")
+            + (f" ({rest})" if rest else "")
+            + (f"; {recorded} of the listed cells judged by recorded rows" if recorded else "")
+            + ".")
 
 
 def switch_words(changes: list[Change]) -> str:
@@ -316,7 +336,9 @@ def _describe(cell: CellRecord | None, alternative: str | None = None) -> str:
     if cell is None:
         return "—"
     took = f" (alternative `{alternative}`)" if alternative else ""
-    return f"**{cell.outcome}** {_md(cell.message)}".strip() + took
+    mark = recorded_from(cell.expected)
+    by = f" (recorded row: run `{mark['run']}`, {mark['version']})" if mark else ""
+    return f"**{cell.outcome}** {_md(cell.message)}".strip() + took + by
 
 
 # How a changed field's verdict reads beside it (an explained change needs no word).

@@ -19,6 +19,7 @@ from ..model.outcome import (
     LABELS,
     MEANING,
     NA,
+    NOT_JUDGED,
     OUTCOMES,
     PASS,
     SKIPPED,
@@ -30,11 +31,12 @@ HTML_FILENAME = "matrix.html"
 NOT_RUN = "not run"
 
 CLASSES = {PASS: "o-pass", EXPECTED_FAILURE: "o-expected-failure", FAIL: "o-fail",
-           ERROR: "o-error", SKIPPED: "o-skipped", NA: "o-na"}
+           ERROR: "o-error", SKIPPED: "o-skipped", NA: "o-na", NOT_JUDGED: "o-not-judged"}
 SYMBOLS = {PASS: "✅", EXPECTED_FAILURE: "☑️", FAIL: "❌", ERROR: "⚠️", SKIPPED: "⏭️",
-           NA: "➖"}
+           NA: "➖", NOT_JUDGED: "❔"}
 # One character per kind, as the console summary draws it (the HTML draws ✓ for a pass).
-MARKS = {PASS: ".", EXPECTED_FAILURE: "x", FAIL: "F", ERROR: "E", SKIPPED: "s", NA: "-"}
+MARKS = {PASS: ".", EXPECTED_FAILURE: "x", FAIL: "F", ERROR: "E", SKIPPED: "s", NA: "-",
+         NOT_JUDGED: "?"}
 HTML_MARKS = {**MARKS, PASS: "✓", NA: "–"}
 
 Rows = list[tuple[str, str]]

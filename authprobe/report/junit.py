@@ -22,6 +22,7 @@ from ..model.outcome import (
     FAIL,
     LABELS,
     NA,
+    NOT_JUDGED,
     PASS,
     SKIPPED,
     CellRecord,
@@ -93,6 +94,8 @@ def cell_case(cell: CellRecord) -> ET.Element:
         _result(case, "skipped", message, kind="n/a")
     elif cell.outcome == SKIPPED:
         _result(case, "skipped", cell.message, kind="skipped")
+    elif cell.outcome == NOT_JUDGED:
+        _result(case, "skipped", cell.message, kind="not judged")
     elif cell.outcome in (PASS, EXPECTED_FAILURE):
         ET.SubElement(case, "system-out").text = clean(
             f"{LABELS[cell.outcome]}: {cell.message or LABELS[cell.outcome]}")

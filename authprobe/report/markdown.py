@@ -37,6 +37,24 @@ def _head(page: dict) -> list[str]:
     return out
 
 
+def _rows(page: dict) -> list[str]:
+    """The cells no row judged, first, with the command that records their rows; and how
+    many cells recorded rows judged."""
+    out = []
+    if page["not_judged"]:
+        count = sum(len(g["cells"]) for g in page["not_judged"])
+        out += ["## Not judged", "", f"{count} cells ran with no expectation row for their "
+                f"profile and version. Record their rows: `{page['record_command']}`", ""]
+        for group in page["not_judged"]:
+            links = ", ".join(_link(c["anchor"], c["name"]) for c in group["cells"])
+            out.append(f"- {SYMBOLS[group['kind']]} ×{len(group['cells'])}: "
+                       f"{_md(group['message'], 300)} ({links})")
+        out.append("")
+    if page["recorded"]:
+        out += [f"Judged by recorded rows: {page['recorded']}.", ""]
+    return out
+
+
 def _side(side) -> str:
     if side is None:
         return "—"
@@ -147,5 +165,5 @@ def _clusters(page: dict) -> list[str]:
 
 
 def render(page: dict) -> str:
-    return "\n".join([*_head(page), *_changes(page), *_problems(page), *_matrix(page),
-                      *_phases(page), *_clusters(page)])
+    return "\n".join([*_head(page), *_rows(page), *_changes(page), *_problems(page),
+                      *_matrix(page), *_phases(page), *_clusters(page)])

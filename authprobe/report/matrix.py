@@ -19,9 +19,9 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from ..model.outcome import ERROR, FAIL, LABELS, SKIPPED, CellRecord
+from ..model.outcome import ERROR, FAIL, LABELS, NOT_JUDGED, SKIPPED, CellRecord
 from ..model.summary import one_line
-from . import changes, markdown, plot, rows
+from . import changes, judged, markdown, plot, rows
 from .evidence import AUDIT_COLUMNS, cell_view, cluster_names, cluster_view, phase_grid, run_facts
 from .grid import (
     CLASSES,
@@ -85,6 +85,9 @@ def view(document: dict) -> dict:
         "blocks": rows.blocks(grid_rows, versions, lookup, names, changes.marked(pairs)),
         "failures": problem_groups(cells, (FAIL, ERROR), problems),
         "skipped": problem_groups(cells, (SKIPPED,)),
+        "not_judged": problem_groups(cells, (NOT_JUDGED,)),
+        "record_command": judged.record_command("<this report's folder>"),
+        "recorded": judged.recorded_line(cells),
         "problems": problems, "phases": [p for c in clusters for p in c["phases"]],
         "phase_names": phase_names, "phase_rows": phase_rows,
         "clusters": clusters, "tests": document.get("tests", []),

@@ -1,8 +1,9 @@
 """The matrix in a few console lines, printed at the end of a run.
 
 One line per profile with one mark per scenario for each Kubernetes version, then the
-cells that failed or errored with their message, the run's problems, the cluster phases
-that failed, the count per outcome kind and the report's path.
+cells no row judged (with the command that records their rows) and the count of those
+recorded rows judged, the cells that failed or errored with their message, the run's
+problems, the cluster phases that failed, the count per outcome kind and the report's path.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from ..model.outcome import ERROR, FAIL, LABELS, CellRecord
 from ..model.summary import one_line
 from .grid import HTML_FILENAME, MARKS, Lookup, cells_of, counts_line, grid, scenario_order
+from .judged import console_lines
 
 NOT_RUN = " "
 MAX_LISTED = 15
@@ -80,6 +82,7 @@ def lines(document: dict, run_dir: Path) -> list[str]:
     cells = cells_of(document)
     found = document.get("run", {}).get("problems", [])
     problems = [f"problem: {one_line(line, 140)}" for line in found]
-    return [*mark_lines(cells), *failure_lines(cells, found), *problems,
+    return [*mark_lines(cells), *console_lines(cells, run_dir), *failure_lines(cells, found),
+            *problems,
             *phase_lines(document.get("phases", [])), f"outcomes: {counts_line(cells)}",
             f"report: {run_dir / HTML_FILENAME}"]

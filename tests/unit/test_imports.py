@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"harness"},  # clusters and their lifecycle
     {"scenario"},  # helpers scenarios import
     {"report"},  # reports of outcomes
+    {"team"},  # a team's own: its kubeadm configuration imported, the rows recorded from runs
     {"readme"},  # the README's generated tables
     {"plugin"},  # the pytest plugin
     {"commands"},  # the command line's subcommands

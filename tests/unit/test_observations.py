@@ -38,7 +38,7 @@ def test_every_field_a_recorded_run_observed_is_declared():
 
 def test_every_expectation_field_a_row_uses_predicts_a_declared_observation():
     predicted = {o.expect for o in shipped() if o.expect}
-    assert set(FIELDS) == predicted | {"na", "note", "seen", "alternatives"}
+    assert set(FIELDS) == predicted | {"na", "note", "seen", "alternatives", "recorded"}
     assert "first_restart_at" in FIELDS and "killed_by" in FIELDS
     assert "killed_by" in FIELDS["killed_by"] and "startup or liveness" in FIELDS["killed_by"]
 

@@ -2,7 +2,7 @@
 restarts.csv) on a schema-2 outcomes document.
 
 The document is synthetic: :func:`make_document` builds it in code through
-``report.document.assemble``, with all six outcome kinds on two Kubernetes versions, restart
+``report.document.assemble``, with every outcome kind on two Kubernetes versions, restart
 series with kubelet probe failures, audit evidence, run problems and a failed lifecycle
 phase. Outcome files recorded from real runs are checked elsewhere.
 """
@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from authprobe.model import outcome
-from authprobe.model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, PASS, SKIPPED
+from authprobe.model.outcome import ERROR, EXPECTED_FAILURE, FAIL, NA, NOT_JUDGED, PASS, SKIPPED
 from authprobe.model.series import Sample
 from authprobe.report import csvout, document, grid, junit, matrix, plot, summary
 from authprobe.report.writer import write_all
@@ -26,6 +26,7 @@ V1, V2 = "1.34.12", "1.36.4"
 ON, PROBE = "anon-on", "anon-off-probe-8080"
 ROOT, RESTARTS, PROXY, UP = ("anonymous_get_root", "apiserver_restarts",
                              "anonymous_dashboard_proxy", "control_plane_comes_up")
+STATUSZ = "apiserver_statusz_anonymous"  # a scenario the story's rows do not have
 STORY = ((ON, PROBE), (UP, ROOT, PROXY, RESTARTS))
 SCRIPT = "<script>alert('x')</script>"
 PROBLEM = "node image for 1.36.4 could not be built: go build failed (exit 2)"
@@ -79,6 +80,9 @@ def cells() -> list[dict]:
              "does not come up exit 1 (Error: unknown flag: --insecure-bind-address)",
              expected={"profile": PROBE, "scenario": UP, "since": "1.24", "comes_up": False}),
         cell(PROBE, UP, V2, ERROR, PROBLEM, cluster=None, node_image=None, image_source=None),
+        cell(ON, STATUSZ, V2, NOT_JUDGED, "not judged: no expectation row for anon-on on 1.36.4; "
+             "saw 403 (authprobe rows record REPORT records its row)", expected={},
+             observed={"status": 403}),
     ]
 
 
@@ -178,14 +182,14 @@ def test_grid_follows_the_story_then_the_run():
     records = grid.cells_of(make_document())
     rows, versions, lookup = grid.grid(records)
     assert versions == [V1, V2]
-    assert rows == [(ON, ROOT), (ON, PROXY), (ON, RESTARTS), (PROBE, UP)]
+    assert rows == [(ON, ROOT), (ON, PROXY), (ON, RESTARTS), (ON, STATUSZ), (PROBE, UP)]
     assert lookup[(PROBE, UP, V2)].outcome == ERROR
 
 
 def test_grid_keeps_run_order_without_a_story(monkeypatch):
     monkeypatch.setattr(grid, "story_order", lambda: ((), ()))
     rows, _, _ = grid.grid(grid.cells_of(make_document()))
-    assert rows == [(ON, ROOT), (ON, RESTARTS), (ON, PROXY), (PROBE, UP)]
+    assert rows == [(ON, ROOT), (ON, RESTARTS), (ON, PROXY), (ON, STATUSZ), (PROBE, UP)]
 
 
 def test_story_order_reads_the_expectation_file(monkeypatch, tmp_path):
@@ -208,7 +212,7 @@ def test_story_order_reads_the_expectation_file(monkeypatch, tmp_path):
 
 def test_html_shows_every_kind_with_its_own_class(doc):
     html = matrix.render_html(doc)
-    assert len(set(grid.CLASSES.values())) == len(outcome.OUTCOMES) == 6
+    assert len(set(grid.CLASSES.values())) == len(outcome.OUTCOMES) == 7
     for kind in outcome.OUTCOMES:
         css = grid.CLASSES[kind]
         assert re.search(rf'<td class="{css}"><span class="label">{re.escape(outcome.LABELS[kind])}'
@@ -267,7 +271,7 @@ def test_html_shows_problems_phases_probes_and_logs(doc):
 
 def test_markdown_shows_every_kind(doc):
     md = matrix.render_md(doc)
-    assert len(set(grid.SYMBOLS.values())) == 6
+    assert len(set(grid.SYMBOLS.values())) == 7
     rows = [line for line in md.splitlines() if line.startswith(f"| {ON} |")
             or line.startswith(f"| {PROBE} |")]
     body = "\n".join(rows)
@@ -313,13 +317,13 @@ def test_junit_counts(doc):
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     cells_suite = suites[junit.CELL_SUITE]
     assert (cells_suite.get("tests"), cells_suite.get("failures"), cells_suite.get("errors"),
-            cells_suite.get("skipped")) == ("8", "1", "1", "2")
+            cells_suite.get("skipped")) == ("9", "1", "1", "3")
     phases_suite = suites[junit.PHASE_SUITE]
     assert (phases_suite.get("tests"), phases_suite.get("failures"),
             phases_suite.get("skipped")) == ("5", "1", "1")
     assert suites[junit.TEST_SUITE].get("failures") == "1"
     assert (root.get("tests"), root.get("failures"), root.get("errors"),
-            root.get("skipped")) == ("15", "3", "1", "3")
+            root.get("skipped")) == ("16", "3", "1", "4")
 
 
 def test_junit_cells(doc):
@@ -409,13 +413,16 @@ def test_plot_escapes_labels_and_handles_no_series():
 def test_summary_lists_the_marks(doc, tmp_path):
     lines = summary.lines(doc, tmp_path)
     assert lines[0] == ("marks: . pass  x expected failure  F fail  E error  s skipped  "
-                        "- n/a")
-    # one column per scenario in the story's order: UP, ROOT, PROXY, RESTARTS
+                        "- n/a  ? not judged")
+    # one column per scenario in the story's order: UP, ROOT, PROXY, RESTARTS, then the run's
     assert lines[1] == f"one mark per scenario, in this order: {UP}, {ROOT},"
-    assert lines[2] == f"  {PROXY}, {RESTARTS}"
+    assert lines[2] == f"  {PROXY}, {RESTARTS}, {STATUSZ}"
     assert lines[3:6] == [f"{'':21}{V1}  {V2}",
-                          f"{ON:21} .s.      F-.",
+                          f"{ON:21} .s.      F-.?",
                           f"{PROBE:21}x        E"]
+    # the cell no row judged comes first, with the command that records its row
+    assert lines[6] == (f"not judged: 1 cells have no expectation row ({ON}); record their "
+                        f"rows: authprobe rows record {tmp_path} --into <your recorded.yaml>")
     assert f"fail: {ON} {ROOT} {V2}: status 200 | wanted 403 {SCRIPT}" in lines
     # the cell the run's problem stopped is counted, and the problem said once
     assert f"error: {PROBE} {UP} {V2}: {PROBLEM}" not in lines
@@ -423,7 +430,8 @@ def test_summary_lists_the_marks(doc, tmp_path):
     assert f"problem: {PROBLEM}" in lines
     assert (f"cluster {cluster_name(ON, V2)}: dashboard failed: Dashboard pod did not start "
             "in 120s") in lines
-    assert "outcomes: 3 pass, 1 expected failure, 1 fail, 1 error, 1 skipped, 1 n/a" in lines
+    assert ("outcomes: 3 pass, 1 expected failure, 1 fail, 1 error, 1 skipped, 1 n/a, "
+            "1 not judged") in lines
     assert lines[-1] == f"report: {tmp_path / 'matrix.html'}"
 
 
