@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import kubernetes
 
 from ..errors import AuthprobeError, NotRunnable
 from ..model.profiles import ProfileAt
+from ..model.timeouts import calls
 from ..model.versions import KubeVersion
-from . import dashboard, kills
+from . import dashboard, kills, reload
 from . import servers as cluster_servers
 from .access import Endpoint, HttpClient, NodeAccess
 from .audit import AuditLog
 from .kubelet import KubeletClient, KubeletDoor
 from .probes import ProbeFailure, kubelet_failures
-from .readiness import StartFailure
+from .readiness import StartFailure, apiserver_containers, container_logs
 from .sampler import RestartSampler
 from .state import ClusterState
 from .upgrade import kubelet_reached
@@ -197,13 +199,35 @@ class ClusterHandle:
         return ((spec.get("issuer") or {}).get("audiences") or [""])[0]
 
     def jwt(self, sub: str, *, groups: list[str] | None = None, claims: dict | None = None,
-            flaw: str | None = None, audience: str | None = None) -> str:
-        """A token of the cluster's issuer for ``sub``: the profile's ``issuer.claims``, then
-        ``claims`` over them; ``flaw`` one of the issuer's FLAWS. Registered as a secret of
-        the run: no report holds it."""
+            flaw: str | None = None, audience: str | None = None,
+            issuer: str | None = None) -> str:
+        """A token of the cluster's issuer for ``sub`` (of the issuer added at the path
+        ``issuer``, see :meth:`add_issuer`): the profile's ``issuer.claims``, then ``claims``
+        over them; ``flaw`` one of the issuer's FLAWS. Registered as a secret of the run: no
+        report holds it."""
+        servers = self._servers()
+        by = None
+        if issuer is not None:
+            if issuer not in servers.added:
+                raise AuthprobeError(f"{self.name} has no issuer added at {issuer!r}: add it "
+                                     "first (cluster.add_issuer)")
+            by = servers.added[issuer]
         base = dict((self.profile.issuer or {}).get("claims") or {})
-        return self._servers().mint(sub, audience or self.jwt_audience, groups=groups,
-                                    claims={**base, **(claims or {})}, flaw=flaw)
+        return servers.mint(sub, audience or self.jwt_audience, by=by, groups=groups,
+                            claims={**base, **(claims or {})}, flaw=flaw)
+
+    def add_issuer(self, path: str) -> str:
+        """Start a second JWT issuer of the cluster at ``path`` (once; the cluster's end
+        stops it and keeps its log); its issuer URL. Its CA is the first issuer's."""
+        self._servers()
+        return cluster_servers.add_issuer(self._record, path).issuer_url
+
+    def added_issuer_log(self, path: str) -> list[dict]:
+        """What the issuer added at ``path`` served so far (time, client, path, status)."""
+        found = self._servers().added.get(path)
+        if found is None:
+            raise AuthprobeError(f"{self.name} has no issuer added at {path!r}")
+        return found.log.records()
 
     def with_token(self, token: str, user: str = "jwt") -> HttpClient:
         """An HTTP client of the apiserver presenting ``token``."""
@@ -223,6 +247,42 @@ class ClusterHandle:
     def start_webhook(self) -> None:
         """Serve the webhook again, on the port the cluster's files name."""
         cluster_servers.start_authorizer(self._record)
+
+    # -- the files kube-apiserver reloads -----------------------------------------------------
+
+    def _auth_path(self, name: str) -> Path:
+        path = self._record.directory / "auth" / name
+        if not path.is_file():
+            raise AuthprobeError(f"{self.name} has no auth file {name!r}: its profile writes "
+                                 f"{', '.join(sorted(self._record.rendered.auth_files))}")
+        return path
+
+    def auth_file(self, name: str) -> str:
+        """The text of the auth file ``name`` kube-apiserver reads (the cluster's private
+        copy, the folder mounted into the node and the kube-apiserver pod)."""
+        return self._auth_path(name).read_text()
+
+    def replace_auth_file(self, name: str, text: str) -> str:
+        """Replace the auth file ``name`` whole, where kube-apiserver reads it, without
+        restarting anything; the new file's hash (as kube-apiserver's metrics name it)."""
+        return reload.replace_file(self._auth_path(name), text)
+
+    def apiserver_metrics(self) -> str:
+        """kube-apiserver's /metrics text, read as cluster-admin from inside the node."""
+        return self.node.kubectl("get", "--raw", "/metrics", timeout=calls().node_read).stdout
+
+    def apiserver_life(self) -> reload.ApiserverLife:
+        """kube-apiserver's container now: the mirror pod's restart count and container ID,
+        and the container the runtime runs."""
+        pods = self.node.kubectl("get", "pods", "-n", "kube-system", "-l",
+                                 "component=kube-apiserver", "-o", "json",
+                                 timeout=calls().node_read).stdout
+        return reload.life_from(json.loads(pods), apiserver_containers(self.node))
+
+    def apiserver_log(self, tail: int) -> list[str]:
+        """The last ``tail`` lines of the running kube-apiserver container's log."""
+        life = self.apiserver_life()
+        return container_logs(self.node, life.runtime_container_id, tail=tail)
 
     # -- readings ----------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from ..model.timeouts import calls, waits
 from ..progress import say
 from ..servers.authorizer import Authorizer
 from ..servers.issuer import Issuer
-from ..servers.pki import issue_serving, make_authority
+from ..servers.pki import ServingCert, issue_serving, make_authority
 from ..wait import until
 from .access import HttpClient
 from .render import Endpoints, server_files, webhook_policy
@@ -56,11 +56,19 @@ class ClusterServers:
     issuer: Issuer | None
     authorizer: Authorizer | None
     register_secret: Callable[[str], None] | None = field(repr=False, default=None)
+    # What a server added while the cluster runs is made with: the serving certificate and
+    # the address of the first ones, and how its stop joins the cluster's cleanups.
+    serving: ServingCert | None = field(repr=False, default=None)
+    host: str = ""
+    own: Callable[[Issuer, str], None] | None = field(repr=False, default=None)
+    added: dict[str, Issuer] = field(default_factory=dict)  # issuers added, by path
 
-    def mint(self, sub: str, audience, **kwargs) -> str:
-        if self.issuer is None:
+    def mint(self, sub: str, audience, *, by: Issuer | None = None, **kwargs) -> str:
+        """A token of the cluster's issuer, or of ``by`` (an issuer added to it)."""
+        issuer = by or self.issuer
+        if issuer is None:
             raise AuthprobeError("this cluster's profile runs no JWT issuer: no token to mint")
-        token = self.issuer.mint(sub, audience, **kwargs)
+        token = issuer.mint(sub, audience, **kwargs)
         if self.register_secret is not None:
             self.register_secret(token)
         return token
@@ -149,7 +157,10 @@ def start(env, run: ClusterState) -> str:
     folder.chmod(0o700)
     authority = make_authority(folder, f"authprobe {run.name} servers")
     serving = issue_serving(authority, folder, "servers", ips=[host])
-    servers = ClusterServers(None, None, env.register_secret)
+    servers = ClusterServers(None, None, env.register_secret, serving, host)
+    servers.own = lambda server, file_name: run.on_end(
+        f"stop the {server.name}", lambda: _stop(env, run, server, file_name,
+                                                 lambda: {"minted": server.minted()}))
     said = []
     if profile.issuer is not None:
         issuer = Issuer(serving, host)
@@ -222,6 +233,24 @@ def wait_jwt(env, run: ClusterState) -> str:
 
 SELF_SUBJECT_REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 SELF_SUBJECT_REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+
+def add_issuer(run: ClusterState, path: str) -> Issuer:
+    """A second JWT issuer of the cluster, served at ``path`` of its own port on the address
+    and with the serving certificate of the first (so the same CA verifies it); started once
+    per path, stopped with the cluster like the first, its log written beside the first's.
+    A scenario names it in the cluster's AuthenticationConfiguration to add an issuer."""
+    servers = run.servers
+    if servers is None or servers.issuer is None or servers.own is None:
+        raise AuthprobeError("this cluster's profile runs no JWT issuer: no issuer to add "
+                             "beside it")
+    if path not in servers.added:
+        issuer = Issuer(servers.serving, servers.host, path=path)
+        issuer.name = f"issuer {issuer.path}"
+        issuer.start()
+        servers.own(issuer, f"issuer-{path.strip('/').replace('/', '-')}.jsonl")
+        servers.added[path] = issuer
+    return servers.added[path]
 
 
 def stop_authorizer(run: ClusterState) -> None:

@@ -82,6 +82,11 @@ class Waits:
     jwt_authenticator: float = named("kube-apiserver's JWT authenticator serving: a token of "
                                      "the cluster's issuer accepted after the apiserver fetched "
                                      "its discovery document and keys", 120)
+    config_reload: float = named("kube-apiserver taking a changed AuthenticationConfiguration "
+                                 "or AuthorizationConfiguration file, or refusing it: it sees "
+                                 "the change at once (inotify) or at its poll a minute later, "
+                                 "then waits up to a minute for new JWT authenticators to be "
+                                 "healthy (1.30-1.37)", 150)
     webhook_answers: float = named("a request the webhook authorizer decides reaching it, "
                                    "once its cached answers expired", 30)
     thread_stop: float = named("a background thread (restart sampler, exit watcher) ending "
