@@ -68,9 +68,11 @@ def _flags(at: ProfileAt) -> str:
 
 def _documents(at: ProfileAt) -> dict[str, dict]:
     """The profile's auth files, and those the harness writes from its issuer and authorizer
-    parts in the apiVersion the minor takes."""
+    parts in the apiVersion the minor takes (an issuer reached through the --oidc-* flags has
+    none: its flags name it)."""
     documents = dict(at.auth_files)
-    for name, kind, part in ((AUTHENTICATION_FILE, apiconfig.AUTHENTICATION, at.issuer),
+    issuer = None if at.issuer_by_flags else at.issuer
+    for name, kind, part in ((AUTHENTICATION_FILE, apiconfig.AUTHENTICATION, issuer),
                              (AUTHORIZATION_FILE, apiconfig.AUTHORIZATION, at.authorizer)):
         if part is not None and not at.na:
             documents[name] = {"kind": kind,

@@ -4,7 +4,12 @@ issuer mints the tokens (signed with a key only it holds); kube-apiserver fetche
 document and keys and verifies every token itself. Each request's audit record is the
 evidence; the issuer's log of what it served and minted (never a token) goes with the
 cluster's logs. What each scenario records is judged by its row, field by field
-(scenarios/observations.yaml)."""
+(scenarios/observations.yaml).
+
+The same scenarios run for the issuer given as an AuthenticationConfiguration (jwt-authn) and
+through the --oidc-* flags (oidc-flags), whose default username prefix is the issuer's URL: a
+name, message or audited user is recorded with that URL written as ``{issuerURL}``
+(``cluster.by_name``), since its port changes from run to run."""
 
 from authprobe.harness.render import SCENARIO_NAMESPACE
 from authprobe.harness.servers import SELF_SUBJECT_REVIEW, SELF_SUBJECT_REVIEW_PATH
@@ -22,9 +27,15 @@ def review(cluster, token, observe):
     finally:
         client.close()
     observe(path=SELF_SUBJECT_REVIEW_PATH, status=response.status_code,
-            message=status_message(response))
+            message=cluster.by_name(status_message(response)))
+    return response, audited(cluster, observe, response)
+
+
+def audited(cluster, observe, response):
+    """The request's audit record, kept as evidence; its user recorded by name."""
     record = observe.audit(cluster.audit.record_of(response))
-    return response, record
+    observe(audit_user=cluster.by_name(record.user))
+    return record
 
 
 def test_jwt_user_review(cluster, expected, observe):
@@ -32,7 +43,8 @@ def test_jwt_user_review(cluster, expected, observe):
     response, record = review(cluster, token, observe)
     assert response.status_code == 201, f"SelfSubjectReview answered {response.status_code}"
     info = response.json()["status"]["userInfo"]
-    observe(review_user=info.get("username"), review_groups=info.get("groups") or [],
+    observe(review_user=cluster.by_name(info.get("username")),
+            review_groups=info.get("groups") or [],
             review_uid=info.get("uid") or None, review_extra=info.get("extra") or {})
     observe.evidence(audit_uid=record.uid, audit_extra=record.extra)
     # The audit record names the same user the review answers.
@@ -76,8 +88,9 @@ def list_pods(cluster, token, observe):
         response = answered(lambda: client.get(PODS))
     finally:
         client.close()
-    observe(path=PODS, status=response.status_code, message=status_message(response))
-    return response, observe.audit(cluster.audit.record_of(response))
+    observe(path=PODS, status=response.status_code,
+            message=cluster.by_name(status_message(response)))
+    return response, audited(cluster, observe, response)
 
 
 def test_jwt_group_bound_allowed(cluster, expected, observe, granted):

@@ -9,7 +9,7 @@ from pathlib import Path
 import kubernetes
 
 from ..errors import AuthprobeError, NotRunnable
-from ..model.profiles import ProfileAt
+from ..model.profiles import ISSUER_URL_REF, ProfileAt
 from ..model.timeouts import calls
 from ..model.versions import KubeVersion
 from . import dashboard, kills, reload
@@ -194,9 +194,9 @@ class ClusterHandle:
 
     @property
     def jwt_audience(self) -> str:
-        """The first audience the profile's jwt authenticator accepts."""
-        spec = dict((self.profile.issuer or {}).get("jwt") or {})
-        return ((spec.get("issuer") or {}).get("audiences") or [""])[0]
+        """The audience kube-apiserver takes the issuer's tokens for (the jwt entry's first,
+        or --oidc-client-id)."""
+        return self.profile.jwt_audience
 
     def jwt(self, sub: str, *, groups: list[str] | None = None, claims: dict | None = None,
             flaw: str | None = None, audience: str | None = None,
@@ -228,6 +228,23 @@ class ClusterHandle:
         if found is None:
             raise AuthprobeError(f"{self.name} has no issuer added at {path!r}")
         return found.log.records()
+
+    @property
+    def issuer_url(self) -> str | None:
+        """The URL of the cluster's issuer, as kube-apiserver reaches it (None: the profile
+        runs no issuer)."""
+        found = self._record.servers
+        return found.issuer.issuer_url if found is not None and found.issuer else None
+
+    def by_name(self, text: str | None) -> str | None:
+        """``text`` with the cluster's issuer URL written as ``{issuerURL}``. The URL holds a
+        port each run of the cluster picks anew, and the --oidc-* flags put it in front of
+        every username they map (``{issuerURL}#alice``): written by name, what two runs
+        observed compares, and a username with any other prefix still reads as it is."""
+        url = self.issuer_url
+        if text is None or not url:
+            return text
+        return text.replace(url, ISSUER_URL_REF)
 
     def with_token(self, token: str, user: str = "jwt") -> HttpClient:
         """An HTTP client of the apiserver presenting ``token``."""

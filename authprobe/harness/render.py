@@ -5,6 +5,15 @@ The kubeadm config patches carry no apiVersion, so kind applies them to whatever
 the node's Kubernetes uses (versions.yaml ``kubeadm_api``); kind converts an unversioned
 ``extraArgs`` mapping into v1beta4's list of ``{name, value}``. Everything rendered is
 public: the admin token lives only in the token file, which the harness writes itself.
+
+The endpoints of the cluster's servers (its issuer's URL, their CA) exist only once the
+``servers`` step has started them, before ``create``. The pool renders a cluster before that
+with :data:`PENDING_ENDPOINTS`: the auth files naming the servers, and for a profile that
+reaches its issuer through the ``--oidc-*`` flags the kind config too, carry the pending
+values (``--oidc-issuer-url=https://issuer.authprobe.invalid``, a name that never resolves).
+The ``servers`` step renders the cluster again with the real endpoints
+(:func:`with_endpoints`) before the node is created; the cluster's hash is always that of
+the pending rendering, so it does not change from run to run with the servers' ports.
 """
 
 from __future__ import annotations
@@ -17,10 +26,13 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..errors import AuthprobeError
 from ..model.profiles import (
     AUTH_FILE_REF,
     AUTHENTICATION_FILE,
     AUTHORIZATION_FILE,
+    ISSUER_CA_FILE,
+    ISSUER_URL_REF,
     WEBHOOK_KUBECONFIG_FILE,
     ProfileAt,
     flatten,
@@ -28,6 +40,7 @@ from ..model.profiles import (
 from ..model.versions import KubeVersion, VersionFacts
 from ..servers import apiconfig
 from ..servers.authorizer import webhook_kubeconfig
+from ..servers.issuer import DEFAULT_ALGORITHM
 from ..servers.policy import Policy, parse_policy
 
 KIND_CONFIG_API = "kind.x-k8s.io/v1alpha4"
@@ -116,9 +129,9 @@ class Endpoints:
     webhook_url: str
 
 
-# What the files are rendered with before the servers run (for the cluster's hash, which must
-# not change from run to run with the servers' ports); the ``servers`` step renders them again
-# with the real endpoints before the node is created.
+# What a cluster is rendered with before its servers run (for its hash, which must not change
+# from run to run with the servers' ports); the ``servers`` step renders it again with the real
+# endpoints before the node is created (:func:`with_endpoints`).
 PENDING_ENDPOINTS = Endpoints("https://issuer.authprobe.invalid", "",
                               "https://webhook.authprobe.invalid/authorize")
 
@@ -129,15 +142,30 @@ def webhook_policy(profile: ProfileAt) -> Policy:
     return parse_policy(data, f"profile {profile.id}: authorizer.policy")
 
 
+def _check_signing_algs(profile: ProfileAt) -> None:
+    """kube-apiserver takes from the --oidc-* flags only the algorithms --oidc-signing-algs
+    names (RS256 when it is not given); the cluster's issuer signs with DEFAULT_ALGORITHM."""
+    named = profile.extra_args.get("oidc-signing-algs", "RS256").split(",")
+    if DEFAULT_ALGORITHM not in named:
+        raise AuthprobeError(
+            f"profile {profile.id}: the cluster's issuer signs with {DEFAULT_ALGORITHM}, which "
+            f"--oidc-signing-algs={','.join(named)} leaves out (RS256 when not given): add "
+            f"{DEFAULT_ALGORITHM} to oidc-signing-algs in apiserver.extraArgs")
+
+
 def server_files(profile: ProfileAt, version: KubeVersion, endpoints: Endpoints
                  ) -> dict[str, str]:
     """The auth files of the profile's ``issuer`` and ``authorizer`` parts at ``version``:
-    the AuthenticationConfiguration with the jwt entry pointed at the cluster's issuer, and the
-    AuthorizationConfiguration whose Webhook entry reaches the cluster's webhook through the
-    kubeconfig written beside it; each in the apiVersion the minor takes
-    (:mod:`authprobe.servers.apiconfig`). A field the minor lacks is one line."""
+    the AuthenticationConfiguration with the jwt entry pointed at the cluster's issuer (for a
+    profile that names the issuer with the --oidc-* flags, the issuer's CA, which
+    --oidc-ca-file names), and the AuthorizationConfiguration whose Webhook entry reaches the
+    cluster's webhook through the kubeconfig written beside it; each in the apiVersion the
+    minor takes (:mod:`authprobe.servers.apiconfig`). A field the minor lacks is one line."""
     files: dict[str, str] = {}
-    if profile.issuer is not None:
+    if profile.issuer_by_flags:
+        _check_signing_algs(profile)
+        files[ISSUER_CA_FILE] = endpoints.ca_pem
+    elif profile.issuer is not None:
         jwt = apiconfig.jwt_authenticator(endpoints.issuer_url, endpoints.ca_pem,
                                           dict(profile.issuer.get("jwt") or {}))
         files[AUTHENTICATION_FILE] = apiconfig.to_yaml(
@@ -193,6 +221,9 @@ class Rendered:
     # says they were made by hand (apiserver.handEditedArgs)
     manifest_args: dict[str, str] = field(default_factory=dict)
     expected: dict = field(default_factory=dict)  # what verify checks on the running node
+    # What it was rendered from, for :func:`with_endpoints`.
+    source: RenderInput | None = field(default=None, repr=False)
+    private: str = "@PRIVATE_DIR@"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -211,13 +242,15 @@ def dump(doc) -> str:
     return yaml.dump(doc, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
 
 
-def apiserver_args(inp: RenderInput) -> dict[str, str]:
-    """The kube-apiserver flags of the cluster, with auth file references resolved."""
+def apiserver_args(inp: RenderInput, endpoints: Endpoints = PENDING_ENDPOINTS
+                   ) -> dict[str, str]:
+    """The kube-apiserver flags of the cluster, with auth file references and the issuer's
+    URL (``{issuerURL}``) resolved."""
     args = {"token-auth-file": f"{AUTH_DIR}/{TOKEN_FILE}"}
     if inp.audit:
         args.update(AUDIT_ARGS)
     for name, value in inp.profile.extra_args.items():
-        args[name] = _auth_paths(value)
+        args[name] = _auth_paths(value).replace(ISSUER_URL_REF, endpoints.issuer_url)
     return args
 
 
@@ -246,14 +279,16 @@ def probe_patches(inp: RenderInput) -> dict[str, str]:
     return files
 
 
-def kubeadm_patches(inp: RenderInput, with_patch_dir: bool) -> list[str]:
+def kubeadm_patches(inp: RenderInput, with_patch_dir: bool,
+                    endpoints: Endpoints = PENDING_ENDPOINTS) -> list[str]:
     volumes = [{"name": "authprobe-auth", "hostPath": AUTH_DIR, "mountPath": AUTH_DIR,
                 "readOnly": True, "pathType": "Directory"}]
     if inp.audit:
         volumes.append({"name": "authprobe-audit", "hostPath": AUDIT_DIR, "mountPath": AUDIT_DIR,
                         "readOnly": False, "pathType": "DirectoryOrCreate"})
     patches = [dump({"kind": "ClusterConfiguration",
-                     "apiServer": {"extraArgs": apiserver_args(inp), "extraVolumes": volumes}})]
+                     "apiServer": {"extraArgs": apiserver_args(inp, endpoints),
+                                   "extraVolumes": volumes}})]
     init = {"kind": "InitConfiguration",
             "nodeRegistration": {"kubeletExtraArgs": {"v": KUBELET_VERBOSITY}}}
     if with_patch_dir:
@@ -272,7 +307,8 @@ def kubelet_expected(inp: RenderInput) -> dict:
     return {**KUBELET_CHECKED, **flatten(dict(inp.profile.kubelet_config))}
 
 
-def _config(inp: RenderInput, private: str, patch_files: dict[str, str]) -> str:
+def _config(inp: RenderInput, private: str, patch_files: dict[str, str],
+            endpoints: Endpoints = PENDING_ENDPOINTS) -> str:
     mounts = [{"hostPath": f"{private}/auth", "containerPath": AUTH_DIR, "readOnly": True}]
     if patch_files:
         mounts.append({"hostPath": f"{private}/patches", "containerPath": PATCHES_DIR,
@@ -291,15 +327,26 @@ def _config(inp: RenderInput, private: str, patch_files: dict[str, str]) -> str:
         "networking": networking,
         "nodes": [{"role": "control-plane", "image": inp.image, "extraMounts": mounts,
                    "extraPortMappings": ports}],
-        "kubeadmConfigPatches": kubeadm_patches(inp, bool(patch_files)),
+        "kubeadmConfigPatches": kubeadm_patches(inp, bool(patch_files), endpoints),
     })
 
 
-def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
-    """Render the cluster for ``inp``; ``private`` is the host folder of its files.
+def _auth_files(inp: RenderInput, endpoints: Endpoints) -> dict[str, str]:
+    auth_files = {name: dump(doc) for name, doc in inp.profile.auth_files.items()}
+    auth_files.update(server_files(inp.profile, inp.version, endpoints))
+    if inp.audit:
+        auth_files[AUDIT_POLICY_FILE] = dump(AUDIT_POLICY)
+    return auth_files
+
+
+def render(inp: RenderInput, private: str = "@PRIVATE_DIR@",
+           endpoints: Endpoints = PENDING_ENDPOINTS) -> Rendered:
+    """Render the cluster for ``inp``; ``private`` is the host folder of its files,
+    ``endpoints`` where its servers answer (:func:`with_endpoints`).
 
     The hash covers the config (with file locations left out), the patch and auth files, the
-    node image (name and content ID) and the kind version, so any change gives another hash.
+    node image (name and content ID) and the kind version, so any change gives another hash;
+    it is computed from the rendering with :data:`PENDING_ENDPOINTS` whatever ``endpoints``.
     """
     by_kubeadm = inp.facts.kubeadm_patches and inp.profile.probes_by != "hand-edit"
     patch_files = probe_patches(inp) if by_kubeadm else {}
@@ -307,23 +354,21 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
         name: {**dict(p.http_get), **dict(p.timing)} for name, p in inp.profile.probes.items()}
     manifest_args = {name: _auth_paths(value)
                      for name, value in inp.profile.hand_edited_args.items()}
-    auth_files = {name: dump(doc) for name, doc in inp.profile.auth_files.items()}
-    auth_files.update(server_files(inp.profile, inp.version, PENDING_ENDPOINTS))
-    if inp.audit:
-        auth_files[AUDIT_POLICY_FILE] = dump(AUDIT_POLICY)
+    auth_files = _auth_files(inp, endpoints)
     identity = {
         "config": _config(inp, "@PRIVATE_DIR@", patch_files),
         "patches": patch_files,
         "manifest_probes": manifest_probes,
         **({"manifest_args": manifest_args} if manifest_args else {}),
-        "auth": auth_files,
+        "auth": auth_files if endpoints == PENDING_ENDPOINTS
+        else _auth_files(inp, PENDING_ENDPOINTS),
         "version": str(inp.version),
         "kind": inp.kind_version,
         "image_id": inp.image_id,
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     expected = {
-        "args": {**apiserver_args(inp), **manifest_args},
+        "args": {**apiserver_args(inp, endpoints), **manifest_args},
         "probes": {name: {**dict(p.http_get), **dict(p.timing)}
                    for name, p in inp.profile.probes.items()},
         "named_port": inp.profile.named_port if inp.facts.named_probe_port else None,
@@ -335,10 +380,20 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@") -> Rendered:
         "absent_args": ["authorization-mode"] if "authorization-config" in inp.profile.extra_args
         else [],
     }
-    return Rendered(config_hash=digest, kind_config=_config(inp, private, patch_files),
+    return Rendered(config_hash=digest,
+                    kind_config=_config(inp, private, patch_files, endpoints),
                     auth_files=auth_files, patch_files=patch_files,
                     manifest_probes=manifest_probes, manifest_args=manifest_args,
-                    expected=expected)
+                    expected=expected, source=inp, private=private)
+
+
+def with_endpoints(rendered: Rendered, endpoints: Endpoints) -> Rendered:
+    """The same cluster rendered again with where its servers answer: the auth files naming
+    them, and the kube-apiserver flags that do (``--oidc-issuer-url``) in the kind config and
+    in what verify checks. Its hash stays that of the pending rendering."""
+    if rendered.source is None:
+        raise ValueError("a rendering made without its input cannot be rendered again")
+    return render(rendered.source, rendered.private, endpoints)
 
 
 def token_file_text(token: str, user: str = ADMIN_USER) -> str:

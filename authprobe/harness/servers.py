@@ -9,8 +9,13 @@ the servers belong to the cluster's lifecycle (their cleanup is the cluster's). 
 :func:`authprobe.harness.render.render` writes the issuer and authorizer files with
 ``PENDING_ENDPOINTS`` (a check that the minor takes them, and a hash that does not change with
 the servers' ports), and the ``servers`` step, before ``create`` writes the files into the
-node's mount, renders them again with the real endpoints. Nothing else of the rendering
-changes: the kind config names only the folder those files are in.
+node's mount, renders the cluster again with the real endpoints
+(:func:`authprobe.harness.render.with_endpoints`). For most profiles only those files change:
+the kind config names only the folder they are in. A profile that reaches its issuer through
+kube-apiserver's ``--oidc-*`` flags has the issuer's URL in the kind config itself
+(``--oidc-issuer-url`` in the kubeadm ClusterConfiguration), so its kind config, and the flags
+verify checks, are the ones rendered again; the issuer's CA is the auth file
+``--oidc-ca-file`` names.
 
 The servers bind to the gateway of the ``kind`` Docker network, the host address the node
 reaches; the network is made as kind makes it when no cluster made it yet. Their CA and
@@ -39,7 +44,7 @@ from ..servers.issuer import Issuer
 from ..servers.pki import ServingCert, issue_serving, make_authority
 from ..wait import until
 from .access import HttpClient
-from .render import Endpoints, server_files, webhook_policy
+from .render import Endpoints, webhook_policy, with_endpoints
 from .state import ClusterState
 
 KIND_NETWORK = "kind"
@@ -180,7 +185,7 @@ def start(env, run: ClusterState) -> str:
     endpoints = Endpoints(servers.issuer.issuer_url if servers.issuer else "",
                           authority.cert_pem,
                           servers.authorizer.review_url if servers.authorizer else "")
-    run.rendered.auth_files.update(server_files(profile, run.version, endpoints))
+    run.rendered = with_endpoints(run.rendered, endpoints)
     return "; ".join(said)
 
 
@@ -208,17 +213,17 @@ def write_log(path: Path, records: list[dict], extra: dict) -> None:
 
 def wait_jwt(env, run: ClusterState) -> str:
     """Wait until kube-apiserver's JWT authenticator accepts a token of the cluster's issuer
-    (it fetches the discovery document and keys on its own schedule after start)."""
+    (it fetches the discovery document and keys on its own schedule after start). The token's
+    holder asks a SelfSubjectAccessReview, which every authenticated user may create on every
+    minor (system:basic-user; SelfSubjectReview is served only from 1.28)."""
     servers = run.servers
-    spec = dict((run.profile.issuer or {}).get("jwt") or {})
-    audience = ((spec.get("issuer") or {}).get("audiences") or [""])[0]
-    token = servers.mint("authprobe-readiness", audience, groups=[],
+    token = servers.mint("authprobe-readiness", run.profile.jwt_audience, groups=[],
                          claims=dict((run.profile.issuer or {}).get("claims") or {}))
     client = HttpClient(run.found.admin.endpoint, token=token, user="jwt")
     last = {}
 
     def accepted() -> bool:
-        response = client.request("POST", SELF_SUBJECT_REVIEW_PATH, json=SELF_SUBJECT_REVIEW)
+        response = client.request("POST", SELF_ACCESS_REVIEW_PATH, json=SELF_ACCESS_REVIEW)
         last["status"] = response.status_code
         return response.status_code == 201
 
@@ -233,6 +238,9 @@ def wait_jwt(env, run: ClusterState) -> str:
 
 SELF_SUBJECT_REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 SELF_SUBJECT_REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+SELF_ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+SELF_ACCESS_REVIEW = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                      "spec": {"nonResourceAttributes": {"path": "/version", "verb": "get"}}}
 
 
 def add_issuer(run: ClusterState, path: str) -> Issuer:

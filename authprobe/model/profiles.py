@@ -9,8 +9,12 @@ hand-edit`` by editing the manifest in the node after kubeadm init), optional
 and optional ``versions``: rows keyed by ``since`` like the expectations, each either ``na:
 <reason>`` (the profile cannot run on those versions) or parts merged over the base for those
 versions. An extraArgs value may name an auth file as ``{authFile:<name>}``; it becomes that
-file's path inside the node. ``upgradeOnly: true`` leaves the profile out of a run's default
-selection unless the run upgrades (--upgrade-to).
+file's path inside the node. A profile whose ``issuer`` has no ``jwt`` entry reaches the
+cluster's issuer through kube-apiserver's ``--oidc-*`` flags instead of an
+AuthenticationConfiguration: its ``oidc-issuer-url`` is ``{issuerURL}`` (the URL the issuer
+gets when it starts) and its ``oidc-ca-file`` names the auth file ``issuer-ca.crt`` (the CA
+the issuer is trusted through), both written by the harness. ``upgradeOnly: true`` leaves
+the profile out of a run's default selection unless the run upgrades (--upgrade-to).
 """
 
 from __future__ import annotations
@@ -49,9 +53,15 @@ RESERVED_FILES = ("tokens.csv", "audit-policy.yaml")
 # The files the harness writes from a profile's ``issuer`` and ``authorizer`` parts, with the
 # address of the servers it runs for the cluster; extraArgs name them as auth files.
 AUTHENTICATION_FILE = "authentication-config.yaml"
+ISSUER_CA_FILE = "issuer-ca.crt"
 AUTHORIZATION_FILE = "authorization-config.yaml"
 WEBHOOK_KUBECONFIG_FILE = "webhook-kubeconfig.yaml"
 ISSUER_KEYS = {"jwt", "claims"}
+# An extraArgs value that stands for the URL of the cluster's issuer (``--oidc-issuer-url``).
+ISSUER_URL_REF = "{issuerURL}"
+OIDC_FLAG_PREFIX = "oidc-"
+# The flags without which kube-apiserver builds no authenticator from the --oidc-* flags.
+OIDC_REQUIRED_FLAGS = ("oidc-issuer-url", "oidc-client-id")
 AUTHORIZER_KEYS = {"chain", "policy"}
 # KubeletConfiguration fields the harness sets itself (on cgroup v1 hosts), or that the kind
 # node image needs as they are.
@@ -82,7 +92,8 @@ class ProfileAt:
     kubelet_config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     probes_by: str = PROBES_BY[0]
     # The JWT issuer the harness runs for the cluster: ``jwt`` is the AuthenticationConfiguration
-    # jwt entry without the issuer's url and certificateAuthority (None: no issuer).
+    # jwt entry without the issuer's url and certificateAuthority; without ``jwt`` the
+    # --oidc-* flags of ``extra_args`` name the issuer (None: no issuer).
     issuer: MappingProxyType | None = None
     # The AuthorizationConfiguration chain (``chain``: entries by type; the Webhook entry
     # without connectionInfo) and the webhook's ``policy`` (None: no webhook).
@@ -93,9 +104,24 @@ class ProfileAt:
     @property
     def generated_files(self) -> tuple[str, ...]:
         """The auth files the harness writes from the issuer and authorizer parts."""
-        return ((AUTHENTICATION_FILE,) if self.issuer is not None else ()) + (
-            (AUTHORIZATION_FILE, WEBHOOK_KUBECONFIG_FILE) if self.authorizer is not None
-            else ())
+        return tuple(sorted(_generated(self.issuer, self.authorizer)))
+
+    @property
+    def issuer_by_flags(self) -> bool:
+        """Whether kube-apiserver reaches the cluster's issuer through the --oidc-* flags
+        (the issuer part has no jwt entry)."""
+        return self.issuer is not None and "jwt" not in self.issuer
+
+    @property
+    def jwt_audience(self) -> str:
+        """The audience kube-apiserver takes the issuer's tokens for: the jwt entry's first
+        audience, or --oidc-client-id ("" when the profile runs no issuer)."""
+        if self.issuer is None:
+            return ""
+        if self.issuer_by_flags:
+            return self.extra_args.get("oidc-client-id", "")
+        spec = dict(self.issuer.get("jwt") or {})
+        return ((spec.get("issuer") or {}).get("audiences") or [""])[0]
 
     @property
     def runs_servers(self) -> bool:
@@ -126,6 +152,18 @@ class Profile:
                     if key in row:
                         parts[key] = _merge(parts.get(key), row[key])
         return _resolve(self, version, parts, na, note)
+
+
+def _generated(issuer: Any, authorizer: Any) -> set[str]:
+    """The auth files written from the issuer and authorizer parts: the
+    AuthenticationConfiguration, or for an issuer reached through the --oidc-* flags its CA;
+    the AuthorizationConfiguration and the webhook's kubeconfig."""
+    files = set()
+    if issuer is not None:
+        files.add(AUTHENTICATION_FILE if "jwt" in issuer else ISSUER_CA_FILE)
+    if authorizer is not None:
+        files |= {AUTHORIZATION_FILE, WEBHOOK_KUBECONFIG_FILE}
+    return files
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -216,8 +254,9 @@ def _check_servers(path: Path, parts: dict, where: str) -> None:
         if not isinstance(issuer, dict) or set(issuer) - ISSUER_KEYS:
             raise _fail(path, f"{where}issuer may only hold 'jwt' (the jwt entry of the "
                         "AuthenticationConfiguration, without issuer.url and "
-                        "issuer.certificateAuthority) and 'claims' (what every token the "
-                        "issuer mints for the cluster carries, unless a scenario says)")
+                        "issuer.certificateAuthority; leave it out to reach the issuer through "
+                        "the --oidc-* flags) and 'claims' (what every token the issuer mints "
+                        "for the cluster carries, unless a scenario says)")
         for key in ISSUER_KEYS:
             if not isinstance(issuer.get(key, {}), dict):
                 raise _fail(path, f"{where}issuer.{key} must be a mapping")
@@ -261,8 +300,7 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
     named_port = (parts.get("probes") or {}).get("namedPort")
     issuer = parts.get("issuer")
     authorizer = parts.get("authorizer")
-    generated = ({AUTHENTICATION_FILE} if issuer is not None else set()) | (
-        {AUTHORIZATION_FILE, WEBHOOK_KUBECONFIG_FILE} if authorizer is not None else set())
+    generated = _generated(issuer, authorizer)
     for name in sorted(generated & set(files)):
         raise _fail(path, f"authFiles '{name}' is written by authprobe from the profile's "
                     "issuer and authorizer parts; remove it from authFiles")
@@ -277,6 +315,7 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
                     "are changed by hand-edit cannot move it")
     if {"anonymous-auth", "authentication-config"} <= set(args) | set(by_hand):
         raise _fail(path, "--anonymous-auth cannot be combined with --authentication-config")
+    _check_oidc_flags(path, version, args, issuer)
     probes = {}
     for name, value in (parts.get("probes") or {}).items():
         if name in ("namedPort", "by"):
@@ -307,6 +346,35 @@ def _arg_text(path: Path, files: dict, generated: set[str], name: Any,
         if ref not in files and ref not in generated:
             raise _fail(path, f"extraArgs '{name}' names auth file '{ref}', not in authFiles")
     return str(name), text
+
+
+def _check_oidc_flags(path: Path, version: KubeVersion, args: dict[str, str],
+                      issuer: dict | None) -> None:
+    """The --oidc-* flags as kube-apiserver takes them: never beside --authentication-config
+    (it refuses the two together on every minor that has the file), the issuer URL and client
+    ID together; ``{issuerURL}`` only where the profile's issuer is reached through them."""
+    oidc = sorted(name for name in args if name.startswith(OIDC_FLAG_PREFIX))
+    if oidc and "authentication-config" in args:
+        raise _fail(path, f"--{oidc[0]} cannot be combined with --authentication-config: "
+                    "kube-apiserver refuses the --oidc-* flags beside the file (at "
+                    f"{version}); give the issuer as a jwt entry of the issuer part, or the "
+                    "flags alone")
+    by_flags = issuer is not None and "jwt" not in issuer
+    for name, value in args.items():
+        if ISSUER_URL_REF in value and (not by_flags or name != "oidc-issuer-url"):
+            raise _fail(path, f"extraArgs '{name}' names {ISSUER_URL_REF}: only "
+                        "oidc-issuer-url may, in a profile whose issuer part has no jwt entry")
+    if not by_flags:
+        return
+    missing = [name for name in OIDC_REQUIRED_FLAGS if name not in args]
+    if missing:
+        raise _fail(path, f"the issuer part has no jwt entry, so kube-apiserver reaches it "
+                    f"through the --oidc-* flags: add {', '.join('--' + m for m in missing)} "
+                    f"to apiserver.extraArgs (at {version}); oidc-issuer-url is "
+                    f"\"{ISSUER_URL_REF}\"")
+    if args["oidc-issuer-url"] != ISSUER_URL_REF:
+        raise _fail(path, f"extraArgs 'oidc-issuer-url' must be \"{ISSUER_URL_REF}\", the URL "
+                    "of the issuer the harness runs for the cluster")
 
 
 def _check_authorizer(path: Path, authorizer: dict) -> None:

@@ -31,6 +31,8 @@ from .pki import ServingCert
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/openid/v1/jwks"
 ALGORITHMS = ("ES256", "RS256")
+# What an issuer signs with unless told otherwise.
+DEFAULT_ALGORITHM = "ES256"
 FLAWS = ("expired", "wrong-audience", "unknown-key")
 # The audience a wrong-audience token carries; no profile accepts it.
 WRONG_AUDIENCE = "authprobe-not-this-cluster"
@@ -72,7 +74,7 @@ class Issuer(HttpsService):
     name = "issuer"
 
     def __init__(self, serving: ServingCert, host: str, port: int = 0, *, path: str = "",
-                 algorithm: str = "ES256") -> None:
+                 algorithm: str = DEFAULT_ALGORITHM) -> None:
         if algorithm not in ALGORITHMS:
             raise AuthprobeError(f"issuer algorithm {algorithm!r} is not one of "
                                  f"{', '.join(ALGORITHMS)}; pick one of them")
