@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import kubernetes
+import yaml
 
 from ..errors import AuthprobeError, NotRunnable
-from ..model.profiles import ProfileAt
+from ..model.profiles import WEBHOOK_KUBECONFIG_FILE, ProfileAt
 from ..model.versions import KubeVersion
 from . import dashboard, kills
 from . import servers as cluster_servers
@@ -223,6 +224,15 @@ class ClusterHandle:
     def start_webhook(self) -> None:
         """Serve the webhook again, on the port the cluster's files name."""
         cluster_servers.start_authorizer(self._record)
+
+    @property
+    def webhook_url(self) -> str:
+        """Where kube-apiserver asks the webhook authorizer (the server of the kubeconfig in
+        the cluster's files), running or stopped."""
+        text = self._record.rendered.auth_files.get(WEBHOOK_KUBECONFIG_FILE)
+        if self._servers().authorizer is None or text is None:
+            raise NotRunnable(f"profile {self.profile.id} runs no webhook authorizer")
+        return yaml.safe_load(text)["clusters"][0]["cluster"]["server"]
 
     # -- readings ----------------------------------------------------------------------------
 
