@@ -48,7 +48,10 @@ RESERVED_FILES = ("tokens.csv", "audit-policy.yaml")
 AUTHENTICATION_FILE = "authentication-config.yaml"
 AUTHORIZATION_FILE = "authorization-config.yaml"
 WEBHOOK_KUBECONFIG_FILE = "webhook-kubeconfig.yaml"
-ISSUER_KEYS = {"jwt", "claims"}
+ISSUER_KEYS = {"jwt", "claims", "jwks"}
+# What the issuer's JWKS holds: the keys it signs with, or only a key that signs nothing (an
+# issuer whose published keys do not match its tokens).
+ISSUER_JWKS = ("signing", "mismatched")
 AUTHORIZER_KEYS = {"chain", "policy"}
 # KubeletConfiguration fields the harness sets itself (on cgroup v1 hosts), or that the kind
 # node image needs as they are.
@@ -200,11 +203,15 @@ def _check_servers(path: Path, parts: dict, where: str) -> None:
         if not isinstance(issuer, dict) or set(issuer) - ISSUER_KEYS:
             raise _fail(path, f"{where}issuer may only hold 'jwt' (the jwt entry of the "
                         "AuthenticationConfiguration, without issuer.url and "
-                        "issuer.certificateAuthority) and 'claims' (what every token the "
-                        "issuer mints for the cluster carries, unless a scenario says)")
-        for key in ISSUER_KEYS:
+                        "issuer.certificateAuthority), 'claims' (what every token the "
+                        "issuer mints for the cluster carries, unless a scenario says) and "
+                        f"'jwks' (one of {', '.join(ISSUER_JWKS)})")
+        for key in ("jwt", "claims"):
             if not isinstance(issuer.get(key, {}), dict):
                 raise _fail(path, f"{where}issuer.{key} must be a mapping")
+        if issuer.get("jwks", ISSUER_JWKS[0]) not in ISSUER_JWKS:
+            raise _fail(path, f"{where}issuer.jwks {issuer['jwks']!r}: write one of "
+                        f"{', '.join(ISSUER_JWKS)} (what the issuer's JWKS holds)")
     authorizer = parts.get("authorizer")
     if authorizer is not None:
         if not isinstance(authorizer, dict) or set(authorizer) - AUTHORIZER_KEYS:

@@ -159,6 +159,16 @@ authorizer: {chain: [{type: Webhook}, {type: Webhook, webhook: {failurePolicy: D
         server_files(profile, KubeVersion.parse("1.34.12"), PENDING_ENDPOINTS)
 
 
+def test_the_issuer_s_jwks_is_its_signing_keys_or_mismatched(tmp_path):
+    path = profile_file(tmp_path, """
+description: d
+issuer: {jwks: stale, jwt: {issuer: {audiences: [a]}, claimMappings: {username: {claim: sub}}}}
+""")
+    with pytest.raises(AuthprobeError, match="issuer.jwks 'stale': write one of signing, "
+                                             "mismatched"):
+        load_profile(path)
+
+
 def test_a_bad_policy_rule_is_one_line_at_render(tmp_path):
     path = profile_file(tmp_path, """
 description: d
