@@ -227,21 +227,22 @@ def wait_jwt(env, run: ClusterState) -> str:
     return f"a token of {servers.issuer.issuer_url} accepted"
 
 
-# What kube-apiserver logs about a JWT issuer it cannot use: the authenticator failing to
-# fetch the discovery document or keys ("oidc authenticator: ..."), a token it refused
-# ("Unable to authenticate the request" err="[invalid bearer token, oidc: verify token: ...]").
-JWT_LOG_MARKS = ("oidc", "Unable to authenticate the request")
+# What kube-apiserver logs about a JWT issuer it cannot use, the cause first: the
+# authenticator failing to fetch the discovery document or keys ("oidc authenticator: ...",
+# every 10 s), then a token it refused ("Unable to authenticate the request" err="[invalid
+# bearer token, oidc: ...]").
+JWT_LOG_MARKS = ("oidc authenticator:", "Unable to authenticate the request")
 
 
 def jwt_refused_line(issuer_url: str, spec: dict, seconds: float, status,
                      log: list[str]) -> str:
     """The one line of a cluster whose kube-apiserver never accepted its issuer's token:
     the issuer (and the discovery URL the profile gives), the last answer, and
-    kube-apiserver's own last log line about it (its klog header left out)."""
+    kube-apiserver's own last log line about it (its klog header left out): why its
+    authenticator cannot start where it says so, else the refusal of a token."""
     discovery = (spec.get("issuer") or {}).get("discoveryURL")
     where = f"{issuer_url}" + (f" (discovery at {discovery})" if discovery else "")
-    said = next((line for line in reversed(log)
-                 if any(mark in line for mark in JWT_LOG_MARKS)), "")
+    said = next((line for mark in JWT_LOG_MARKS for line in reversed(log) if mark in line), "")
     said = said.split("] ", 1)[1] if "] " in said else said
     return (f"kube-apiserver did not accept a token of the issuer {where} within "
             f"{seconds:.0f}s (last answer {status})"

@@ -35,8 +35,10 @@ def test_the_line_names_the_issuer_and_quotes_the_last_line_about_it():
                          "key its tokens are signed with")
 
 
-def test_a_refused_token_is_quoted_and_a_silent_log_said_as_such():
-    line = cluster_servers.jwt_refused_line(ISSUER, {}, 120, 401, [UNREACHABLE, REFUSED])
+def test_the_cause_is_quoted_before_a_later_refusal_then_the_refusal_alone():
+    cause = cluster_servers.jwt_refused_line(ISSUER, {}, 120, 401, [UNREACHABLE, REFUSED])
+    assert "(last answer 401); its log: oidc authenticator: initializing plugin:" in cause
+    line = cluster_servers.jwt_refused_line(ISSUER, {}, 120, 401, [REFUSED])
     assert (f"issuer {ISSUER} within 120s (last answer 401); its log: \"Unable to "
             "authenticate the request\" err=\"[invalid bearer token") in line
     silent = cluster_servers.jwt_refused_line(ISSUER, {}, 120, None, ["I1 x.go:1] other"])
@@ -69,3 +71,23 @@ apiserver: {extraArgs: {authentication-config: "{authFile:authentication-config.
         assert issuer.signing_kid not in published
     finally:
         run.end()
+
+
+def test_klog_s_multi_line_entry_is_one_line():
+    from authprobe.harness.readiness import fold_klog
+
+    lines = ["I1207 02:01:52.000000       1 options.go:1] starting",
+             'E1207 02:01:53.016851       1 run.go:72] "command failed" err=<',
+             "\tauthorizers[1].matchConditions[0].expression: Invalid value: "
+             "\"request.userName.startsWith('jwt:')\": compilation failed: ERROR: <input>:1:8: "
+             "undefined field 'userName'",
+             "\t | request.userName.startsWith('jwt:')",
+             "\t | .......^",
+             " >"]
+    folded = fold_klog(lines)
+    assert folded[0] == lines[0] and len(folded) == 2
+    assert folded[1].startswith('E1207 02:01:53.016851       1 run.go:72] "command failed" '
+                                "err=<authorizers[1].matchConditions[0].expression: Invalid")
+    assert folded[1].endswith("undefined field 'userName' | request.userName.startsWith("
+                              "'jwt:') | .......^>")
+    assert fold_klog(lines[:3]) == lines[:3]
