@@ -10,7 +10,7 @@ by field (scenarios/observations.yaml)."""
 
 from urllib.parse import urlsplit
 
-from authprobe.harness.apimetrics import denials_by_authorizer, risen
+from authprobe.harness.apimetrics import risen, webhook_failures
 from authprobe.harness.render import OUTSIDE_NAMESPACE, SCENARIO_NAMESPACE
 from authprobe.model.timeouts import waits
 from authprobe.scenario import answered, status_message, wait_for_status
@@ -83,25 +83,48 @@ def test_webhook_outside_match_conditions(cluster, expected, observe):
     ask(cluster, observe, "erin", path=OTHER_PODS)
 
 
+def failures_now(cluster) -> dict[str, dict[str, float]]:
+    """kube-apiserver's count of each Webhook entry's failures, from /metrics as a member of
+    system:monitoring reads it (the admin's binding does not cover /metrics)."""
+    client = cluster.as_user("monitor")
+    try:
+        metrics = client.get("/metrics")
+    finally:
+        client.close()
+    assert metrics.status_code == 200, f"/metrics for system:monitoring: {metrics.status_code}"
+    return webhook_failures(metrics.text)
+
+
+def ask_while_down(cluster, observe, sub: str) -> None:
+    """The webhook stopped, ``sub`` asks (:func:`ask`); then /readyz, and which Webhook
+    entries kube-apiserver counts a failed round-trip for, and which of them failed open
+    (its /metrics before and after)."""
+    before = failures_now(cluster)
+    cluster.stop_webhook()
+    try:
+        ask(cluster, observe, sub)
+        ready = answered(lambda: cluster.admin.get("/readyz"), within=waits().answer_settles)
+        observe(readyz_status=ready.status_code)
+    finally:
+        cluster.start_webhook()
+    after = failures_now(cluster)
+    observe.evidence(webhook_failures_before=before, webhook_failures_after=after)
+    observe(webhook_errors=risen(before["errors"], after["errors"]),
+            failed_open=risen(before["failed_open"], after["failed_open"]))
+
+
 def test_webhook_down_falls_to_rbac(cluster, expected, observe, granted):
     """The webhook stopped: its failurePolicy NoOpinion hands the request to RBAC, which
     allows the bound user; the apiserver stays ready."""
     with granted("jwt:frank", ["list"], "pods"):
-        cluster.stop_webhook()
-        try:
-            ask(cluster, observe, "frank")
-            ready = answered(lambda: cluster.admin.get("/readyz"),
-                             within=waits().answer_settles)
-            observe(readyz_status=ready.status_code)
-        finally:
-            cluster.start_webhook()
+        ask_while_down(cluster, observe, "frank")
 
 
 def test_webhook_down_deny_policy_fails_closed(cluster, expected, observe, granted):
     """The webhook stopped, a strict- user bound by RBAC: the first entry (failurePolicy
     NoOpinion) passes the request on, the strict entry (failurePolicy Deny) ends the chain
-    before RBAC. The apiserver's count of each authorizer's denials says which entry denied;
-    the apiserver stays ready."""
+    before RBAC. kube-apiserver counts a failed round-trip for both entries and a fail-open
+    for the first only; it stays ready."""
     with granted("jwt:strict-grace", ["list"], "pods"):
         # RBAC lets strict-grace list pods where the webhook is not asked ...
         client = cluster.with_token(cluster.jwt("strict-grace"))
@@ -112,16 +135,5 @@ def test_webhook_down_deny_policy_fails_closed(cluster, expected, observe, grant
         observe.evidence(rbac_outside_match_conditions=outside.status_code)
         assert outside.status_code == 200, (
             f"RBAC's binding of jwt:strict-grace is not in effect: {outside.status_code}")
-        before = denials_by_authorizer(cluster.admin.get("/metrics").text)
-        cluster.stop_webhook()
-        try:
-            # ... and, the webhook down, the strict entry denies it here.
-            ask(cluster, observe, "strict-grace")
-            ready = answered(lambda: cluster.admin.get("/readyz"),
-                             within=waits().answer_settles)
-            observe(readyz_status=ready.status_code)
-        finally:
-            cluster.start_webhook()
-        after = denials_by_authorizer(cluster.admin.get("/metrics").text)
-        observe.evidence(denials_before=before, denials_after=after)
-        observe(denied_by=risen(before, after))
+        # ... and, the webhook down, the strict entry denies it here.
+        ask_while_down(cluster, observe, "strict-grace")
