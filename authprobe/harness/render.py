@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..errors import AuthprobeError
 from ..model.profiles import (
     AUTH_FILE_REF,
     AUTHENTICATION_FILE,
@@ -135,7 +136,20 @@ def server_files(profile: ProfileAt, version: KubeVersion, endpoints: Endpoints
     the AuthenticationConfiguration with the jwt entry pointed at the cluster's issuer, and the
     AuthorizationConfiguration whose Webhook entry reaches the cluster's webhook through the
     kubeconfig written beside it; each in the apiVersion the minor takes
-    (:mod:`authprobe.servers.apiconfig`). A field the minor lacks is one line."""
+    (:mod:`authprobe.servers.apiconfig`). A field the minor lacks is one line naming the
+    profile."""
+    try:
+        return _server_files(profile, version, endpoints)
+    except AuthprobeError as err:
+        line = err.one_line()
+        if line.startswith(f"profile {profile.id}"):
+            raise
+        raise AuthprobeError(f"profile {profile.id} on Kubernetes {version.minor_str}: "
+                             f"{line}") from None
+
+
+def _server_files(profile: ProfileAt, version: KubeVersion, endpoints: Endpoints
+                  ) -> dict[str, str]:
     files: dict[str, str] = {}
     if profile.issuer is not None:
         jwt = apiconfig.jwt_authenticator(endpoints.issuer_url, endpoints.ca_pem,
