@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import kubernetes
+import yaml
 
 from ..errors import AuthprobeError, NotRunnable
-from ..model.profiles import ISSUER_URL_REF, ProfileAt
+from ..model.profiles import ISSUER_URL_REF, WEBHOOK_KUBECONFIG_FILE, ProfileAt
 from ..model.timeouts import calls
 from ..model.versions import KubeVersion
 from . import dashboard, kills, reload
@@ -300,6 +301,15 @@ class ClusterHandle:
         """The last ``tail`` lines of the running kube-apiserver container's log."""
         life = self.apiserver_life()
         return container_logs(self.node, life.runtime_container_id, tail=tail)
+
+    @property
+    def webhook_url(self) -> str:
+        """Where kube-apiserver asks the webhook authorizer (the server of the kubeconfig in
+        the cluster's files), running or stopped."""
+        text = self._record.rendered.auth_files.get(WEBHOOK_KUBECONFIG_FILE)
+        if self._servers().authorizer is None or text is None:
+            raise NotRunnable(f"profile {self.profile.id} runs no webhook authorizer")
+        return yaml.safe_load(text)["clusters"][0]["cluster"]["server"]
 
     # -- readings ----------------------------------------------------------------------------
 

@@ -136,9 +136,31 @@ def container_status(node: NodeAccess, container_id: str) -> dict:
 
 
 def container_logs(node: NodeAccess, container_id: str, tail: int = LOG_TAIL) -> list[str]:
+    """The container's last log lines, klog's multi-line entries each as one line."""
     result = node.exec("crictl", "logs", "--tail", str(tail), container_id, check=False,
                        timeout=calls().node_read)
-    return (result.stdout + result.stderr).splitlines()[-tail:]
+    return fold_klog((result.stdout + result.stderr).splitlines()[-tail:])
+
+
+def fold_klog(lines: list[str]) -> list[str]:
+    """klog writes a multi-line value as ``key=<``, the value's lines (each indented by a
+    tab), then `` >`` (kube-apiserver refusing a configuration file: ``"command failed"
+    err=<`` and the validation errors): each such entry as one line, the value's lines joined
+    by a space. A block the tail cut short stays as it is."""
+    out: list[str] = []
+    block: list[str] | None = None
+    for line in lines:
+        if block is None:
+            if line.rstrip().endswith("=<"):
+                block = [line.rstrip()]
+            else:
+                out.append(line)
+        elif line.strip() == ">":
+            out.append(block[0] + " ".join(part.strip() for part in block[1:]) + ">")
+            block = None
+        else:
+            block.append(line)
+    return out + (block or [])
 
 
 def start_failure(node: NodeAccess, reason: str) -> StartFailure:

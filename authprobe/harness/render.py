@@ -160,7 +160,20 @@ def server_files(profile: ProfileAt, version: KubeVersion, endpoints: Endpoints
     profile that names the issuer with the --oidc-* flags, the issuer's CA, which
     --oidc-ca-file names), and the AuthorizationConfiguration whose Webhook entry reaches the
     cluster's webhook through the kubeconfig written beside it; each in the apiVersion the
-    minor takes (:mod:`authprobe.servers.apiconfig`). A field the minor lacks is one line."""
+    minor takes (:mod:`authprobe.servers.apiconfig`). A field the minor lacks is one line naming the
+    profile."""
+    try:
+        return _server_files(profile, version, endpoints)
+    except AuthprobeError as err:
+        line = err.one_line()
+        if line.startswith(f"profile {profile.id}"):
+            raise
+        raise AuthprobeError(f"profile {profile.id} on Kubernetes {version.minor_str}: "
+                             f"{line}") from None
+
+
+def _server_files(profile: ProfileAt, version: KubeVersion, endpoints: Endpoints
+                  ) -> dict[str, str]:
     files: dict[str, str] = {}
     if profile.issuer_by_flags:
         _check_signing_algs(profile)

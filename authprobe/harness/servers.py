@@ -42,8 +42,9 @@ from ..progress import say
 from ..servers.authorizer import Authorizer
 from ..servers.issuer import Issuer
 from ..servers.pki import ServingCert, issue_serving, make_authority
-from ..wait import until
+from ..wait import WaitTimeout, until
 from .access import HttpClient
+from .readiness import apiserver_containers, container_logs
 from .render import Endpoints, webhook_policy, with_endpoints
 from .state import ClusterState
 
@@ -169,6 +170,8 @@ def start(env, run: ClusterState) -> str:
     said = []
     if profile.issuer is not None:
         issuer = Issuer(serving, host)
+        if profile.issuer.get("jwks") == "mismatched":
+            issuer.serve_mismatched_jwks()
         issuer.start()
         run.on_end("stop the issuer", lambda: _stop(env, run, issuer, ISSUER_LOG,
                                                       lambda: {"minted": issuer.minted()}))
@@ -217,6 +220,7 @@ def wait_jwt(env, run: ClusterState) -> str:
     holder asks a SelfSubjectAccessReview, which every authenticated user may create on every
     minor (system:basic-user; SelfSubjectReview is served only from 1.28)."""
     servers = run.servers
+    spec = dict((run.profile.issuer or {}).get("jwt") or {})
     token = servers.mint("authprobe-readiness", run.profile.jwt_audience, groups=[],
                          claims=dict((run.profile.issuer or {}).get("claims") or {}))
     client = HttpClient(run.found.admin.endpoint, token=token, user="jwt")
@@ -231,9 +235,47 @@ def wait_jwt(env, run: ClusterState) -> str:
         until(accepted, timeout=waits().jwt_authenticator, interval=1.0,
               what="kube-apiserver accepting a token of the cluster's issuer",
               state=lambda: f"last answer {last.get('status')}")
+    except WaitTimeout:
+        raise AuthprobeError(jwt_refused_line(
+            servers.issuer.issuer_url, spec, waits().jwt_authenticator, last.get("status"),
+            _apiserver_log(run))) from None
     finally:
         client.close()
     return f"a token of {servers.issuer.issuer_url} accepted"
+
+
+# What kube-apiserver logs about a JWT issuer it cannot use, the cause first: the
+# authenticator failing to fetch the discovery document or keys ("oidc authenticator: ...",
+# every 10 s), then a token it refused ("Unable to authenticate the request" err="[invalid
+# bearer token, oidc: ...]").
+JWT_LOG_MARKS = ("oidc authenticator:", "Unable to authenticate the request")
+
+
+def jwt_refused_line(issuer_url: str, spec: dict, seconds: float, status,
+                     log: list[str]) -> str:
+    """The one line of a cluster whose kube-apiserver never accepted its issuer's token:
+    the issuer (and the discovery URL the profile gives), the last answer, and
+    kube-apiserver's own last log line about it (its klog header left out): why its
+    authenticator cannot start where it says so, else the refusal of a token."""
+    discovery = (spec.get("issuer") or {}).get("discoveryURL")
+    where = f"{issuer_url}" + (f" (discovery at {discovery})" if discovery else "")
+    said = next((line for mark in JWT_LOG_MARKS for line in reversed(log) if mark in line), "")
+    said = said.split("] ", 1)[1] if "] " in said else said
+    return (f"kube-apiserver did not accept a token of the issuer {where} within "
+            f"{seconds:.0f}s (last answer {status})"
+            + (f"; its log: {said.strip()}" if said else "; its log says nothing of it")
+            + "; check that the node reaches the issuer and that its JWKS holds the key its "
+              "tokens are signed with")
+
+
+def _apiserver_log(run: ClusterState) -> list[str]:
+    """The running kube-apiserver's last log lines (none when the runtime cannot say)."""
+    try:
+        containers = [c for c in apiserver_containers(run.node)
+                      if c.state == "CONTAINER_RUNNING"]
+        return container_logs(run.node, containers[-1].id) if containers else []
+    except AuthprobeError:
+        return []
 
 
 SELF_SUBJECT_REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"

@@ -56,7 +56,10 @@ AUTHENTICATION_FILE = "authentication-config.yaml"
 ISSUER_CA_FILE = "issuer-ca.crt"
 AUTHORIZATION_FILE = "authorization-config.yaml"
 WEBHOOK_KUBECONFIG_FILE = "webhook-kubeconfig.yaml"
-ISSUER_KEYS = {"jwt", "claims"}
+ISSUER_KEYS = {"jwt", "claims", "jwks"}
+# What the issuer's JWKS holds: the keys it signs with, or only a key that signs nothing (an
+# issuer whose published keys do not match its tokens).
+ISSUER_JWKS = ("signing", "mismatched")
 # An extraArgs value that stands for the URL of the cluster's issuer (``--oidc-issuer-url``).
 ISSUER_URL_REF = "{issuerURL}"
 OIDC_FLAG_PREFIX = "oidc-"
@@ -255,11 +258,15 @@ def _check_servers(path: Path, parts: dict, where: str) -> None:
             raise _fail(path, f"{where}issuer may only hold 'jwt' (the jwt entry of the "
                         "AuthenticationConfiguration, without issuer.url and "
                         "issuer.certificateAuthority; leave it out to reach the issuer through "
-                        "the --oidc-* flags) and 'claims' (what every token the issuer mints "
-                        "for the cluster carries, unless a scenario says)")
-        for key in ISSUER_KEYS:
+                        "the --oidc-* flags), 'claims' (what every token the issuer mints "
+                        "for the cluster carries, unless a scenario says) and "
+                        f"'jwks' (one of {', '.join(ISSUER_JWKS)})")
+        for key in ("jwt", "claims"):
             if not isinstance(issuer.get(key, {}), dict):
                 raise _fail(path, f"{where}issuer.{key} must be a mapping")
+        if issuer.get("jwks", ISSUER_JWKS[0]) not in ISSUER_JWKS:
+            raise _fail(path, f"{where}issuer.jwks {issuer['jwks']!r}: write one of "
+                        f"{', '.join(ISSUER_JWKS)} (what the issuer's JWKS holds)")
     authorizer = parts.get("authorizer")
     if authorizer is not None:
         if not isinstance(authorizer, dict) or set(authorizer) - AUTHORIZER_KEYS:
@@ -378,13 +385,15 @@ def _check_oidc_flags(path: Path, version: KubeVersion, args: dict[str, str],
 
 
 def _check_authorizer(path: Path, authorizer: dict) -> None:
-    """The chain holds exactly one Webhook (the cluster's); the policy is read when the
+    """The chain holds at least one Webhook entry; every one reaches the cluster's one webhook
+    (each with its own name, matchConditions and failurePolicy). The policy is read when the
     cluster is rendered (:mod:`authprobe.harness.render`)."""
     chain = authorizer.get("chain") or []
     webhooks = [entry for entry in chain if entry.get("type") == "Webhook"]
-    if len(webhooks) != 1:
-        raise _fail(path, f"authorizer.chain has {len(webhooks)} Webhook entries; the harness "
-                    "runs one webhook per cluster, so give exactly one")
+    if not webhooks:
+        raise _fail(path, "authorizer.chain has no Webhook entry; give at least one (each "
+                    "reaches the webhook the harness runs for the cluster), or leave the "
+                    "authorizer part out")
 
 
 def flatten(doc: dict, prefix: str = "") -> dict:

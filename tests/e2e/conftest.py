@@ -86,6 +86,15 @@ def left_of(names: set[str] | list[str]) -> set[str]:
             if name in names or (NAME_RE.match(name) and name_token(name) in tokens)}
 
 
+def leftovers(names) -> tuple[set[str], list[str]]:
+    """What is left of the run that made ``names``: its clusters (``left_of``), and
+    processes whose command line names one of them."""
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True,
+                        check=True).stdout.splitlines()
+    return left_of(set(names)), [line.strip() for line in ps
+                                 if any(name in line for name in names)]
+
+
 @dataclass
 class Child:
     """A pytest run in a child process whose output is read line by line as it comes."""

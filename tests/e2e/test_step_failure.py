@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import time
 
 import pytest
 
 from authprobe.wait import until
 
-from .conftest import VERSION, created, left_of, outcomes_of
+from .conftest import VERSION, created, leftovers, outcomes_of
 
 pytestmark = pytest.mark.e2e
 
@@ -58,15 +57,6 @@ def pytest_authprobe_lifecycle_steps(config):
 def team_step(folder, name: str) -> None:
     (folder / "conftest.py").write_text(TEAM_STEP.format(name=name,
                                                          name_py=name.replace("-", "_")))
-
-
-def leftovers(names) -> tuple[set[str], list[str]]:
-    """What is left of the run that made ``names``: its clusters (conftest ``left_of``),
-    and processes whose command line names one of them."""
-    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True,
-                        check=True).stdout.splitlines()
-    return left_of(set(names)), [line.strip() for line in ps
-                                 if any(name in line for name in names)]
 
 
 def test_a_team_step_that_raises_errors_its_cluster_and_the_other_runs_on(tmp_path,

@@ -68,12 +68,15 @@ def test_authz_webhook_writes_the_chain_in_the_apiversion_each_minor_takes(versi
     assert rendered["authentication-config.yaml"]["apiVersion"].endswith("/" + authn)
     chain = rendered["authorization-config.yaml"]
     assert chain["apiVersion"] == f"apiserver.config.k8s.io/{authz}"
-    assert [entry["type"] for entry in chain["authorizers"]] == ["Node", "Webhook", "RBAC"]
-    webhook = chain["authorizers"][1]["webhook"]
-    assert webhook["failurePolicy"] == "NoOpinion"
-    assert len(webhook["matchConditions"]) == 2
-    assert webhook["connectionInfo"] == {
-        "type": "KubeConfigFile", "kubeConfigFile": f"{AUTH_DIR}/webhook-kubeconfig.yaml"}
+    assert [entry["type"] for entry in chain["authorizers"]] == [
+        "Node", "Webhook", "Webhook", "RBAC"]
+    first, strict = (chain["authorizers"][i]["webhook"] for i in (1, 2))
+    assert (first["failurePolicy"], strict["failurePolicy"]) == ("NoOpinion", "Deny")
+    assert len(first["matchConditions"]) == len(strict["matchConditions"]) == 2
+    assert "jwt:strict-" in strict["matchConditions"][0]["expression"]
+    for webhook in (first, strict):
+        assert webhook["connectionInfo"] == {
+            "type": "KubeConfigFile", "kubeConfigFile": f"{AUTH_DIR}/webhook-kubeconfig.yaml"}
 
 
 @pytest.mark.parametrize("profile_id", ["jwt-authn", "authz-webhook"])
@@ -137,12 +140,32 @@ authFiles:
         load_profile(path)
 
 
-def test_a_chain_needs_exactly_one_webhook(tmp_path):
+def test_a_chain_needs_a_webhook(tmp_path):
     path = profile_file(tmp_path, """
 description: d
 authorizer: {chain: [{type: Node}, {type: RBAC}]}
 """)
-    with pytest.raises(AuthprobeError, match="0 Webhook entries"):
+    with pytest.raises(AuthprobeError, match="has no Webhook entry"):
+        load_profile(path)
+
+
+def test_two_webhook_entries_need_their_own_names(tmp_path):
+    path = profile_file(tmp_path, """
+description: d
+authorizer: {chain: [{type: Webhook}, {type: Webhook, webhook: {failurePolicy: Deny}}]}
+""")
+    profile = load_profile(path).at(KubeVersion.parse("1.34.12"))
+    with pytest.raises(AuthprobeError, match=r"authorizer names \['webhook'\] repeat"):
+        server_files(profile, KubeVersion.parse("1.34.12"), PENDING_ENDPOINTS)
+
+
+def test_the_issuer_s_jwks_is_its_signing_keys_or_mismatched(tmp_path):
+    path = profile_file(tmp_path, """
+description: d
+issuer: {jwks: stale, jwt: {issuer: {audiences: [a]}, claimMappings: {username: {claim: sub}}}}
+""")
+    with pytest.raises(AuthprobeError, match="issuer.jwks 'stale': write one of signing, "
+                                             "mismatched"):
         load_profile(path)
 
 
