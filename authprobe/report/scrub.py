@@ -47,8 +47,18 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # kubeconfig / YAML / JSON fields holding credentials.
     (
         re.compile(
-            r"""((?:client-key-data|client-certificate-data|token|id-token|refresh-token"""
-            r"""|access-token|password)['"]?\s*[:=]\s*['"]?)[^\s'",}]+""",
+            r"""((?:client-key-data|client-certificate-data|password)['"]?\s*[:=]\s*['"]?)"""
+            r"""[^\s'",}]+""",
+            re.IGNORECASE,
+        ),
+        r"\1" + REDACTED,
+    ),
+    # Token fields; not a log's prose such as "oidc: verify token: failed to verify", where a
+    # short word and another word follow.
+    (
+        re.compile(
+            r"""((?:token|id-token|refresh-token|access-token)['"]?\s*[:=]\s*['"]?)"""
+            r"""(?![a-z]{1,15} [a-z])[^\s'",}]+""",
             re.IGNORECASE,
         ),
         r"\1" + REDACTED,

@@ -33,6 +33,8 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0
     (f"service account token {JWT} used", JWT),
     ("3f9c2a7be81d4c55a0e6b1f2c9d8e7a6,admin,1000", "3f9c2a7be81d4c55a0e6b1f2c9d8e7a6"),
     ("password: hunter2", "hunter2"),
+    ("token: supersecret", "supersecret"),
+    ("token: s3cret now", "s3cret"),
 ])
 def test_secrets_in_text_are_replaced(text, secret):
     clean = scrub.scrub_text(text)
@@ -54,6 +56,7 @@ def test_secrets_in_text_are_replaced(text, secret):
     "systemd[1]: Reached target basic.target - Basic System.",
     "Basic Authentication is not configured",
     "Unable to authenticate the request due to an error: invalid bearer token",
+    'err="[invalid bearer token, oidc: verify token: failed to verify signature: no key]"',
 ])
 def test_ordinary_evidence_is_kept(text):
     assert scrub.scrub_text(text) == text
