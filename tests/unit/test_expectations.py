@@ -295,3 +295,40 @@ def test_the_probe_that_kills_anon_off_from_1_35_is_one_of_two_alternatives(ship
         "liveness-kill"].note
     assert "#141342" in by_name["startup-kill"].note
     assert kill_range("startupProbe", 0)[1] < window(KUBEADM_PROBES, 0, 0)
+
+
+def fields_read(node: ast.FunctionDef) -> set[str]:
+    """The row fields a scenario compares with ``==`` or ``!=`` itself (``expected.<field>``;
+    one it first checks for None is not counted)."""
+    found, guarded = set(), set()
+    for compare in ast.walk(node):
+        if not isinstance(compare, ast.Compare):
+            continue
+        named = {side.attr for side in [compare.left, *compare.comparators]
+                 if isinstance(side, ast.Attribute) and isinstance(side.value, ast.Name)
+                 and side.value.id == "expected" and side.attr in FIELDS}
+        if all(isinstance(op, (ast.Eq, ast.NotEq)) for op in compare.ops):
+            found |= named
+        elif all(isinstance(op, (ast.Is, ast.IsNot)) for op in compare.ops):
+            guarded |= named
+    return found - guarded
+
+
+@pytest.mark.parametrize("minor", sorted(supported()))
+def test_every_row_gives_the_fields_its_scenario_reads(shipped, profiles, minor):
+    """A scenario that compares with ``expected.<field>`` compares with None where a row
+    leaves the field out: every row that runs gives each such field."""
+    assert "auth_files_kept" in fields_read(scenario_functions()["profile_kept_after_upgrade"])
+    version = supported()[minor].patch
+    missing = []
+    for scenario, node in scenario_functions().items():
+        needed = fields_read(node)
+        for pid, profile in profiles.items():
+            if not needed or profile.at(version).na:
+                continue
+            row = shipped.lookup(pid, scenario, version)
+            if row.na:
+                continue
+            missing += [f"{scenario}/{pid}: {name}" for name in sorted(needed)
+                        if name not in row.values]
+    assert not missing, missing
