@@ -17,13 +17,18 @@ T = TypeVar("T")
 
 
 def status_message(response: requests.Response) -> str:
-    """The ``message`` of a metav1.Status body, else the body text itself."""
+    """The ``message`` of a metav1.Status body; the kind and apiVersion of any other
+    Kubernetes object (a PodList, a SelfSubjectReview: their metadata, a resourceVersion or a
+    creationTimestamp, differ from run to run and are not what a scenario compares); else the
+    body text itself."""
     try:
         body = response.json()
     except ValueError:
         return response.text.strip()
     if isinstance(body, dict) and body.get("kind") == "Status":
         return str(body.get("message", ""))
+    if isinstance(body, dict) and body.get("kind") and body.get("apiVersion"):
+        return f"{body['kind']} {body['apiVersion']}"
     return json.dumps(body, sort_keys=True)
 
 
