@@ -19,8 +19,8 @@ def test_profile_kept_after_upgrade(cluster, expected, observe):
     lost = cluster.profile_differences
     flags = [line for line in lost if line.startswith("--")]
     others = [line for line in lost if not line.startswith("--")]
-    files = cluster.upgrade.get("auth_files") or {}
-    changed = sorted(name for name, seen in files.items() if not seen["kept"])
+    files = cluster.upgrade.get("auth_files") or []
+    changed = [seen["file"] for seen in files if not seen["kept"]]
     observe(flags_kept=not flags, probes_kept=not others, lost=lost,
             auth_files_kept=bool(files) and not changed)
     observe.evidence(upgrade=cluster.upgrade)

@@ -417,16 +417,18 @@ def auth_digests(node: NodeAccess) -> dict[str, str]:
 
 
 def auth_files_across(before: dict[str, str], after: dict[str, str],
-                      rendered: dict[str, str]) -> dict[str, dict]:
-    """What the upgrade did to each auth file: its digest before and after (None: absent) and
-    the apiVersion it was written with, kept as written whatever the new minor writes."""
-    out = {}
+                      rendered: dict[str, str]) -> list[dict]:
+    """What the upgrade did to each auth file, one record a file (its name a value, not a key:
+    a report scrubs the values under keys such as ``tokens.csv``): its digest before and
+    after (None: absent) and the apiVersion it was written with, kept as written whatever the
+    new minor writes."""
+    out = []
     for name in sorted(set(before) | set(after)):
         text = rendered.get(name, "")
         found = re.search(r"^apiVersion:\s*(\S+)", text, re.MULTILINE)
-        out[name] = {"before": before.get(name), "after": after.get(name),
-                     "kept": name in before and before.get(name) == after.get(name),
-                     "api_version": found.group(1) if found else None}
+        out.append({"file": name, "before": before.get(name), "after": after.get(name),
+                    "kept": name in before and before.get(name) == after.get(name),
+                    "api_version": found.group(1) if found else None})
     return out
 
 

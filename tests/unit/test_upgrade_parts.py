@@ -16,6 +16,7 @@ from authprobe.model.cell import Cell
 from authprobe.model.profiles import load_profile
 from authprobe.model.versions import FACT_NAMES, KubeVersion, VersionTable, version_table
 from authprobe.plugin.planning import upgrade_only_module
+from authprobe.report.scrub import scrub
 from authprobe.upgradeimage import Artifacts, layout, tag_for, target_version
 
 V = KubeVersion.parse
@@ -277,14 +278,23 @@ def test_auth_files_across_the_upgrade_name_each_file_kept_changed_or_gone():
     rendered = {"authentication-config.yaml": "apiVersion: apiserver.config.k8s.io/v1beta1\n"
                                               "kind: AuthenticationConfiguration\n",
                 "tokens.csv": "x"}
-    across = auth_files_across(
+    across = {seen["file"]: seen for seen in auth_files_across(
         {"authentication-config.yaml": "aa", "tokens.csv": "bb", "ca.crt": "cc"},
-        {"authentication-config.yaml": "aa", "tokens.csv": "b2"}, rendered)
+        {"authentication-config.yaml": "aa", "tokens.csv": "b2"}, rendered)}
     assert across["authentication-config.yaml"] == {
-        "before": "aa", "after": "aa", "kept": True,
+        "file": "authentication-config.yaml", "before": "aa", "after": "aa", "kept": True,
         "api_version": "apiserver.config.k8s.io/v1beta1"}
     assert across["tokens.csv"]["kept"] is False
     assert across["tokens.csv"]["api_version"] is None
-    assert across["ca.crt"] == {"before": "cc", "after": None, "kept": False, "api_version": None}
+    assert across["ca.crt"] == {"file": "ca.crt", "before": "cc", "after": None, "kept": False,
+                                "api_version": None}
     # A file that appears only after the upgrade was not the profile's: not kept either.
-    assert auth_files_across({}, {"new": "dd"}, {})["new"]["kept"] is False
+    assert auth_files_across({}, {"new": "dd"}, {})[0]["kept"] is False
+
+
+def test_what_the_upgrade_did_to_the_auth_files_survives_the_report_scrub():
+    """File names such as tokens.csv or authorization-config.yaml are values of the records,
+    so the scrub, which replaces whatever a secret-looking key holds, keeps the digests."""
+    records = auth_files_across({"tokens.csv": "bb", "authorization-config.yaml": "cc"},
+                                {"tokens.csv": "bb", "authorization-config.yaml": "cc"}, {})
+    assert scrub({"auth_files": records}) == {"auth_files": records}
