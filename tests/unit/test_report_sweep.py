@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from authprobe.commands.diff import of_version
-from authprobe.report import changes, diff, document, grid, matrix, plot
+from authprobe.report import changes, diff, document, evidence, grid, matrix, plot
 
 SWEEP = Path(__file__).resolve().parent / "data" / "outcomes-sweep-1.19-1.37.json"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -162,3 +162,16 @@ def test_every_cell_has_its_evidence_behind_a_click(sweep, html):
         for record in (cell["evidence"].get("audit") or [])[-1:]:
             assert record["audit_id"] in evidence
 
+
+def test_the_run_facts_name_every_node_image_a_version_s_cells_ran_on(sweep):
+    """The sweep merges runs whose node images of a version differ (with a Dashboard source,
+    then without): each version names all of its images, not the last run's alone."""
+    (line,) = [value for name, value in evidence.run_facts(sweep) if name == "node images"]
+    facts = dict(part.split(": ", 1) for part in re.split(r", (?=\d+\.\d+\.\d+: )", line))
+    assert list(facts) == sweep["run"]["versions"]
+    clusters = {c["name"]: c for c in sweep["clusters"]}
+    ran_on = {(c["version"], clusters[c["cluster"]]["node_image"]) for c in sweep["cells"]
+              if c["cluster"]}
+    assert len(ran_on) > len(facts)  # two images of some version
+    for version, image in ran_on:
+        assert f"{image} (local)" in facts[version].split(" and "), (version, image)
