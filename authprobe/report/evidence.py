@@ -29,17 +29,32 @@ PHASE_CLASSES = {"passed": "o-pass", "failed": "o-fail", "expected-failure": "o-
                  "skipped": "o-skipped"}
 
 
+def node_images(document: dict) -> dict[str, list[str]]:
+    """Each version's node images, each with its source: those its clusters were made from
+    (a merge of runs can hold two of one version), else the run's record of them."""
+    run = document.get("run", {})
+    found: dict[str, list[str]] = {}
+    for cluster in document.get("clusters", []):
+        if cluster.get("node_image") and not cluster.get("upgraded_from"):
+            source = cluster.get("image_source")
+            named = cluster["node_image"] + (f" ({source})" if source else "")
+            if named not in found.setdefault(cluster["version"], []):
+                found[cluster["version"]].append(named)
+    if found:
+        return {v: sorted(found[v]) for v in sorted(found, key=version_key)}
+    images, sources = run.get("node_images") or {}, run.get("image_sources") or {}
+    return {v: [images[v] + (f" ({sources[v]})" if sources.get(v) else "")]
+            for v in sorted(images, key=version_key)}
+
+
 def run_facts(document: dict) -> list[tuple[str, str]]:
     """(name, value) lines that say which run this is and what it ran on."""
     run = document.get("run", {})
-    images = run.get("node_images") or {}
-    sources = run.get("image_sources") or {}
     facts = [("run", str(run.get("id", ""))),
              ("Kubernetes", ", ".join(run.get("versions", [])) or "none"),
              ("kind", ", ".join(run.get("kind_versions", [])) or "unknown"),
-             ("node images", ", ".join(
-                 f"{v}: {images[v]}" + (f" ({sources[v]})" if sources.get(v) else "")
-                 for v in sorted(images, key=version_key))),
+             ("node images", ", ".join(f"{v}: {' and '.join(images)}"
+                                       for v, images in node_images(document).items())),
              ("started", str(run.get("started", ""))), ("finished", str(run.get("finished", "")))]
     if run.get("seconds") is not None:
         facts.append(("duration", seconds(run["seconds"])))

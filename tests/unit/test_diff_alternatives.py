@@ -22,8 +22,12 @@ PAIRS = [("1.19.16", "1.30.14"), ("1.30.14", "1.31.4"), ("1.31.4", "1.32.9"),
          ("1.32.9", "1.33.13"), ("1.33.13", "1.34.12"), ("1.34.12", "1.35.8"),
          ("1.35.8", "1.36.5"), ("1.36.5", "1.37.2")]
 # Changed cells per adjacent pair of the recorded sweep, every one expected (before and
-# after rows could list alternatives).
-CHANGED = [27, 24, 10, 14, 4, 5, 16, 0]
+# after rows could list alternatives), but for admin_dashboard_after_binding of jwt-authn and
+# authz-webhook, n/a on 1.19.16 and skipped on 1.30.14: the run that recorded their cells
+# had node images without a Dashboard source (a regression: the skip hides what it checks).
+CHANGED = [95, 26, 17, 23, 10, 8, 28, 0]
+NO_DASHBOARD = {("1.19.16", "1.30.14"): {("jwt-authn", "admin_dashboard_after_binding"),
+                                         ("authz-webhook", "admin_dashboard_after_binding")}}
 
 
 def sweep() -> dict:
@@ -60,10 +64,14 @@ def startup_kill_on_1_37() -> dict:
 def test_the_unedited_sweep_changes_only_as_its_rows_say():
     data = sweep()
     found = []
+    cells = {(c["profile"], c["scenario"]) for c in data["cells"]}
     for old, new in PAIRS:
         changes, _, count = compared(data, old, new)
-        assert count == 120
-        assert {c.kind for c in changes} <= {diff.EXPECTED}
+        assert count == len(cells)
+        assert {(c.profile, c.scenario) for c in changes
+                if c.kind != diff.EXPECTED} == NO_DASHBOARD.get((old, new), set())
+        assert all(c.kind == diff.REGRESSION and c.new.outcome == "skipped" for c in changes
+                   if (c.profile, c.scenario) in NO_DASHBOARD.get((old, new), set()))
         assert not any(c.switched for c in changes)
         found.append(len(changes))
     assert found == CHANGED
@@ -74,7 +82,7 @@ def test_the_unedited_sweep_changes_only_as_its_rows_say():
 
 def test_a_switch_to_the_startup_kill_is_named_and_counted():
     data = startup_kill_on_1_37()
-    changes, _, _ = compared(data, "1.36.5", "1.37.2")
+    changes, _, count = compared(data, "1.36.5", "1.37.2")
     change = anon_off(changes)
     assert change.kind == diff.SWITCHED
     assert change.alternatives == ("liveness-kill", "startup-kill")
@@ -83,16 +91,23 @@ def test_a_switch_to_the_startup_kill_is_named_and_counted():
     assert [c for c in changes if c is not change] == []
     assert not diff.failed(changes)
     assert diff.failed(changes, fail_on_switch=True)
-    assert diff.summary_line(changes, 120) == (
+    assert diff.summary_line(changes, count) == (
         "No regression, 1 switch of alternatives (anon-off apiserver_restarts: liveness-kill "
-        "→ startup-kill): 1 of 120 compared cells changed (1 switched).")
+        f"→ startup-kill): 1 of {count} compared cells changed (1 switched).")
     assert diff.field_changes(change)[0] == (
         "alternative", "liveness-kill", "startup-kill", diff.SWITCH_WORDS)
 
 
+def last_pair(data: dict) -> dict:
+    """The sweep's 1.36.5 and 1.37.2 only, without the pair whose Dashboard cells could not
+    run (NO_DASHBOARD), so the exit status is that of the switch alone."""
+    data["cells"] = [c for c in data["cells"] if c["version"] in PAIRS[-1]]
+    return data
+
+
 def test_a_switch_exits_0_and_1_with_fail_on_switch(tmp_path, capsys):
     path = tmp_path / "outcomes.json"
-    path.write_text(json.dumps(startup_kill_on_1_37()))
+    path.write_text(json.dumps(last_pair(startup_kill_on_1_37())))
     args = ["diff", "--adjacent", "--rows", *ROWS, str(path)]
     assert main(args) == 0
     out = capsys.readouterr().out

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from authprobe.commands.diff import of_version
-from authprobe.report import changes, diff, document, grid, matrix, plot
+from authprobe.report import changes, diff, document, evidence, grid, matrix, plot
 
 SWEEP = Path(__file__).resolve().parent / "data" / "outcomes-sweep-1.19-1.37.json"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -103,7 +103,8 @@ def test_the_matrix_has_a_mark_per_minor_and_marks_each_change(sweep, html):
                                                              html.index('id="outcome-matrix"'))]
     versions = sweep["run"]["versions"]
     rows = {(c["profile"], c["scenario"]) for c in sweep["cells"]}
-    assert table.count('<td class="cell ') == len(rows) * len(versions) == 1080
+    # a full grid: every profile's scenarios on every minor, one mark per cell of the sweep
+    assert table.count('<td class="cell ') == len(rows) * len(versions) == len(sweep["cells"])
     assert [h for h in re.findall(r'<th class="v" title="Kubernetes ([^"]+)"', table)] == versions
     changed = [c for _, _, found, _ in adjacent_diffs() for c in found if c.new]
     assert table.count('<a class="chg ') == len(changed)
@@ -136,7 +137,7 @@ def test_the_plot_has_a_panel_per_profile_and_names_every_series(sweep):
     root = ET.fromstring(plot.render(plot.series_lines(sweep)))
     panels = {g.get("data-profile"): g for g in root.iter(f"{SVG}g") if g.get("class") == "panel"}
     series = sweep["restart_series"]
-    assert set(panels) == {s["profile"] for s in series} and len(panels) == 5
+    assert set(panels) == {s["profile"] for s in series} == {c["profile"] for c in sweep["cells"]}
     for profile, panel in panels.items():
         labels = [t.text for t in panel.iter(f"{SVG}text") if t.get("class") == "series-label"]
         assert sorted(labels) == sorted(s["version"] for s in series if s["profile"] == profile)
@@ -160,3 +161,17 @@ def test_every_cell_has_its_evidence_behind_a_click(sweep, html):
     for cell in sweep["cells"]:
         for record in (cell["evidence"].get("audit") or [])[-1:]:
             assert record["audit_id"] in evidence
+
+
+def test_the_run_facts_name_every_node_image_a_version_s_cells_ran_on(sweep):
+    """The sweep merges runs whose node images of a version differ (with a Dashboard source,
+    then without): each version names all of its images, not the last run's alone."""
+    (line,) = [value for name, value in evidence.run_facts(sweep) if name == "node images"]
+    facts = dict(part.split(": ", 1) for part in re.split(r", (?=\d+\.\d+\.\d+: )", line))
+    assert list(facts) == sweep["run"]["versions"]
+    clusters = {c["name"]: c for c in sweep["clusters"]}
+    ran_on = {(c["version"], clusters[c["cluster"]]["node_image"]) for c in sweep["cells"]
+              if c["cluster"]}
+    assert len(ran_on) > len(facts)  # two images of some version
+    for version, image in ran_on:
+        assert f"{image} (local)" in facts[version].split(" and "), (version, image)
