@@ -10,6 +10,7 @@ from typing import TypeVar
 import requests
 
 from .harness.readiness import UNREACHABLE
+from .harness.servers import SELF_SUBJECT_REVIEW, SELF_SUBJECT_REVIEW_PATH
 from .model.timeouts import waits
 from .wait import WaitTimeout, until
 
@@ -49,6 +50,17 @@ def answered(call: Callable[[], T], within: float | None = None) -> T:
           interval=2.0, retry_on=UNREACHABLE,
           what="an answer from kube-apiserver")
     return result["value"]
+
+
+def self_subject_review(cluster, token: str) -> requests.Response:
+    """POST a SelfSubjectReview to the cluster's apiserver presenting ``token`` (retried
+    while the apiserver cannot be reached): who kube-apiserver takes the token's holder to be."""
+    client = cluster.with_token(token)
+    try:
+        return answered(lambda: client.request("POST", SELF_SUBJECT_REVIEW_PATH,
+                                               json=SELF_SUBJECT_REVIEW))
+    finally:
+        client.close()
 
 
 def wait_for_status(call: Callable[[], requests.Response], status: int,

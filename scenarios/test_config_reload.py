@@ -32,10 +32,10 @@ from authprobe.harness.reload import (
     reload_record,
     same_life,
 )
-from authprobe.harness.servers import SELF_SUBJECT_REVIEW, SELF_SUBJECT_REVIEW_PATH
+from authprobe.harness.servers import SELF_SUBJECT_REVIEW_PATH
 from authprobe.model.profiles import AUTHENTICATION_FILE
 from authprobe.model.timeouts import waits
-from authprobe.scenario import answered, status_message
+from authprobe.scenario import answered, self_subject_review, status_message
 from authprobe.servers import apiconfig
 from authprobe.wait import until
 
@@ -77,12 +77,7 @@ def review(cluster, issuer: str | None = None, audience: str | None = None):
     ``issuer`` is given): the answer and the username it names (None unless 201). Each call
     mints a new token, so kube-apiserver's cache of authenticated tokens never answers it."""
     token = cluster.jwt(SUBJECT, groups=[], issuer=issuer, audience=audience)
-    client = cluster.with_token(token)
-    try:
-        response = answered(lambda: client.request("POST", SELF_SUBJECT_REVIEW_PATH,
-                                                   json=SELF_SUBJECT_REVIEW))
-    finally:
-        client.close()
+    response = self_subject_review(cluster, token)
     user = (response.json()["status"]["userInfo"].get("username")
             if response.status_code == 201 else None)
     return response, user

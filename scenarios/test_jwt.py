@@ -12,20 +12,15 @@ name, message or audited user is recorded with that URL written as ``{issuerURL}
 (``cluster.by_name``), since its port changes from run to run."""
 
 from authprobe.harness.render import SCENARIO_NAMESPACE
-from authprobe.harness.servers import SELF_SUBJECT_REVIEW, SELF_SUBJECT_REVIEW_PATH
-from authprobe.scenario import answered, status_message
+from authprobe.harness.servers import SELF_SUBJECT_REVIEW_PATH
+from authprobe.scenario import answered, self_subject_review, status_message
 
 PODS = f"/api/v1/namespaces/{SCENARIO_NAMESPACE}/pods"
 
 
 def review(cluster, token, observe):
     """POST a SelfSubjectReview with ``token``; record the answer and its audit record."""
-    client = cluster.with_token(token)
-    try:
-        response = answered(lambda: client.request("POST", SELF_SUBJECT_REVIEW_PATH,
-                                                   json=SELF_SUBJECT_REVIEW))
-    finally:
-        client.close()
+    response = self_subject_review(cluster, token)
     observe(path=SELF_SUBJECT_REVIEW_PATH, status=response.status_code,
             message=cluster.by_name(status_message(response)))
     return response, audited(cluster, observe, response)
