@@ -165,6 +165,17 @@ def observe_taken(cluster, observe, response, before, original: str, text: str) 
     observe.audit(cluster.audit.record_of(response))
 
 
+def reloaded_to(cluster, observe, text: str, prefix: str, previous: str) -> None:
+    """Write ``text`` in place of ``previous`` and wait until a token of the added issuer is
+    taken for ``prefix`` + SUBJECT: how long it took, and kube-apiserver's record of the
+    reload."""
+    before = reloads(cluster)
+    took, response = take(cluster, text, mapped_to(cluster, prefix + SUBJECT),
+                          f"a token of the added issuer taken for {prefix}{SUBJECT}")
+    observe(reload_seconds=took)
+    observe_taken(cluster, observe, response, before, previous, text)
+
+
 def test_reload_issuer_added(cluster, expected, observe):
     url = cluster.add_issuer(ADDED_ISSUER)
     with original_kept(cluster, observe, back=lambda: added_refused(cluster)) as original:
@@ -172,12 +183,8 @@ def test_reload_issuer_added(cluster, expected, observe):
         observe(status_before=refused.status_code)
         observe.evidence(refused_before=cluster.audit.record_of(refused).to_dict())
         served_before = len(cluster.added_issuer_log(ADDED_ISSUER))
-        text = with_added_issuer(original, url, PREFIX_ADDED)
-        before = reloads(cluster)
-        took, response = take(cluster, text, mapped_to(cluster, PREFIX_ADDED + SUBJECT),
-                              f"a token of the added issuer taken for {PREFIX_ADDED}{SUBJECT}")
-        observe(reload_seconds=took)
-        observe_taken(cluster, observe, response, before, original, text)
+        reloaded_to(cluster, observe, with_added_issuer(original, url, PREFIX_ADDED),
+                    PREFIX_ADDED, original)
         served = cluster.added_issuer_log(ADDED_ISSUER)[served_before:]
         observe.evidence(added_issuer_served=served)
         # kube-apiserver found the added issuer itself: its discovery document and keys.
@@ -193,12 +200,8 @@ def test_reload_mapping_changed(cluster, expected, observe):
                         f"a token of the added issuer taken for {PREFIX_ADDED}{SUBJECT}")
         observe(status_before=first.status_code,
                 review_user_before=first.json()["status"]["userInfo"].get("username"))
-        text = with_added_issuer(original, url, PREFIX_CHANGED)
-        before = reloads(cluster)
-        took, response = take(cluster, text, mapped_to(cluster, PREFIX_CHANGED + SUBJECT),
-                              f"a token of the added issuer taken for {PREFIX_CHANGED}{SUBJECT}")
-        observe(reload_seconds=took)
-        observe_taken(cluster, observe, response, before, added, text)
+        reloaded_to(cluster, observe, with_added_issuer(original, url, PREFIX_CHANGED),
+                    PREFIX_CHANGED, added)
 
 
 def failed_since(cluster, before) -> Callable[[], object]:
