@@ -18,6 +18,7 @@ HEARTBEAT = 30.0  # seconds between "still running" lines of a long step
 _sink: Callable[[str], None] | None = None
 _pump: Callable[[], None] | None = None
 _lock = threading.RLock()  # re-entrant: a signal handler may print while a line is written
+_last_said = time.monotonic()  # when the last line was said, by any thread
 
 
 def set_sink(sink: Callable[[str], None] | None, pump: Callable[[], None] | None = None) -> None:
@@ -27,12 +28,20 @@ def set_sink(sink: Callable[[str], None] | None, pump: Callable[[], None] | None
 
 
 def say(message: str) -> None:
+    global _last_said
     line = f"[authprobe] {message}"
     with _lock:
+        _last_said = time.monotonic()
         if _sink is not None:
             _sink(line)
         else:
             print(line, file=sys.stderr, flush=True)
+
+
+def quiet_for() -> float:
+    """Seconds since the last line was said: a run says it is still running once this
+    reaches ``HEARTBEAT``, whichever wait or step it is in."""
+    return time.monotonic() - _last_said
 
 
 def pump() -> None:

@@ -14,7 +14,7 @@ from typing import TypeVar
 import tenacity
 
 from .errors import AuthprobeError, error_line
-from .progress import HEARTBEAT, fmt_seconds, pump, say
+from .progress import HEARTBEAT, fmt_seconds, pump, quiet_for, say
 
 T = TypeVar("T")
 
@@ -38,20 +38,17 @@ def until(
 
     Exceptions of the types in ``retry_on`` count as "not yet"; any other exception
     ends the wait at once. ``state`` describes the last observation for progress lines
-    and the timeout message. Every ``HEARTBEAT`` seconds a line says what is awaited and
-    for how long (unless ``quiet``). On timeout, ``give_last`` returns the last value
-    instead of raising :class:`WaitTimeout`.
+    and the timeout message. Once the run has said nothing for ``HEARTBEAT`` seconds, a
+    line says what is awaited and for how long (unless ``quiet``). On timeout,
+    ``give_last`` returns the last value instead of raising :class:`WaitTimeout`.
     """
     start = time.monotonic()
-    said = start
     last: dict = {}
 
     def attempt() -> T:
-        nonlocal said
         pump()
         now = time.monotonic()
-        if not quiet and now - said >= HEARTBEAT:
-            said = now
+        if not quiet and quiet_for() >= HEARTBEAT:
             detail = f" ({state()})" if state else ""
             say(f"waiting for {what}: {fmt_seconds(now - start)} of at most "
                 f"{fmt_seconds(timeout)}{detail}")

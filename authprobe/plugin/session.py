@@ -19,7 +19,7 @@ from ..model import timeouts
 from ..model.cell import Cell
 from ..model.outcome import ERROR, FAIL, NOT_JUDGED, RunLog
 from ..model.versions import KubeVersion, resolve
-from ..progress import say
+from ..progress import HEARTBEAT, quiet_for, say
 from ..report.plugin import Reporter
 from . import cells as _cells
 from . import planning, terminal
@@ -75,6 +75,7 @@ class Harness:
         self.said: set[str] = set()
         self.failed_cells: set[Cell] = set()
         self.remaining: Counter[Cell] = Counter()  # items of each cell still to run
+        self.tests = [0, 0]  # tests finished, tests collected
         self._previous_handlers: dict = {}
         self._timeouts_before: timeouts.Table | None = None  # restored when the run ends
         if given(config):
@@ -309,8 +310,19 @@ class Harness:
         if self.remaining[cell] == 0 and self.pool is not None:
             self.pool.release(cell, export_logs=self.cell_failed(cell))
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.tests[1] = len(session.items)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reporter.add_test_report(report)
+        if report.when == "teardown":
+            self.tests[0] += 1
+            if self.pool is not None and quiet_for() >= HEARTBEAT:
+                # pytest -q shows a test as a dot, not a line: a quiet stretch of short
+                # tests still says that it moves
+                done, total = self.tests
+                say(f"running the scenarios: {done} of {total} tests done, the last "
+                    f"{report.nodeid}")
 
     # -- ending ----------------------------------------------------------------------------
 

@@ -112,6 +112,18 @@ def test_heartbeat_lines_say_what_and_state(lines, monkeypatch):
     assert pumped  # queued progress lines are let through while waiting
 
 
+def test_the_heartbeat_counts_from_the_last_line_said_anywhere(lines, monkeypatch):
+    """Short waits one after another still say a line once the run has been quiet for a
+    heartbeat, and a wait right after another line says nothing."""
+    said, _ = lines
+    monkeypatch.setattr(progress, "_last_said", time.monotonic() - wait.HEARTBEAT - 1)
+    until(answers(1), timeout=5, what="the first", interval=0.01)
+    assert len(said) == 1 and said[0].startswith("[authprobe] waiting for the first: 0s")
+    until(answers(0, 1), timeout=5, what="the second", interval=0.01)
+    assert len(said) == 1
+    assert progress.quiet_for() < 1.0
+
+
 def test_quiet_says_nothing(lines, monkeypatch):
     said, _ = lines
     monkeypatch.setattr(wait, "HEARTBEAT", 0.0)
