@@ -97,6 +97,10 @@ def import_profile(config: KubeadmConfig, files_dir: Path, profile_id: str,
         raise AuthprobeError(f"profile name '{profile_id}' must be a lowercase id of letters, "
                              "digits and dashes")
     minor = minor_of(config)
+    if minor is None and config.kubernetes_version is not None:
+        raise AuthprobeError(f"{config.source}: the ClusterConfiguration's kubernetesVersion "
+                             f"'{config.kubernetes_version}' is not a version such as v1.34.12; "
+                             "give the version the cluster runs")
     if minor is None:
         raise AuthprobeError(f"{config.source}: the ClusterConfiguration names no "
                              "kubernetesVersion; the profile starts at the minor the cluster runs")
@@ -207,6 +211,26 @@ def _kind(doc: dict, want: str, flag: str, name: str) -> None:
         raise AuthprobeError(f"{name} (named by --{flag}) is a {doc.get('kind')}, not an {want}")
 
 
+def _entries(doc: dict, key: str, inner: tuple[str, ...], flag: str, name: str) -> list[dict]:
+    """``doc[key]``, a list of mappings whose ``inner`` fields are mappings where given; one
+    line naming the field otherwise (kube-apiserver would refuse the file too)."""
+    entries = doc.get(key) or []
+    where = f"{name} (named by --{flag})"
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise AuthprobeError(f"{where}: {key} must be a list of mappings; give the file the "
+                             "control-plane node's kube-apiserver reads")
+    for index, entry in enumerate(entries):
+        node: Any = entry
+        for depth, part in enumerate(inner):
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is not None and not isinstance(node, dict):
+                field_path = ".".join(inner[:depth + 1])
+                raise AuthprobeError(f"{where}: {key}[{index}].{field_path} must be a mapping; "
+                                     "give the file the control-plane node's kube-apiserver "
+                                     "reads")
+    return entries
+
+
 def _auth_file_name(name: str) -> str:
     """A name the profile may give the file (not one authprobe writes itself)."""
     return f"team-{name}" if name in RESERVED_FILES else name
@@ -215,7 +239,7 @@ def _auth_file_name(name: str) -> str:
 def _authentication(path: str, files_dir: Path, parts: _Parts) -> str:
     name, doc = _file(AUTHENTICATION_FLAG, path, files_dir, parts)
     _kind(doc, "AuthenticationConfiguration", AUTHENTICATION_FLAG, name)
-    jwt = doc.get("jwt") or []
+    jwt = _entries(doc, "jwt", ("issuer",), AUTHENTICATION_FLAG, name)
     if not jwt:
         name = _auth_file_name(name)
         parts.auth_files[name] = doc
@@ -240,7 +264,8 @@ def _authentication(path: str, files_dir: Path, parts: _Parts) -> str:
 def _authorization(path: str, files_dir: Path, parts: _Parts) -> str:
     name, doc = _file(AUTHORIZATION_FLAG, path, files_dir, parts)
     _kind(doc, "AuthorizationConfiguration", AUTHORIZATION_FLAG, name)
-    chain = doc.get("authorizers") or []
+    chain = _entries(doc, "authorizers", ("webhook", "connectionInfo"), AUTHORIZATION_FLAG,
+                     name)
     if not any(entry.get("type") == "Webhook" for entry in chain):
         name = _auth_file_name(name)
         parts.auth_files[name] = doc

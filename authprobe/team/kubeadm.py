@@ -132,9 +132,11 @@ def read_config(path: Path) -> KubeadmConfig:
 
 
 def _from_configmap(configmap: dict, source: str) -> list:
-    meta = configmap.get("metadata") or {}
+    meta = configmap.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
     name = f"{meta.get('namespace', '?')}/{meta.get('name', '?')}"
-    text = (configmap.get("data") or {}).get("ClusterConfiguration")
+    data = configmap.get("data")
+    text = data.get("ClusterConfiguration") if isinstance(data, dict) else None
     if not isinstance(text, str):
         raise AuthprobeError(
             f"{source}: ConfigMap {name} is not a kubeadm configuration (no "

@@ -253,10 +253,32 @@ def _nothing_written(profiles: Path) -> bool:
     return list(profiles.iterdir()) == []
 
 
+def _configmap(data: str) -> str:
+    """The kubeadm-config ConfigMap as kubectl prints it, with ``data`` as its data."""
+    return ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubeadm-config, "
+            f"namespace: kube-system}}\ndata: {data}\n")
+
+
 @pytest.mark.parametrize("case, line", [
     ("not-kubeadm", "ConfigMap kube-system/coredns is not a kubeadm configuration"),
+    ("configmap-of-a-kubelet-config", "is not a kubeadm configuration: it holds no "
+                                      "ClusterConfiguration (KubeletConfiguration)"),
+    ("configmap-data-not-a-mapping", "ConfigMap kube-system/kubeadm-config is not a kubeadm "
+                                     "configuration (no data.ClusterConfiguration)"),
+    ("configmap-list", "is not a kubeadm configuration: it holds no ClusterConfiguration "
+                       "(List); give the ConfigMap"),
+    ("version-not-a-version", "kubernetesVersion 'stable' is not a version such as v1.34.12"),
     ("missing-file", "--authorization-config names /etc/kubernetes/auth/authz.yaml, and"),
+    ("missing-authentication-file", "--authentication-config names "
+                                    "/etc/kubernetes/auth/authn.yaml, and"),
     ("missing-kubeconfig", "names the kubeconfig /etc/kubernetes/auth/webhook.kubeconfig"),
+    ("missing-config", "cannot read"),
+    ("missing-files-folder", "is not a folder: give the folder the files the flags name"),
+    ("missing-pod", "pod.yaml: No such file or directory"),
+    ("issuer-not-a-mapping", "authn.yaml (named by --authentication-config): jwt[0].issuer "
+                             "must be a mapping"),
+    ("authorizers-not-a-list", "authz.yaml (named by --authorization-config): authorizers "
+                               "must be a list of mappings"),
     ("old-api", "ClusterConfiguration kubeadm.k8s.io/v1beta2 is not read"),
     ("not-yaml", "is not valid YAML"),
     ("not-a-pod", "is not a Pod"),
@@ -267,10 +289,37 @@ def test_bad_input_is_one_line_and_writes_nothing(team, tmp_path, capsys, case, 
     if case == "not-kubeadm":
         config.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: coredns, "
                           "namespace: kube-system}\ndata: {Corefile: '.:53 {}'}\n")
+    elif case == "configmap-of-a-kubelet-config":
+        config.write_text(_configmap("{ClusterConfiguration: 'apiVersion: kubelet.config.k8s.io"
+                                     "/v1beta1\n\n  kind: KubeletConfiguration\n\n'}"))
+    elif case == "configmap-data-not-a-mapping":
+        config.write_text(_configmap("ClusterConfiguration"))
+    elif case == "configmap-list":
+        listed = yaml.safe_load(CONFIGMAP.read_text())
+        config.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List",
+                                          "items": [listed]}))
+    elif case == "version-not-a-version":
+        config.write_text(TEAM_FILE.replace("kubernetesVersion: v1.33.13", "kubernetesVersion: "
+                                                                           "stable"))
     elif case == "missing-file":
         (files / "authz.yaml").unlink()
+    elif case == "missing-authentication-file":
+        (files / "authn.yaml").unlink()
     elif case == "missing-kubeconfig":
         (files / "webhook.kubeconfig").unlink()
+    elif case == "missing-config":
+        config.unlink()
+    elif case == "missing-files-folder":
+        shutil.rmtree(files)
+    elif case == "missing-pod":
+        extra = ["--pod", tmp_path / "pod.yaml"]
+    elif case == "issuer-not-a-mapping":
+        (files / "authn.yaml").write_text(AUTHN.replace(
+            "  - issuer:\n      url: https://login.example.com\n", "  - issuer: login\n"
+            "    x:\n      url: https://login.example.com\n"))
+    elif case == "authorizers-not-a-list":
+        (files / "authz.yaml").write_text(AUTHZ.split("authorizers:")[0]
+                                          + "authorizers: Webhook\n")
     elif case == "old-api":
         config.write_text(TEAM_FILE.replace("v1beta3", "v1beta2"))
     elif case == "not-yaml":
@@ -280,8 +329,10 @@ def test_bad_input_is_one_line_and_writes_nothing(team, tmp_path, capsys, case, 
         extra = ["--pod", tmp_path / "pod.yaml"]
     assert run_cli(config, "--files", files, "--into", profiles, "--name", "team-c",
                    *extra) == 2
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert line in err and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("authprobe: error: ") and captured.out == ""
     assert _nothing_written(profiles)
 
 
