@@ -199,7 +199,8 @@ class ExpectationTable:
                 where = f"{top}.{scenario}.{profile}"
                 ranged = Ranged.parse(rows, where, bad)
                 for since, row in ranged.rows:
-                    _check_recorded(row, f"{where} since {since}", bad, top == RECORDED)
+                    _check_recorded(row, since, f"{where} since {since}", bad,
+                                    top == RECORDED)
                     _check_row(row, f"{where} since {since}", bad, self.fields)
                     _check_rules(row, f"{where} since {since}", bad, self.observations)
                 key = (str(scenario), str(profile))
@@ -242,9 +243,11 @@ class ExpectationTable:
         return [(s, p, self.sources[(s, p)]) for s, per in self.scenarios.items() for p in per]
 
 
-def _check_recorded(row: dict, where: str, bad, in_recorded_file: bool) -> None:
-    """A recorded row names the run and patch it was recorded from, and lives in a file of
-    recorded rows; a row of a file of rows from facts is not marked so."""
+def _check_recorded(row: dict, since: KubeVersion, where: str, bad,
+                    in_recorded_file: bool) -> None:
+    """A recorded row names the run and patch it was recorded from, starts at that patch's
+    minor, and lives in a file of recorded rows; a row of a file of rows from facts is not
+    marked so."""
     if not isinstance(row, dict):
         return  # Ranged.parse has said it
     mark = row.get(RECORDED)
@@ -263,6 +266,9 @@ def _check_recorded(row: dict, where: str, bad, in_recorded_file: bool) -> None:
         bad(where, f"recorded.version: {err}")
     if patch.patch is None:
         bad(where, f"recorded.version '{mark['version']}' must be a patch release")
+    if (patch.major, patch.minor) != (since.major, since.minor) or since.patch is not None:
+        bad(where, f"a row recorded on {patch} starts at {patch.minor_str}, not {since}; "
+            "record it again rather than edit it")
 
 
 def recorded_from(values: dict) -> dict | None:

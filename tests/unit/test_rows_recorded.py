@@ -180,15 +180,31 @@ def test_accept_refuses_a_change_on_the_minor_the_row_was_recorded_on(tmp_path, 
     assert into.read_text() == before
 
 
+def _first_row(rows: dict) -> dict:
+    return rows["anonymous_get_root"]["team-off"][0]
+
+
 @pytest.mark.parametrize("edit, line", [
-    (lambda rows: rows["anonymous_get_root"]["team-off"][0].pop("recorded"),
+    (lambda rows: _first_row(rows).pop("recorded"),
      "a recorded row needs recorded: {run: <run id>, version: <patch>}"),
-    (lambda rows: rows["anonymous_get_root"]["team-off"][0].update(stauts=401),
+    (lambda rows: _first_row(rows).update(stauts=401),
      "unknown field(s) stauts"),
-    (lambda rows: rows["anonymous_get_root"]["team-off"][0]["recorded"].update(version="1.34"),
+    (lambda rows: _first_row(rows)["recorded"].update(version="1.34"),
      "recorded.version '1.34' must be a patch release"),
-    (lambda rows: rows["anonymous_get_root"]["team-off"][0].update(since="one"),
+    (lambda rows: _first_row(rows).update(since="one"),
      "anonymous_get_root.team-off"),
+    (lambda rows: _first_row(rows).update(since="1.33"),
+     "a row recorded on 1.34.12 starts at 1.34, not 1.33"),
+    (lambda rows: _first_row(rows)["recorded"].update(version="1.35.8"),
+     "a row recorded on 1.35.8 starts at 1.35, not 1.34"),
+    (lambda rows: rows["anonymous_get_root"]["team-off"].append(_first_row(rows)),
+     "rows must be in increasing 'since' order without repeats"),
+    (lambda rows: rows["anonymous_get_root"].update({"team-off": {"since": "1.34"}}),
+     "recorded.anonymous_get_root.team-off: must be a non-empty list of rows"),
+    (lambda rows: rows["anonymous_get_root"].update({"team-off": ["status: 401"]}),
+     "each row is a mapping with a 'since' version"),
+    (lambda rows: rows["apiserver_restarts"]["team-off"][0].update(first_restart_at="soon"),
+     "first_restart_at must be a range [low, high] of seconds"),
 ])
 def test_a_rows_file_edited_into_an_invalid_state_is_one_line_and_nothing_written(
         tmp_path, capsys, edit, line):
@@ -200,13 +216,35 @@ def test_a_rows_file_edited_into_an_invalid_state_is_one_line_and_nothing_writte
     into.write_text(yaml.safe_dump(data))
     before = into.read_text()
     capsys.readouterr()
-    assert rows_cli("record", report, "--into", into, "--update") == 2
-    err = capsys.readouterr().err
-    assert line in err and err.count("\n") == 1 and "Traceback" not in err
-    assert into.read_text() == before
+    for action in (["record", "--update"], ["accept"]):
+        assert rows_cli(action[0], report, "--into", into, *action[1:]) == 2
+        captured = capsys.readouterr()
+        err = captured.err
+        assert line in err and err.count("\n") == 1 and "Traceback" not in err
+        assert captured.out == ""
+        assert into.read_text() == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["recorded.yaml", "run"]
     # the run's loader says the same
     with pytest.raises(Exception, match="malformed expectation file"):
         load_files([into])
+
+
+@pytest.mark.parametrize("text, line", [
+    ("recorded:\n  anonymous_get_root: [\n", "are not valid YAML at line 3"),
+    ("recorded: []\n", "at recorded: must map scenario names to profiles"),
+    ("recorded: {}\nscenarios: {}\n", "the top level must be a mapping"),
+    ("", "is not a file of recorded rows (no top-level 'recorded:')"),
+])
+def test_a_rows_file_that_is_not_rows_is_one_line_and_nothing_written(tmp_path, capsys, text,
+                                                                        line):
+    into = tmp_path / "recorded.yaml"
+    into.write_text(text)
+    report = team_run(tmp_path)
+    assert rows_cli("record", report, "--into", into) == 2
+    err = capsys.readouterr().err
+    assert line in err and err.count("\n") == 1 and "Traceback" not in err
+    assert into.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recorded.yaml", "run"]
 
 
 def test_a_row_from_facts_may_not_be_marked_recorded_nor_a_recorded_file_hold_scenarios(
