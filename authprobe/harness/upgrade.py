@@ -6,9 +6,12 @@ In the node: the new kubeadm in place of the old one, an ``UpgradeConfiguration`
 profile's kubeadm patches directory given again, so patches survive), ``kubeadm upgrade
 plan``, ``diff`` and ``apply``, then the new kubelet and kubectl and a kubelet restart. Each
 command's whole output goes into the report's logs folder of the upgraded cluster; a
-failure is one line carrying kubeadm's own error. Right after, ``kubectl logs`` and ``exec``
-(the apiserver's connection to the kubelet, whose client certificate kubeadm renews) and the
-certificate's subject are recorded for the scenarios.
+failure is one line carrying kubeadm's own error. What ``diff`` says the upgrade rewrites is
+read against the static pod manifests as they were (kept beside its output), normalised and
+stored with the cluster's upgrade record before ``apply`` runs, with the removed lines that
+drop a hand edit marked (:mod:`authprobe.model.kubeadm_diff`). Right after, ``kubectl logs``
+and ``exec`` (the apiserver's connection to the kubelet, whose client certificate kubeadm
+renews) and the certificate's subject are recorded for the scenarios.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ import subprocess
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import yaml
 
 from ..errors import AuthprobeError, error_line
 from ..host.processes import run_tracked
+from ..model import kubeadm_diff
 from ..model.outcome import ClusterRecord
 from ..model.profiles import ProfileAt
 from ..model.replacement import Replacement, exited_at
@@ -34,14 +41,18 @@ from ..progress import fmt_seconds, say, step
 from ..upgradeimage import UPGRADE_DIR
 from ..wait import until
 from .access import NodeAccess
+from .manifest import MANIFEST, apiserver_container, flags_of
 from .probes import read_journal
 from .readiness import RuntimeContainer, apiserver_containers, container_run, current_pod
 from .render import AUTH_DIR, PATCHES_DIR, dump
 from .state import ClusterState as ClusterRun
-from .steps import Env, limit, use_probe_spec
+from .steps import Env, limit, record_cluster, use_probe_spec
 from .verify import inspect
 
 UPGRADE_CONFIG = f"{UPGRADE_DIR}/kubeadm-upgrade.yaml"
+# The static pod manifests ``kubeadm upgrade diff`` compares with what the new minor renders.
+STATIC_PODS = tuple(f"/etc/kubernetes/manifests/{name}.yaml"
+                    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"))
 KUBELET_CLIENT_CERT = "/etc/kubernetes/pki/apiserver-kubelet-client.crt"
 UPGRADE_API = "kubeadm.k8s.io/v1beta4"  # UpgradeConfiguration exists from kubeadm 1.31 on
 EXITS_INTERVAL = 0.5  # seconds between readings of the runtime around the kubelet's restart
@@ -379,7 +390,7 @@ def upgrade(env: Env, run: ClusterRun) -> str:
     node.exec("sh", "-c", f"cat > {UPGRADE_CONFIG}", input=config)
     (folder / "kubeadm-upgrade.yaml").write_text(config)
     _kubeadm(run, folder, "plan", limit(run, "upgrade_plan"))
-    _kubeadm(run, folder, "diff", limit(run, "upgrade_plan"))
+    rewrites = upgrade_diff(env, run, folder)
     applied = _kubeadm(run, folder, "apply", limit(run, "upgrade_apply"))
     replacement = _swap_kubelet(run, binaries)
     run.window_from = replacement_start(run, replacement)
@@ -394,6 +405,7 @@ def upgrade(env: Env, run: ClusterRun) -> str:
         "kubelet_restart": replacement.to_dict(),
         "auth_files": auth_files_across(files_before, auth_digests(node),
                                         run.rendered.auth_files),
+        "kubeadm_diff": rewrites,
     }
     took = fmt_seconds(run.handle.upgrade["seconds"])
     say(f"{run.name}: upgraded to {version} in {took}")
@@ -401,6 +413,53 @@ def upgrade(env: Env, run: ClusterRun) -> str:
             f"{run.handle.upgrade['kubeadm']}; {_restart_line(replacement)}; kubectl logs "
             f"{'works' if reached['logs_ok'] else 'fails: ' + reached['logs']}, exec "
             f"{'works' if reached['exec_ok'] else 'fails: ' + reached['exec']}")
+
+
+def upgrade_diff(env: Env, run: ClusterRun, folder: Path) -> dict:
+    """``kubeadm upgrade diff`` to the new minor, read against the static pod manifests as
+    they are (each kept in ``folder`` as ``before-upgrade-<file>``) and normalised; stored
+    with the cluster's upgrade record at once, so that an ``apply`` that fails keeps it."""
+    manifests = {}
+    for path in STATIC_PODS:
+        found = run.handle.node.exec("cat", path, check=False)
+        if found.returncode == 0:
+            manifests[path] = found.stdout
+            (folder / f"before-upgrade-{PurePosixPath(path).name}").write_text(found.stdout)
+    log = _kubeadm(run, folder, "diff", limit(run, "upgrade_plan"))
+    output = "\n".join(line for line in log.read_text().splitlines()
+                       if not line.startswith("$ kubeadm"))
+    names, ports = normalised_names(run, manifests.get(MANIFEST, ""))
+    edits = kubeadm_diff.hand_edits(run.rendered.manifest_args, run.rendered.manifest_probes)
+    found = kubeadm_diff.record(output, manifests, edits, names, ports)
+    record_cluster(env, run, kubeadm_diff=found)
+    return found
+
+
+def normalised_names(run: ClusterRun, apiserver_manifest: str) -> tuple[dict[str, str],
+                                                                        list[int]]:
+    """What differs from cluster to cluster in a manifest, with its placeholder: the node's
+    and the cluster's names, the node's address (kube-apiserver's --advertise-address), the
+    address of the harness's servers; and the ports the harness chose for them."""
+    names = {run.provider.node_container: "<node>", run.name: "<cluster>"}
+    try:
+        manifest = yaml.safe_load(apiserver_manifest) or {}
+        address = flags_of(apiserver_container(manifest)).get("advertise-address")
+    except (yaml.YAMLError, AuthprobeError, AttributeError):
+        address = None
+    if address:
+        names[address] = "<node-ip>"
+    ports = []
+    servers = run.servers
+    if servers is not None:
+        urls = [servers.issuer.issuer_url if servers.issuer else "",
+                servers.authorizer.review_url if servers.authorizer else ""]
+        for url in filter(None, urls):
+            parts = urlsplit(url)
+            if parts.hostname:
+                names[parts.hostname] = "<servers-ip>"
+            if parts.port:
+                ports.append(parts.port)
+    return names, ports
 
 
 def auth_digests(node: NodeAccess) -> dict[str, str]:

@@ -116,6 +116,8 @@ class ClusterRecord:
     probes: dict = field(default_factory=dict)  # the running apiserver's probe spec
     logs_dir: str | None = None
     upgraded_from: str | None = None  # the version this cluster was upgraded from in place
+    # what `kubeadm upgrade diff` said the upgrade rewrites (authprobe.model.kubeadm_diff)
+    kubeadm_diff: dict | None = None
 
 
 @dataclass
