@@ -16,14 +16,26 @@ pytestmark = pytest.mark.after_upgrade
 
 
 def test_profile_kept_after_upgrade(cluster, expected, observe):
+    """What the verification finds of the profile after the upgrade; and, before it, what
+    ``kubeadm upgrade diff`` said the upgrade rewrites: the hand edits its removed lines drop
+    are those found lost after, no more and no fewer."""
     lost = cluster.profile_differences
     flags = [line for line in lost if line.startswith("--")]
     others = [line for line in lost if not line.startswith("--")]
     files = cluster.upgrade.get("auth_files") or []
     changed = [seen["file"] for seen in files if not seen["kept"]]
+    rewrites = cluster.upgrade.get("kubeadm_diff")
+    dropped = rewrites["removes_hand_edits"] if rewrites else []
     observe(flags_kept=not flags, probes_kept=not others, lost=lost,
             auth_files_kept=bool(files) and not changed)
-    observe.evidence(upgrade=cluster.upgrade)
+    if rewrites is not None:
+        observe(kubeadm_diff=rewrites["changes"], hand_edits_dropped=dropped)
+    observe.evidence(upgrade={k: v for k, v in cluster.upgrade.items() if k != "kubeadm_diff"})
+    assert rewrites is not None, "no output of kubeadm upgrade diff was recorded"
+    lost_edits = {line.split(" is ")[0] for line in lost} & set(rewrites["hand_edits"])
+    assert set(dropped) == lost_edits, (
+        f"kubeadm upgrade diff drops the hand edits {sorted(dropped)}, the upgrade lost "
+        f"{sorted(lost_edits)}")
     assert files, "no file of the profile's auth folder was read in the node"
     assert (not changed) == expected.auth_files_kept, (
         f"changed or gone by the upgrade: {', '.join(changed)}" if changed

@@ -173,11 +173,12 @@ class Observation:
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
         lines = value if isinstance(value, list) else text.strip().splitlines() or [text]
         last = lines[-1]
+        items = ", ".join(str(item) for item in lines)
         try:
             return self.line.format(value=value, last=" ".join(str(last).split()),
-                                    short=_short(text))
+                                    short=_short(text), items=items)
         except (ValueError, TypeError):  # a format spec the value does not take
-            return self.line.format(value=text, last=text, short=_short(text))
+            return self.line.format(value=text, last=text, short=_short(text), items=items)
 
 
 def _tolerance(value: Any, bad: Callable[[str], None]) -> tuple[float, float]:

@@ -7,6 +7,7 @@ upgrade runs (``tox -e upgrade``) cover them."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,6 +93,22 @@ def test_a_hand_edit_is_gone_after_the_upgrade_and_a_patch_is_kept(run):
     assert "probe changes gone" in hand["message"]
     assert patch["outcome"] == "pass", patch
     assert patch["observed"]["probes_kept"] is True and patch["observed"]["lost"] == []
+
+
+def test_kubeadm_diff_drops_the_hand_edit_before_the_upgrade_and_the_report_marks_it(run):
+    _, outcomes, folder = run
+    kept = cells_of(outcomes, "profile_kept_after_upgrade", True)
+    assert kept["liveness-hand-edit"]["observed"]["hand_edits_dropped"] == [
+        "livenessProbe.failureThreshold"]
+    assert kept["liveness-patch"]["observed"]["hand_edits_dropped"] == []
+    upgraded = {c["profile"]: c for c in outcomes["clusters"] if c.get("upgraded_from")}
+    for profile in PROFILES:
+        rewrites = upgraded[profile]["kubeadm_diff"]
+        assert any(change.startswith("kube-apiserver.yaml: + image: ")
+                   for change in rewrites["changes"]), rewrites["changes"]
+        assert upgraded[profile]["name"].split("@")[0] not in json.dumps(rewrites)
+    assert "removes a hand edit: livenessProbe.failureThreshold" in (
+        folder / "matrix.md").read_text()
 
 
 def test_logs_and_exec_reach_the_kubelet_right_after_the_upgrade(run):
