@@ -124,6 +124,40 @@ def _matrix(page: dict) -> list[str]:
     return [*out, ""]
 
 
+def _upgrades(page: dict) -> list[str]:
+    """Each upgrade in place: its cells before and after, and kubeadm's diff as a diff block
+    (a line that drops a hand edit says so at its end)."""
+    if not page["upgrades"]:
+        return []
+    out = ["## Upgrades in place: what kubeadm rewrites", "",
+           "`kubeadm upgrade diff` ran before `kubeadm upgrade apply`; names, addresses, the "
+           "harness's ports and hashes are replaced.", ""]
+    for item in page["upgrades"]:
+        out += [f"### {item['profile']}: {item['from']} → {item['to']}", "",
+                f"- before, on {item['before']['version']}: {item['before']['counts']}; after, "
+                f"on {item['after']['version']}: {item['after']['counts']}"]
+        if item["kept"]:
+            out.append(f"- {_link(item['kept']['anchor'], 'profile kept after the upgrade')}: "
+                       f"{_md(item['kept']['message'], 300)}")
+        diff = item["diff"]
+        if diff is None:
+            out += ["- no output of `kubeadm upgrade diff` is recorded for this cluster", ""]
+            continue
+        out += [f"- kubeadm upgrade diff: {_md(diff['summary'], 300)}", ""]
+        if diff["files"]:
+            out.append("```diff")
+            for found in diff["files"]:
+                out += [f"--- {found['file']}"]
+                for hunk in found["hunks"]:
+                    out.append(f"@@ {hunk['at']} @@" + (f" {hunk['where']}" if hunk["where"]
+                                                        else ""))
+                    out += [f"{line['op']}{line['text']}"
+                            + (f"    # {line['mark']}" if line["mark"] else "")
+                            for line in hunk["lines"]]
+            out += ["```", ""]
+    return out
+
+
 def _phases(page: dict) -> list[str]:
     if not page["phases"]:
         return []
@@ -166,4 +200,4 @@ def _clusters(page: dict) -> list[str]:
 
 def render(page: dict) -> str:
     return "\n".join([*_head(page), *_rows(page), *_changes(page), *_problems(page),
-                      *_matrix(page), *_phases(page), *_clusters(page)])
+                      *_matrix(page), *_upgrades(page), *_phases(page), *_clusters(page)])

@@ -3,9 +3,10 @@
 A report of several versions opens with what differs between adjacent versions (classed as
 ``authprobe diff --adjacent`` classes it), then the failures and errors, then the matrix:
 profiles x scenarios, one mark per version, each message said once for the versions that
-share it. The restart plot, the clusters' facts, probes and phases, and every cell's
-evidence follow; whatever is long (evidence, samples, every phase, logs) is one click away
-in a ``<details>`` the cell's mark links to. ``matrix.html`` is one self-contained page
+share it. After an upgrade in place, what ``kubeadm upgrade diff`` said each upgrade
+rewrites follows the matrix. The restart plot, the clusters' facts, probes and phases, and
+every cell's evidence follow; whatever is long (evidence, samples, every phase, logs) is one
+click away in a ``<details>`` the cell's mark links to. ``matrix.html`` is one self-contained page
 (inline CSS and SVG, rendered from ``templates/matrix.html.j2``); both pages are rendered
 from the same view of an outcomes document (:func:`view`).
 """
@@ -21,7 +22,7 @@ from markupsafe import Markup
 
 from ..model.outcome import ERROR, FAIL, LABELS, NOT_JUDGED, SKIPPED, CellRecord
 from ..model.summary import one_line
-from . import changes, judged, markdown, plot, rows
+from . import changes, judged, markdown, plot, rows, upgrades
 from .evidence import AUDIT_COLUMNS, cell_view, cluster_names, cluster_view, phase_grid, run_facts
 from .grid import (
     CLASSES,
@@ -91,6 +92,7 @@ def view(document: dict) -> dict:
         "problems": problems, "phases": [p for c in clusters for p in c["phases"]],
         "phase_names": phase_names, "phase_rows": phase_rows,
         "clusters": clusters, "tests": document.get("tests", []),
+        "upgrades": upgrades.views(document, cells),
         "audit_columns": AUDIT_COLUMNS,
         "evidence": [{"profile": p, "scenario": s, "id": "evidence-" + row_anchor(p, s),
                       "cells": [views[(p, s, v)] for v in versions if (p, s, v) in views]}
