@@ -410,7 +410,8 @@ def upgrade(env: Env, run: ClusterRun) -> str:
     took = fmt_seconds(run.handle.upgrade["seconds"])
     say(f"{run.name}: upgraded to {version} in {took}")
     return (f"upgraded from {run.upgraded_from} to {version} in {took}: "
-            f"{run.handle.upgrade['kubeadm']}; {_restart_line(replacement)}; kubectl logs "
+            f"{run.handle.upgrade['kubeadm']}; {_diff_line(rewrites)}; "
+            f"{_restart_line(replacement)}; kubectl logs "
             f"{'works' if reached['logs_ok'] else 'fails: ' + reached['logs']}, exec "
             f"{'works' if reached['exec_ok'] else 'fails: ' + reached['exec']}")
 
@@ -429,8 +430,11 @@ def upgrade_diff(env: Env, run: ClusterRun, folder: Path) -> dict:
     output = "\n".join(line for line in log.read_text().splitlines()
                        if not line.startswith("$ kubeadm"))
     names, ports = normalised_names(run, manifests.get(MANIFEST, ""))
-    edits = kubeadm_diff.hand_edits(run.rendered.manifest_args, run.rendered.manifest_probes)
-    found = kubeadm_diff.record(output, manifests, edits, names, ports)
+    rendered = run.rendered
+    by_hand = kubeadm_diff.edits(rendered.manifest_args, rendered.manifest_probes)
+    by_patch = kubeadm_diff.edits({}, rendered.expected.get("probes", {})
+                                  if rendered.patch_files else {})
+    found = kubeadm_diff.record(output, manifests, by_hand, names, ports, by_patch)
     record_cluster(env, run, kubeadm_diff=found)
     return found
 
@@ -499,6 +503,13 @@ def replacement_start(run: ClusterRun, replacement: Replacement) -> tuple[str, i
             return c.pod_uid, c.attempt, c.created_ns / 1e9
     raise AuthprobeError(f"{run.name}: the runtime no longer knows the kube-apiserver container "
                          f"of pod {replacement.after} attempt {replacement.settled_attempt}")
+
+
+def _diff_line(rewrites: dict) -> str:
+    changed = len(rewrites["changes"])
+    dropped = rewrites["removes_hand_edits"]
+    return (f"kubeadm upgrade diff: {changed} changed line{'s' if changed != 1 else ''}"
+            + (f", drops the hand edits {', '.join(dropped)}" if dropped else ""))
 
 
 def _restart_line(replacement: Replacement) -> str:

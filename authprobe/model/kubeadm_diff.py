@@ -13,7 +13,10 @@ from a map). Read here:
 - a removed line of the kube-apiserver manifest that drops a hand edit (a flag the profile
   sets by hand, ``apiserver.handEditedArgs``, or a probe field it changes by hand) is marked
   with that edit, named as the verification names what it finds lost (``--request-timeout``,
-  ``livenessProbe.failureThreshold``);
+  ``livenessProbe.failureThreshold``); one that drops a probe change of a kubeadm patch is
+  marked too, as kept: ``upgrade diff`` renders without the patches, which ``upgrade apply``
+  is given again (seen with kubeadm v1.35.8: liveness-patch's failureThreshold 16 shows as
+  removed, and the upgraded cluster keeps it);
 - every text normalised, so that the diffs of two runs compare: the node's and the cluster's
   names, the node's address, the ports the harness chose for its servers, hashes and
   temporary paths are replaced by placeholders.
@@ -42,18 +45,18 @@ NO_NEWLINE = "\\ No newline at end of file"
 
 
 @dataclass(frozen=True)
-class HandEdit:
-    """A change the harness made by hand to the kube-apiserver manifest after kubeadm init."""
+class Edit:
+    """A change of the kube-apiserver manifest from what kubeadm renders of its configuration:
+    made by hand after kubeadm init, or by a kubeadm patch."""
 
     key: str  # --flag, or probe.field (httpGet's fields too: livenessProbe.port)
     value: str
 
 
-def hand_edits(args: Mapping[str, Any], probes: Mapping[str, Mapping[str, Any]]
-               ) -> list[HandEdit]:
-    """The hand edits of flags (``{name: value}``) and probes (``{probe: {field: value}}``)."""
-    return ([HandEdit(f"--{name}", str(value)) for name, value in sorted(args.items())]
-            + [HandEdit(f"{probe}.{name}", str(value))
+def edits(args: Mapping[str, Any], probes: Mapping[str, Mapping[str, Any]]) -> list[Edit]:
+    """The edits of flags (``{name: value}``) and probes (``{probe: {field: value}}``)."""
+    return ([Edit(f"--{name}", str(value)) for name, value in sorted(args.items())]
+            + [Edit(f"{probe}.{name}", str(value))
                for probe, fields in sorted(probes.items()) for name, value in fields.items()])
 
 
@@ -64,6 +67,7 @@ class Line:
     old: int | None = None  # its line in the manifest on the node ("-" and context lines)
     where: str | None = None  # the field of a removed line
     removes: str | None = None  # the hand edit a removed line drops
+    patched: str | None = None  # the patch's change a removed line drops (apply keeps it)
 
 
 @dataclass
@@ -196,8 +200,8 @@ def _same(text: str, value: str) -> bool:
     return text == value or str(loaded) == value
 
 
-def _removed_edit(line: Line, edits: list[HandEdit]) -> str | None:
-    """The hand edit a removed line of the kube-apiserver manifest drops, if any: a flag as a
+def _dropped(line: Line, edits: list[Edit]) -> str | None:
+    """The edit a removed line of the kube-apiserver manifest drops, if any: a flag as a
     ``- --name=value`` item of its command, or a probe's field."""
     content = line.text.strip()
     if content.startswith("- --") and (line.where is None or line.where.endswith(
@@ -217,11 +221,12 @@ def _removed_edit(line: Line, edits: list[HandEdit]) -> str | None:
     return None
 
 
-def placed(files: list[FileDiff], manifests: Mapping[str, str],
-           edits: Iterable[HandEdit]) -> list[FileDiff]:
+def placed(files: list[FileDiff], manifests: Mapping[str, str], by_hand: Iterable[Edit],
+           by_patch: Iterable[Edit] = ()) -> list[FileDiff]:
     """``files`` with each removed line placed in its manifest (``manifests``: path -> text
-    as on the node) and, in the kube-apiserver manifest, marked with the hand edit it drops."""
-    edits = list(edits)
+    as on the node) and, in the kube-apiserver manifest, marked with the hand edit or the
+    patch's change it drops."""
+    by_hand, by_patch = list(by_hand), list(by_patch)
     for diff in files:
         component = PurePosixPath(diff.path).stem
         paths = field_paths(manifests.get(diff.path, ""))
@@ -232,7 +237,8 @@ def placed(files: list[FileDiff], manifests: Mapping[str, str],
                 found = paths.get(line.old or 0)
                 line.where = _short(found, component) if found else None
                 if component == APISERVER:
-                    line.removes = _removed_edit(line, edits)
+                    line.removes = _dropped(line, by_hand)
+                    line.patched = None if line.removes else _dropped(line, by_patch)
     return files
 
 
@@ -250,16 +256,17 @@ def normalise(text: str, names: Mapping[str, str], ports: Iterable[int] = ()) ->
     return TEMP_PATH.sub("/tmp/<temp>", text)
 
 
-def record(output: str, manifests: Mapping[str, str], edits: Iterable[HandEdit],
-           names: Mapping[str, str], ports: Iterable[int] = ()) -> dict:
+def record(output: str, manifests: Mapping[str, str], by_hand: Iterable[Edit],
+           names: Mapping[str, str], ports: Iterable[int] = (),
+           by_patch: Iterable[Edit] = ()) -> dict:
     """The record of one ``kubeadm upgrade diff``: its files and hunks (every line
-    normalised; a removed line with its field and the hand edit it drops), ``changes`` (one
-    line per changed line: file, - or +, the line), the hand edits the harness made and
-    those the diff drops, and what else kubeadm said."""
-    edits = list(edits)
-    ports = list(ports)
+    normalised; a removed line with its field and the hand edit or patch change it drops),
+    ``changes`` (one line per changed line: file, - or +, the line), the hand edits the
+    harness made and those the diff drops, the patch changes it shows removed, and what else
+    kubeadm said."""
+    by_hand, ports = list(by_hand), list(ports)
     files, said = parse(output)
-    placed(files, manifests, edits)
+    placed(files, manifests, by_hand, by_patch)
 
     def clean(text: str) -> str:
         return normalise(text, names, ports)
@@ -276,15 +283,18 @@ def record(output: str, manifests: Mapping[str, str], edits: Iterable[HandEdit],
                     item["where"] = line.where
                 if line.removes:
                     item["removes_hand_edit"] = line.removes
+                if line.patched:
+                    item["kept_by_patch"] = line.patched
                 lines.append(item)
                 if line.op != " ":
                     changes.append(f"{diff.name}: {line.op} {item['text'].strip()}"
                                    + (f" [{line.where}]" if line.where else ""))
             hunks.append({"at": hunk.at, "lines": lines})
         shown.append({"file": diff.path, "hunks": hunks})
-    removed = [line.removes for diff in files for hunk in diff.hunks for line in hunk.lines
-               if line.removes]
+    lines = [line for diff in files for hunk in diff.hunks for line in hunk.lines]
     return {"files": shown, "changes": changes,
-            "hand_edits": [edit.key for edit in edits],
-            "removes_hand_edits": list(dict.fromkeys(removed)),
+            "hand_edits": [edit.key for edit in by_hand],
+            "removes_hand_edits": list(dict.fromkeys(ln.removes for ln in lines if ln.removes)),
+            "shows_patches_removed": list(dict.fromkeys(ln.patched for ln in lines
+                                                        if ln.patched)),
             "said": [clean(line) for line in said]}

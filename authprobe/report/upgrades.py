@@ -21,6 +21,20 @@ def removes_words(edit: str) -> str:
     return f"removes a hand edit: {edit}"
 
 
+def patch_words(edit: str) -> str:
+    return f"a kubeadm patch ({edit}): diff leaves it out, apply applies it again"
+
+
+def _mark(line: dict) -> tuple[str, str]:
+    """(the mark's words, its class) of a diff line: the hand edit it removes, or the
+    patch change it shows removed though apply keeps it."""
+    if line.get("removes_hand_edit"):
+        return removes_words(line["removes_hand_edit"]), "hand"
+    if line.get("kept_by_patch"):
+        return patch_words(line["kept_by_patch"]), "patch"
+    return "", ""
+
+
 def diff_view(record: dict) -> dict:
     """A kubeadm diff record as the pages print it: each line with its class and mark."""
     files = []
@@ -30,8 +44,7 @@ def diff_view(record: dict) -> dict:
             lines = [{"op": line["op"], "text": line["text"],
                       "css": LINE_CLASSES.get(line["op"], "ctx"),
                       "where": line.get("where") or "",
-                      "mark": (removes_words(line["removes_hand_edit"])
-                               if line.get("removes_hand_edit") else "")}
+                      "mark": _mark(line)[0], "mark_css": _mark(line)[1]}
                      for line in hunk.get("lines", [])]
             wheres = [line["where"] for line in lines if line["where"]]
             hunks.append({"at": hunk.get("at", ""), "where": wheres[0] if wheres else "",
@@ -48,6 +61,10 @@ def diff_view(record: dict) -> dict:
             dropped)
     elif edits:
         summary += "; drops none of the hand edits " + ", ".join(edits)
+    patched = list(record.get("shows_patches_removed", []))
+    if patched:
+        summary += ("; shows the kubeadm patch's " + ", ".join(patched) + " removed, which "
+                    "upgrade apply keeps (diff does not read the patches)")
     return {"files": files, "dropped": dropped, "hand_edits": edits, "summary": summary,
             "said": list(record.get("said", []))}
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from authprobe.model.kubeadm_diff import (
-    HandEdit,
+    Edit,
+    edits,
     field_paths,
-    hand_edits,
     normalise,
     parse,
     placed,
@@ -130,12 +130,11 @@ def test_two_clusters_that_differ_only_in_names_and_addresses_compare_equal():
     assert three["changes"] != two["changes"]
 
 
-def test_hand_edits_are_named_as_the_verification_names_what_is_lost():
-    edits = hand_edits({"request-timeout": "2m0s"},
-                       {"livenessProbe": {"failureThreshold": 16, "port": 8080}})
-    assert edits == [HandEdit("--request-timeout", "2m0s"),
-                     HandEdit("livenessProbe.failureThreshold", "16"),
-                     HandEdit("livenessProbe.port", "8080")]
+def test_edits_are_named_as_the_verification_names_what_is_lost():
+    made = edits({"request-timeout": "2m0s"},
+                 {"livenessProbe": {"failureThreshold": 16, "port": 8080}})
+    assert made == [Edit("--request-timeout", "2m0s"), Edit("livenessProbe.failureThreshold", "16"),
+                    Edit("livenessProbe.port", "8080")]
 
 
 def test_a_manifest_that_is_not_yaml_places_nothing():
