@@ -142,3 +142,87 @@ def test_a_manifest_that_is_not_yaml_places_nothing():
     files, _ = parse("--- " + APISERVER + "\n+++ new manifest\n@@ -3 +3 @@\n-  a: 1\n+  a: 2\n")
     (line, _) = placed(files, {APISERVER: "a: ["}, [])[0].hunks[0].lines
     assert line.where is None and line.removes is None
+
+
+HAND_EDIT = DATA / "liveness-hand-edit-1.33.13-1.34.12"
+HAND_FLAGS = DATA / "hand-flags-1.33.13-1.34.12"
+
+
+def recorded(folder: Path, by_hand=(), by_patch=()) -> dict:
+    manifests = {APISERVER: (folder / "before-upgrade-kube-apiserver.yaml").read_text()}
+    return record((folder / "kubeadm-upgrade-diff.log").read_text(), manifests, by_hand,
+                  {"172.18.0.3": "<node-ip>"}, [], by_patch)
+
+
+def lines_of(found: dict, name: str) -> list[dict]:
+    (diff,) = [f for f in found["files"] if f["file"].endswith(name)]
+    return [line for hunk in diff["hunks"] for line in hunk["lines"]]
+
+
+def test_the_fields_of_a_real_manifest_by_line():
+    paths = field_paths((HAND_EDIT / "before-upgrade-kube-apiserver.yaml").read_text())
+    container = "spec.containers[kube-apiserver]"
+    assert paths[5] == ("metadata.annotations.kubeadm.kubernetes.io/kube-apiserver."
+                        "advertise-address.endpoint")
+    assert paths[16] == f"{container}.command"  # - --advertise-address=...
+    assert paths[52] == f"{container}.livenessProbe.failureThreshold"
+    assert paths[54] == f"{container}.livenessProbe.httpGet.host"
+    assert paths[14] == f"{container}.command"  # "  - command:", the container's first key
+
+
+def test_the_removed_line_that_drops_the_probe_hand_edit_is_marked_and_no_other():
+    found = recorded(HAND_EDIT, edits({}, {"livenessProbe": {"failureThreshold": 16}}))
+    assert found["hand_edits"] == ["livenessProbe.failureThreshold"]
+    assert found["removes_hand_edits"] == ["livenessProbe.failureThreshold"]
+    lines = lines_of(found, "kube-apiserver.yaml")
+    marked = [line for line in lines if "removes_hand_edit" in line]
+    assert marked == [{"op": "-", "text": "      failureThreshold: 16",
+                       "where": "livenessProbe.failureThreshold",
+                       "removes_hand_edit": "livenessProbe.failureThreshold"}]
+    # kubeadm 1.34 names the probe port: each probe's port line placed in its probe
+    assert [line["where"] for line in lines if line["text"].strip() == "port: 6443"] == [
+        "livenessProbe.httpGet.port", "readinessProbe.httpGet.port",
+        "startupProbe.httpGet.port"]
+    assert "kube-apiserver.yaml: - failureThreshold: 16 [livenessProbe.failureThreshold]" in (
+        found["changes"])
+    assert "kube-apiserver.yaml: + failureThreshold: 8" in found["changes"]
+    assert not any("removes_hand_edit" in line for line in lines_of(found, "scheduler.yaml"))
+
+
+def test_the_removed_lines_that_drop_flags_added_or_changed_by_hand_are_marked():
+    by_hand = edits({"request-timeout": "2m0s",
+                     "enable-admission-plugins": "NodeRestriction,PodNodeSelector"}, {})
+    found = recorded(HAND_FLAGS, by_hand)
+    assert found["removes_hand_edits"] == ["--enable-admission-plugins", "--request-timeout"]
+    lines = lines_of(found, "kube-apiserver.yaml")
+    assert [(line["text"].strip(), line.get("where"), line.get("removes_hand_edit"))
+            for line in lines[1:5]] == [
+        ("- --enable-admission-plugins=NodeRestriction,PodNodeSelector", "command",
+         "--enable-admission-plugins"),
+        ("- --enable-admission-plugins=NodeRestriction", None, None),  # kubeadm's, added
+        ("- --request-timeout=2m0s", "command", "--request-timeout"),
+        ("image: registry.k8s.io/kube-apiserver:v1.33.13", "image", None)]
+
+
+def test_a_removed_flag_of_another_value_than_the_hand_edit_is_not_marked():
+    found = recorded(HAND_FLAGS, edits({"enable-admission-plugins": "NodeRestriction,"
+                                                                    "AlwaysPullImages"}, {}))
+    assert found["removes_hand_edits"] == []
+
+
+def test_a_probe_change_of_a_kubeadm_patch_shown_removed_is_marked_kept_not_a_hand_edit():
+    found = recorded(HAND_EDIT, by_patch=edits({}, {"livenessProbe": {"failureThreshold": 16}}))
+    assert found["removes_hand_edits"] == [] and found["hand_edits"] == []
+    assert found["shows_patches_removed"] == ["livenessProbe.failureThreshold"]
+    (marked,) = [line for line in lines_of(found, "kube-apiserver.yaml")
+                 if "kept_by_patch" in line]
+    assert marked["text"] == "      failureThreshold: 16"
+
+
+def test_kubeadm_shows_a_patch_and_a_hand_edit_alike():
+    """kubeadm v1.35.8's diff of the twins: the patched probe as removed as the hand-edited
+    one (upgrade diff renders without the patches apply is given)."""
+    hand = record((DATA / "liveness-hand-edit-1.34.12-1.35.8.log").read_text(), {}, [], {})
+    patch = record((DATA / "liveness-patch-1.34.12-1.35.8.log").read_text(), {}, [], {})
+    assert hand["changes"] == patch["changes"]
+    assert "kube-apiserver.yaml: - failureThreshold: 16" in patch["changes"]
