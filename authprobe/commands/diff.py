@@ -5,7 +5,10 @@ minor against the next one, so every change between adjacent minors is listed an
 
 ``authprobe diff --upgrade REPORT``: within one run of ``--upgrade-to``, the cells of each
 cluster before its upgrade in place against those of the same cluster after it, classed by
-the rows of both minors like any other pair.
+the rows of both minors like any other pair; and, for each cluster, what ``kubeadm upgrade
+diff`` said before the upgrade (how many lines it changes, the hand edits it drops). Between
+two runs (``authprobe diff OLD NEW``) the kubeadm diff is compared as an observation of
+``profile_kept_after_upgrade``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..paths import scenarios_dir
 from ..report.by_version import of_version
 from ..report.diff import compare, failed, render
 from ..report.document import Outcomes, load
+from ..report.upgrades import summary_lines
 
 HELP = "compare two report folders and list every changed cell, classed"
 
@@ -117,5 +121,8 @@ def run(args: argparse.Namespace) -> int:
         changes, versions, compared = compare(old, new)
         print(("\n" if number else "") + render(old, new, changes, versions, compared,
                                                  args.fail_on_switch), end="")
+        if args.upgrade:
+            lines = summary_lines(new.data, new.cells[0].upgraded_from or "")
+            print("\n" + "\n".join(lines) if lines else "")
         regression = regression or failed(changes, args.fail_on_switch)
     return 1 if regression else 0

@@ -101,3 +101,20 @@ def views(document: dict, cells: Sequence[CellRecord]) -> list[dict]:
     order = profiles_in([v["profile"] for v in found])
     return sorted(found, key=lambda v: (order.index(v["profile"]), version_key(v["to"]),
                                         v["name"]))
+
+
+def summary_lines(document: dict, upgraded_from: str) -> list[str]:
+    """Markdown lines that say, for each cluster upgraded from ``upgraded_from``, what
+    ``kubeadm upgrade diff`` said before the upgrade (the report holds the diff itself)."""
+    found = [(record.get("profile", ""), record.get("name", ""), record.get("kubeadm_diff"))
+             for record in document.get("clusters", [])
+             if record.get("upgraded_from") == upgraded_from]
+    if not found:
+        return []
+    out = [f"kubeadm upgrade diff before the upgrade from {upgraded_from} (the lines are in "
+           "the report, under *Upgrades in place*):", ""]
+    for profile, name, rewrites in sorted(found):
+        said = (diff_view(rewrites)["summary"] if rewrites is not None
+                else "no output of kubeadm upgrade diff is recorded")
+        out.append(f"- {profile} (`{name}`): {said}")
+    return out
