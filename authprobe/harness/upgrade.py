@@ -509,7 +509,8 @@ def _diff_line(rewrites: dict) -> str:
     changed = len(rewrites["changes"])
     dropped = rewrites["removes_hand_edits"]
     return (f"kubeadm upgrade diff: {changed} changed line{'s' if changed != 1 else ''}"
-            + (f", drops the hand edits {', '.join(dropped)}" if dropped else ""))
+            + (f", drops the hand edit{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}"
+               if dropped else ""))
 
 
 def _restart_line(replacement: Replacement) -> str:
