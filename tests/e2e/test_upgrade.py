@@ -107,6 +107,10 @@ def test_kubeadm_diff_drops_the_hand_edit_before_the_upgrade_and_the_report_mark
         assert any(change.startswith("kube-apiserver.yaml: + image: ")
                    for change in rewrites["changes"]), rewrites["changes"]
         assert upgraded[profile]["name"].split("@")[0] not in json.dumps(rewrites)
+    # upgrade diff renders without the patches apply is given: the patch's change shows as
+    # removed, marked as kept
+    assert upgraded["liveness-patch"]["kubeadm_diff"]["shows_patches_removed"] == [
+        "livenessProbe.failureThreshold"]
     assert "removes a hand edit: livenessProbe.failureThreshold" in (
         folder / "matrix.md").read_text()
 
