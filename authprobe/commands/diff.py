@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         changes, versions, compared = compare(old, new)
         print(("\n" if number else "") + render(old, new, changes, versions, compared,
                                                  args.fail_on_switch), end="")
-        if args.upgrade:
-            lines = summary_lines(new.data, new.cells[0].upgraded_from or "")
-            print("\n" + "\n".join(lines) if lines else "")
+        lines = summary_lines(new.data, new.cells[0].upgraded_from or "") if args.upgrade else []
+        if lines:
+            print("\n" + "\n".join(lines))
         regression = regression or failed(changes, args.fail_on_switch)
     return 1 if regression else 0
