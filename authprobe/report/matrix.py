@@ -6,9 +6,9 @@ profiles x scenarios, one mark per version, each message said once for the versi
 share it. After an upgrade in place, what ``kubeadm upgrade diff`` said each upgrade
 rewrites follows the matrix. The restart plot, the clusters' facts, probes and phases, and
 every cell's evidence follow; whatever is long (evidence, samples, every phase, logs) is one
-click away in a ``<details>`` the cell's mark links to. ``matrix.html`` is one self-contained page
-(inline CSS and SVG, rendered from ``templates/matrix.html.j2``); both pages are rendered
-from the same view of an outcomes document (:func:`view`).
+click away in a ``<details>`` the cell's mark links to. ``matrix.html`` is one
+self-contained page (inline CSS and SVG, rendered from ``templates/matrix.html.j2``); both
+pages are rendered from the same view of an outcomes document (:func:`view`).
 """
 
 from __future__ import annotations
