@@ -389,8 +389,8 @@ def review_body(entry: Entry, identity: Identity | None = None) -> dict:
 @dataclass(frozen=True)
 class Request:
     """The real request of an entry: authorized as the entry's verb on its resource; one
-    that changes something is a dry run with a body kube-apiserver cannot take, so an
-    allowed one changes nothing."""
+    that would write is a dry run (``dryRun=All``) with an empty body, so an allowed one
+    stores nothing."""
 
     method: str
     path: str
