@@ -126,7 +126,7 @@ def load_rbac(profile: Path, spec: Any) -> RbacPart:
     for key in spec:
         if not isinstance(spec[key], str) or not spec[key].strip():
             raise _fail(profile, f"rbac.{key} must be a path relative to the profile file")
-    folder = (profile.parent / spec["manifests"]) if "manifests" in spec else None
+    folder = (profile.parent / spec["manifests"]).resolve() if "manifests" in spec else None
     manifests: tuple[Manifest, ...] = ()
     if folder is not None:
         if not folder.is_dir():
@@ -134,7 +134,7 @@ def load_rbac(profile: Path, spec: Any) -> RbacPart:
         manifests = load_manifests(folder)
     access = None
     if "access" in spec:
-        path = profile.parent / spec["access"]
+        path = (profile.parent / spec["access"]).resolve()
         if not path.is_file():
             raise _fail(profile, f"rbac.access: file {path} does not exist")
         access = load_table(path)

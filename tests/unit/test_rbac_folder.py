@@ -121,7 +121,7 @@ def test_a_profile_with_an_unknown_resource_in_its_table_does_not_load(tmp_path)
     with pytest.raises(AuthprobeError) as caught:
         load_profile(profile)
     assert caught.value.one_line() == (
-        f"access table {profile.parent / '..' / 'access.yaml'}: entry 1 (alice list "
+        f"access table {(tmp_path / 'access.yaml').resolve()}: entry 1 (alice list "
         "deploymnets.apps in a): kube-apiserver serves no resource deploymnets in API group "
         "apps on any minor authprobe supports (api-resources.yaml): did you mean "
         "deployments? correct the entry's apiGroup and resource, or remove the entry")

@@ -22,7 +22,8 @@ def example():
 
 def test_the_folder_holds_every_kind_and_a_copy_of_edit_kept_from_updates():
     rbac = example().at(V("1.34.12")).rbac
-    assert rbac.manifests_dir == EXAMPLE / "profiles" / ".." / "rbac"
+    assert rbac.manifests_dir == (EXAMPLE / "rbac").resolve()
+    assert rbac.access.source == (EXAMPLE / "access.yaml").resolve()
     assert {m.kind for m in rbac.manifests} == {
         "Namespace", "ServiceAccount", "ClusterRole", "Role", "ClusterRoleBinding",
         "RoleBinding"}
