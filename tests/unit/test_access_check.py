@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from authprobe.errors import AuthprobeError
-from authprobe.harness import access_check, revocation
+from authprobe.harness import access_check, rbac, revocation
 from authprobe.harness.audit import AuditRecord
 from authprobe.harness.kubelet import Review
 from authprobe.model import apiresources
@@ -264,3 +265,56 @@ def test_the_revocation_role_lets_its_user_reach_both_doors_only():
          "name": revocation.REVOCATION_USER}]
     assert revocation.BINDING.document["roleRef"]["name"] == revocation.ROLE.name
 
+
+
+# -- applying the folder ---------------------------------------------------------------------
+
+
+class ApplyingNode:
+    """kubectl in a stand-in node: the objects it holds, and what it was asked."""
+
+    def __init__(self, held: dict, refuse: str | None = None):
+        self.held, self.refuse, self.asked = held, refuse, []
+
+    def kubectl(self, *argv, input=None, check=True, **kwargs):
+        self.asked.append(argv)
+        if argv[0] == "get":
+            found = self.held.get((argv[1], argv[2]))
+            return SimpleNamespace(stdout=json.dumps(found) if found else "", returncode=0)
+        if self.refuse:
+            return SimpleNamespace(stdout="", stderr=f"error: {self.refuse}\n", returncode=1)
+        doc = json.loads(input)
+        self.held[(argv[0], doc["metadata"]["name"])] = doc
+        return SimpleNamespace(stdout="", stderr="", returncode=0)
+
+
+def test_an_object_is_created_or_replaced_whole_and_a_refusal_is_one_line():
+    node = ApplyingNode({("clusterroles.rbac.authorization.k8s.io", "authprobe-revocation"):
+                         {"metadata": {"name": "authprobe-revocation"}}})
+    assert rbac.put_object(node, revocation.ROLE) == "replaced"
+    assert rbac.put_object(node, revocation.BINDING) == "created"
+    assert [a[0] for a in node.asked] == ["get", "replace", "get", "create"]
+    assert node.asked[2][:3] == ("get", "clusterrolebindings.rbac.authorization.k8s.io",
+                                 "authprobe-revocation")
+    refused = ApplyingNode({}, refuse='roles.rbac.authorization.k8s.io "r" is forbidden')
+    with pytest.raises(AuthprobeError) as caught:
+        rbac.put_object(refused, revocation.ROLE)
+    assert caught.value.one_line() == (
+        "the revocation scenario (ClusterRole authprobe-revocation): kube-apiserver refused "
+        'it: error: roles.rbac.authorization.k8s.io "r" is forbidden')
+
+
+def test_a_service_account_the_cluster_lacks_is_one_line_naming_what_to_add(monkeypatch):
+    class Core:
+        def __init__(self, api):
+            pass
+
+        def create_namespaced_service_account_token(self, name, namespace, body):
+            raise ApiException(status=404, reason="Not Found")
+
+    monkeypatch.setattr(rbac.kubernetes.client, "CoreV1Api", Core)
+    subject = TABLE.service_accounts()[0]
+    with pytest.raises(AuthprobeError, match=r"service account team-a/builder does not exist "
+                                             r"in the cluster: add it to the profile's RBAC "
+                                             r"folder"):
+        rbac.service_account_token(object(), subject)
