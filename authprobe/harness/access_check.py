@@ -71,7 +71,7 @@ def send(client: HttpClient, request: Request) -> requests.Response:
         return (client.request(request.method, request.path, params=list(request.params),
                                data=request.body, headers=headers, stream=request.stream),)
 
-    (response,) = until(attempt, timeout=waits().apiserver_back, interval=2.0,
+    (response,) = until(attempt, timeout=waits().apiserver_back, interval=2.0, quiet=True,
                         retry_on=UNREACHABLE, what=f"an answer to {request.reads()}")
     response.close()
     return response
