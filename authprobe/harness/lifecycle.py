@@ -20,7 +20,7 @@ its stage.
 
 from __future__ import annotations
 
-from . import servers, steps, upgrade
+from . import rbac, servers, steps, upgrade
 from .phases import BRING_UP, END, RELEASE, STAGES, UPGRADE, Step, arrange
 
 
@@ -41,6 +41,10 @@ def _has_issuer(env, run) -> bool:
     return run.profile.issuer is not None
 
 
+def _names_rbac(env, run) -> bool:
+    return run.profile.rbac is not None
+
+
 LIFECYCLE = [
     Step("servers", servers.start, BRING_UP, applies=_runs_servers),
     Step("create", steps.create, BRING_UP, applies=_fresh, catch=(steps.export_logs,)),
@@ -50,6 +54,7 @@ LIFECYCLE = [
     Step("connect", steps.connect, BRING_UP, catch=(steps.export_logs,)),
     Step("ready", steps.ready, BRING_UP, catch=(steps.export_logs,)),
     Step("jwt", servers.wait_jwt, BRING_UP, applies=_has_issuer, catch=(steps.export_logs,)),
+    Step("rbac", rbac.apply, BRING_UP, applies=_names_rbac, catch=(steps.export_logs,)),
     Step("dashboard", steps.deploy_dashboard, BRING_UP, catch=(steps.export_logs,)),
     Step("settle", upgrade.settle, UPGRADE, catch=(steps.export_logs,)),
     Step("upgrade", upgrade.upgrade, UPGRADE, catch=(steps.export_logs,)),

@@ -344,11 +344,22 @@ def _config(inp: RenderInput, private: str, patch_files: dict[str, str],
     })
 
 
+def audit_policy(profile: ProfileAt) -> dict:
+    """AUDIT_POLICY, with the users of the profile's access table audited too (the real
+    request of each entry is matched to its audit record)."""
+    users = profile.rbac.audited_users() if profile.rbac is not None else []
+    if not users:
+        return AUDIT_POLICY
+    policy = copy.deepcopy(AUDIT_POLICY)
+    policy["rules"].insert(-1, {"level": "Metadata", "users": users})
+    return policy
+
+
 def _auth_files(inp: RenderInput, endpoints: Endpoints) -> dict[str, str]:
     auth_files = {name: dump(doc) for name, doc in inp.profile.auth_files.items()}
     auth_files.update(server_files(inp.profile, inp.version, endpoints))
     if inp.audit:
-        auth_files[AUDIT_POLICY_FILE] = dump(AUDIT_POLICY)
+        auth_files[AUDIT_POLICY_FILE] = dump(audit_policy(inp.profile))
     return auth_files
 
 
@@ -378,6 +389,7 @@ def render(inp: RenderInput, private: str = "@PRIVATE_DIR@",
         "version": str(inp.version),
         "kind": inp.kind_version,
         "image_id": inp.image_id,
+        **({"rbac": inp.profile.rbac.fingerprint()} if inp.profile.rbac is not None else {}),
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     expected = {
@@ -413,18 +425,30 @@ def token_file_text(token: str, user: str = ADMIN_USER) -> str:
     """The static token file line of one of TOKEN_USERS (CSV ``token,user,uid[,"groups"]``)."""
     if user not in TOKEN_USERS:
         raise ValueError(f"{user!r} is not one of the clusters' token users")
+    uid = ADMIN_UID if user == ADMIN_USER else f"authprobe-{user}"
+    return _token_line(token, user, uid, TOKEN_USERS[user])
+
+
+def access_token_text(token: str, user: str, groups: tuple[str, ...]) -> str:
+    """The static token file line of a user of a profile's access table."""
+    if user in TOKEN_USERS:
+        raise ValueError(f"{user!r} is one of the clusters' own token users")
+    return _token_line(token, user, f"access:{user}", groups)
+
+
+def _token_line(token: str, user: str, uid: str, groups: tuple[str, ...]) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,}", token):
         raise ValueError(f"the token of {user} must be at least 16 URL-safe characters")
-    uid = ADMIN_UID if user == ADMIN_USER else f"authprobe-{user}"
-    groups = ",".join(TOKEN_USERS[user])
-    return f"{token},{user},{uid}" + (f',"{groups}"' if groups else "") + "\n"
+    joined = ",".join(groups)
+    return f"{token},{user},{uid}" + (f',"{joined}"' if joined else "") + "\n"
 
 
-def users_of_token_file(text: str) -> dict[str, str]:
-    """User -> token, read back from a token file the harness wrote."""
+def users_of_token_file(text: str, others: tuple[str, ...] = ()) -> dict[str, str]:
+    """User -> token, read back from a token file the harness wrote: TOKEN_USERS' and
+    those of ``others`` (a profile's access table)."""
     found = {}
     for line in text.splitlines():
         parts = line.split(",")
-        if len(parts) >= 3 and parts[1] in TOKEN_USERS:
+        if len(parts) >= 3 and (parts[1] in TOKEN_USERS or parts[1] in others):
             found[parts[1]] = parts[0]
     return found

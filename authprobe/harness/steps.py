@@ -43,6 +43,7 @@ from .render import (
     TOKEN_USERS,
     HostFacts,
     Rendered,
+    access_token_text,
     token_file_text,
     users_of_token_file,
 )
@@ -112,8 +113,13 @@ def write_files(run: ClusterState) -> Path:
     auth.mkdir(mode=0o700, exist_ok=True)
     run.tokens = {user: secrets.token_urlsafe(32) for user in TOKEN_USERS}
     run.token = run.tokens[ADMIN_USER]
+    access_users = run.profile.rbac.token_users() if run.profile.rbac is not None else {}
+    access_tokens = {user: secrets.token_urlsafe(32) for user in access_users}
     naming.write_private(auth / TOKEN_FILE, "".join(
-        token_file_text(token, user) for user, token in run.tokens.items()))
+        token_file_text(token, user) for user, token in run.tokens.items()) + "".join(
+        access_token_text(token, user, access_users[user])
+        for user, token in access_tokens.items()))
+    run.tokens.update(access_tokens)
     for name, text in run.rendered.auth_files.items():
         naming.write_private(auth / name, text)
     patches = run.directory / "patches"
@@ -275,7 +281,9 @@ def connect(env: Env, run: ClusterState) -> str:
     found = run.found
     if run.reused:
         run.provider.write_kubeconfig()
-        run.tokens = users_of_token_file((run.directory / "auth" / TOKEN_FILE).read_text())
+        access_users = tuple(run.profile.rbac.token_users()) if run.profile.rbac else ()
+        run.tokens = users_of_token_file((run.directory / "auth" / TOKEN_FILE).read_text(),
+                                         access_users)
         run.token = run.tokens.get(ADMIN_USER)
         for token in run.tokens.values():
             env.register_secret(token)

@@ -15,6 +15,8 @@ AuthenticationConfiguration: its ``oidc-issuer-url`` is ``{issuerURL}`` (the URL
 gets when it starts) and its ``oidc-ca-file`` names the auth file ``issuer-ca.crt`` (the CA
 the issuer is trusted through), both written by the harness. ``upgradeOnly: true`` leaves
 the profile out of a run's default selection unless the run upgrades (--upgrade-to).
+``rbac`` (top level only) names a folder of the team's RBAC manifests and its access table
+(:mod:`.rbac`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import yaml
 
 from ..errors import AuthprobeError
+from .rbac import RbacPart, load_rbac
 from .versions import KubeVersion, Ranged
 
 ID_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -37,7 +40,7 @@ PROBE_NAMES = ("livenessProbe", "readinessProbe", "startupProbe")
 HTTP_GET_FIELDS = {"host", "port", "path", "scheme"}
 TIMING_FIELDS = {"initialDelaySeconds", "periodSeconds", "failureThreshold", "timeoutSeconds"}
 PARTS = {"apiserver", "probes", "kubelet", "authFiles", "issuer", "authorizer"}
-TOP_LEVEL = {"description", "versions", "upgradeOnly", *PARTS}
+TOP_LEVEL = {"description", "versions", "upgradeOnly", "rbac", *PARTS}
 # How a profile's probe changes are made: a kubeadm patch (kept by kubeadm upgrade, which
 # applies the patches again), or a hand edit of the static pod manifest after kubeadm init
 # (as the 2017 fix was made; an upgrade regenerates the manifest without it).
@@ -103,6 +106,8 @@ class ProfileAt:
     authorizer: MappingProxyType | None = None
     # Flags added to or changed in the static pod manifest by hand after kubeadm init.
     hand_edited_args: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # The team's RBAC manifests and access table (None: the profile names none).
+    rbac: RbacPart | None = None
 
     @property
     def generated_files(self) -> tuple[str, ...]:
@@ -139,6 +144,7 @@ class Profile:
     versions: Ranged | None
     source: Path = field(compare=False)
     upgrade_only: bool = False
+    rbac: RbacPart | None = None
 
     def at(self, version: KubeVersion) -> ProfileAt:
         """The profile for ``version``: the base with that version's row merged over it."""
@@ -342,6 +348,7 @@ def _resolve(profile: Profile, version: KubeVersion, parts: dict, na: str | None
         issuer=MappingProxyType(copy.deepcopy(issuer)) if issuer is not None else None,
         authorizer=(MappingProxyType(copy.deepcopy(authorizer)) if authorizer is not None
                     else None),
+        rbac=profile.rbac,
     )
 
 
@@ -446,8 +453,9 @@ def load_profile(path: Path) -> Profile:
                 raise _fail(path, f"versions row since {since}: unknown keys {sorted(extra)}; "
                             f"allowed: {sorted(ROW_KEYS)}")
             _check_parts(path, row, f"versions row since {since}: ")
+    rbac = load_rbac(path, data["rbac"]) if "rbac" in data else None
     profile = Profile(profile_id, " ".join(description.split()), MappingProxyType(base),
-                      versions, path, upgrade_only)
+                      versions, path, upgrade_only, rbac)
     for since, _ in (versions.rows if versions else ()):
         profile.at(since)  # every row must resolve to a valid profile
     if versions is None:

@@ -79,6 +79,9 @@ class Waits:
     kubelet_answer: float = named("an answer from the kubelet with its webhooks up", 480)
     kubelet_cache: float = named("the kubelet asking the apiserver again after a cached "
                                  "denial (its cacheUnauthorizedTTL is 30 s)", 120)
+    kubelet_revocation: float = named("the kubelet refusing a user whose binding was deleted: "
+                                      "it keeps an allowed answer of its webhook authorizer "
+                                      "for its cacheAuthorizedTTL, 5 min by default", 420)
     jwt_authenticator: float = named("kube-apiserver's JWT authenticator serving: a token of "
                                      "the cluster's issuer accepted after the apiserver fetched "
                                      "its discovery document and keys", 120)

@@ -665,7 +665,8 @@ def test_an_added_step_that_cannot_be_placed_is_one_line():
 def test_the_shipped_lifecycle_has_the_upgrade_as_one_step_of_its_stage():
     shipped = lifecycle.lifecycle()
     assert [s.name for s in shipped if s.when == BRING_UP] == [
-        "servers", "create", "probe-patch", "verify", "connect", "ready", "jwt", "dashboard"]
+        "servers", "create", "probe-patch", "verify", "connect", "ready", "jwt", "rbac",
+        "dashboard"]
     assert [s.name for s in shipped if s.when == UPGRADE] == [
         "settle", "upgrade", "verify", "connect", "ready", "jwt"]
     assert [s.name for s in shipped if s.when in (RELEASE, END)] == ["evidence", "teardown"]
