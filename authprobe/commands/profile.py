@@ -1,4 +1,5 @@
-"""``authprobe profile import CONFIG --files DIR --into PROFILES_DIR --name ID [--pod POD]``:
+"""``authprobe profile import CONFIG --files DIR --into PROFILES_DIR --name ID [--pod POD]
+[--rbac DIR] [--access FILE]``:
 a team's cluster as a profile of its own (:mod:`authprobe.team.importer`).
 
 The profile is loaded and rendered at its minor, as a run would, before it is written; a
@@ -9,11 +10,13 @@ left out are printed, one line each, and kept as comments at the head of the fil
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from pathlib import Path
 
 from ..errors import AuthprobeError
 from ..model.profiles import load_profile
+from ..model.rbac import load_rbac
 from ..model.versions import resolve
 from ..paths import clusters_dir
 from ..team.importer import import_profile, profile_text, read_pod
@@ -43,8 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="the team's profiles folder (authprobe_profiles, --profiles-dir)")
     imp.add_argument("--name", required=True, metavar="ID", help="the profile's id")
     imp.add_argument("--description", help="what the profile is (default: where it is from)")
+    imp.add_argument("--rbac", type=Path, metavar="DIR",
+                     help="the team's RBAC manifests (a folder), copied beside the profiles "
+                          "folder into <ID>/rbac and applied to every cluster of the profile")
+    imp.add_argument("--access", type=Path, metavar="FILE",
+                     help="the team's access table, copied beside the profiles folder into "
+                          "<ID>/access.yaml and checked on every cluster of the profile")
     imp.add_argument("--replace", action="store_true",
-                     help="replace a profile file of that name in PROFILES_DIR")
+                     help="replace a profile file of that name in PROFILES_DIR (and its "
+                          "copied RBAC folder and access table)")
 
 
 def _check_renders(path: Path, minor: str) -> None:
@@ -56,6 +66,57 @@ def _check_renders(path: Path, minor: str) -> None:
     version = resolve(minor).patch
     render(RenderInput(profile.at(version), version, version_table().facts_for(version),
                        image="authprobe/node:import-check", kind_version="import-check"))
+
+
+class _TeamRbac:
+    """The team's RBAC folder and access table, copied into ``home`` (beside the profiles
+    folder) and named by the profile's ``rbac`` part; both are loaded as a run loads them
+    before anything is written."""
+
+    def __init__(self, home: Path, manifests: Path | None, access: Path | None) -> None:
+        self.home, self.manifests, self.access = home, manifests, access
+
+    def part(self, absolute: bool) -> dict | None:
+        """The profile's ``rbac`` part: the sources' paths to load them where they are,
+        else the copies' paths relative to the profile file."""
+        part = {}
+        if self.manifests is not None:
+            part["manifests"] = str(self.manifests.resolve()) if absolute else \
+                f"../{self.home.name}/rbac"
+        if self.access is not None:
+            part["access"] = str(self.access.resolve()) if absolute else \
+                f"../{self.home.name}/access.yaml"
+        return part or None
+
+    def check(self, target: Path, replace: bool) -> None:
+        if self.manifests is not None and not self.manifests.is_dir():
+            raise AuthprobeError(f"--rbac {self.manifests} is not a folder: give the folder "
+                                 "of the team's RBAC manifests")
+        if self.access is not None and not self.access.is_file():
+            raise AuthprobeError(f"--access {self.access} is not a file: give the team's "
+                                 "access table")
+        if self.part(absolute=True) is not None:
+            load_rbac(target, self.part(absolute=True))
+            if self.home.exists() and not replace:
+                raise AuthprobeError(f"{self.home} exists: pass --replace to write over the "
+                                     "RBAC folder and access table there, or pick another "
+                                     "--name")
+
+    def copy(self) -> None:
+        if self.manifests is not None:
+            shutil.rmtree(self.home / "rbac", ignore_errors=True)
+            shutil.copytree(self.manifests, self.home / "rbac")
+        if self.access is not None:
+            self.home.mkdir(exist_ok=True)
+            shutil.copyfile(self.access, self.home / "access.yaml")
+
+    def said(self) -> list[str]:
+        lines = []
+        if self.manifests is not None:
+            lines.append(f"rbac: {self.manifests} copied to {self.home / 'rbac'}")
+        if self.access is not None:
+            lines.append(f"access table: {self.access} copied to {self.home / 'access.yaml'}")
+        return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,14 +132,15 @@ def run(args: argparse.Namespace) -> int:
     if target.exists() and not args.replace:
         raise AuthprobeError(f"{target} exists: pass --replace to write over it, or pick "
                              "another --name")
+    team = _TeamRbac(args.into.parent / args.name, args.rbac, args.access)
+    team.check(target, replace=args.replace)
     config = read_config(args.config)
     pod = read_pod(args.pod) if args.pod is not None else None
     imported = import_profile(config, args.files, args.name, pod, args.description)
     resolve(imported.minor)  # one line when authprobe does not run that minor
-    text = profile_text(imported)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=args.into) as staging:
         staged = Path(staging) / target.name
-        staged.write_text(text)
+        staged.write_text(profile_text(imported, team.part(absolute=True)))
         try:
             _check_renders(staged, imported.minor)
         except AuthprobeError as err:
@@ -86,7 +148,11 @@ def run(args: argparse.Namespace) -> int:
                 f"the profile imported from {args.config} does not load or render, so "
                 f"{target} is not written: "
                 + err.one_line().replace(f"profile file {staged}: ", "")) from None
+        team.copy()
+        staged.write_text(profile_text(imported, team.part(absolute=False)))
         staged.replace(target)
+    for line in team.said():
+        print(line)
     for line in imported.hand_edits:
         print(f"hand edit: {line}")
     for line in imported.left_out:

@@ -395,8 +395,9 @@ def _document(parts: _Parts, description: str, minor: str, config: KubeadmConfig
     return doc
 
 
-def profile_text(imported: Imported) -> str:
-    """The profile file: what was left out and the hand edits as comments, then the profile."""
+def profile_text(imported: Imported, rbac: dict | None = None) -> str:
+    """The profile file: what was left out and the hand edits as comments, then the profile
+    (with the team's ``rbac`` part, if given, before its versions)."""
     head = ["# Imported by `authprobe profile import`."]
     if imported.hand_edits:
         head.append("# Hand edits of the static pod manifest (an upgrade loses them):")
@@ -404,6 +405,10 @@ def profile_text(imported: Imported) -> str:
     if imported.left_out:
         head.append("# Left out (a single-node kind cluster cannot carry it, or it is secret):")
         head += [f"#   {line}" for line in imported.left_out]
-    body = yaml.safe_dump(imported.document, sort_keys=False, default_flow_style=False,
-                          width=96)
+    document = dict(imported.document)
+    if rbac is not None:
+        versions = document.pop("versions")
+        document["rbac"] = rbac
+        document["versions"] = versions
+    body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=96)
     return "\n".join(head) + "\n" + body

@@ -389,3 +389,44 @@ def test_the_manifest_step_runs_for_hand_edited_flags_alone():
     assert step.applies(None, run(manifest_args={"request-timeout": "2m0s"}))
     assert step.applies(None, run(manifest_probes={"livenessProbe": {"failureThreshold": 16}}))
     assert not step.applies(None, run())
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "team"
+
+
+def test_the_team_rbac_is_copied_beside_the_profiles_and_named_by_the_profile(team, capsys):
+    config, files, profiles = team
+    assert run_cli(config, "--files", files, "--into", profiles, "--name", "team-c",
+                   "--rbac", EXAMPLE / "rbac", "--access", EXAMPLE / "access.yaml") == 0
+    home = profiles.parent / "team-c"
+    assert sorted(p.name for p in (home / "rbac").iterdir()) == sorted(
+        p.name for p in (EXAMPLE / "rbac").iterdir())
+    assert (home / "access.yaml").read_text() == (EXAMPLE / "access.yaml").read_text()
+    profile = load_profile(profiles / "team-c.yaml")
+    assert profile.rbac.manifests_dir == (home / "rbac").resolve()
+    assert len(profile.rbac.access.entries) >= 20
+    out = capsys.readouterr().out
+    assert f"rbac: {EXAMPLE / 'rbac'} copied to {home / 'rbac'}" in out
+    assert run_cli(config, "--files", files, "--into", profiles, "--name", "team-c",
+                   "--rbac", EXAMPLE / "rbac", "--replace") == 0
+    assert load_profile(profiles / "team-c.yaml").rbac.access is None
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--rbac", "missing"], "--rbac {tmp}/missing is not a folder"),
+    (["--access", "missing.yaml"], "--access {tmp}/missing.yaml is not a file"),
+    (["--rbac", "bad"], "Deployment"),
+])
+def test_a_bad_rbac_folder_or_access_table_is_one_line_and_writes_nothing(
+        team, tmp_path, capsys, args, line):
+    config, files, profiles = team
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "deploy.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\n"
+                                     "metadata: {name: web, namespace: team-a}\n")
+    args = [str(tmp_path / a) if not a.startswith("--") else a for a in args]
+    assert run_cli(config, "--files", files, "--into", profiles, "--name", "team-c",
+                   *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and line.format(tmp=tmp_path) in err, err
+    assert _nothing_written(profiles) and not (profiles.parent / "team-c").exists()
