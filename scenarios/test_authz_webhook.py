@@ -24,7 +24,7 @@ def reviews_of(cluster, user: str, path: str, after: int) -> list[dict]:
     """The webhook's reviews, among those logged after the first ``after``, of ``user``
     listing pods in the namespace of ``path``."""
     namespace = path.split("/")[4]
-    return [record for record in cluster.server_logs()["webhook"][after:]
+    return [record for record in cluster.webhook_log()[after:]
             if (record.get("subject") or {}).get("user") == user
             and (record.get("resourceAttributes") or {}).get("namespace") == namespace
             and (record.get("resourceAttributes") or {}).get("resource") == "pods"]
@@ -40,7 +40,7 @@ def ask(cluster, observe, sub: str, path: str = PODS, groups=()):
     """A JWT user ``sub`` lists the pods of ``path``: the answer, its audit record and the
     webhook's reviews of it are recorded."""
     client = cluster.with_token(cluster.jwt(sub, groups=list(groups)))
-    mark = len(cluster.server_logs()["webhook"])
+    mark = len(cluster.webhook_log())
     try:
         response = answered(lambda: client.get(path))
     finally:

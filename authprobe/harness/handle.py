@@ -256,10 +256,17 @@ class ClusterHandle:
         ``webhook``): no token, no key."""
         return self._servers().logs()
 
+    def webhook_log(self) -> list[dict]:
+        """The reviews the cluster's webhook authorizer answered so far; NotRunnable for a
+        profile that runs none (a team's profile no row marks n/a is skipped, saying so)."""
+        if self._servers().authorizer is None:
+            raise NotRunnable(f"profile {self.profile.id} runs no webhook authorizer")
+        return self.server_logs()["webhook"]
+
     def stop_webhook(self) -> None:
         """Stop the webhook authorizer (kube-apiserver meets a closed port); scenarios give it
         back with :meth:`start_webhook`."""
-        self._servers()
+        self.webhook_log()
         cluster_servers.stop_authorizer(self._record)
 
     def start_webhook(self) -> None:

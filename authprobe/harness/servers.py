@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import AuthprobeError
+from ..errors import AuthprobeError, NotRunnable
 from ..host.docker import docker
 from ..model.timeouts import calls, waits
 from ..progress import say
@@ -73,7 +73,7 @@ class ClusterServers:
         """A token of the cluster's issuer, or of ``by`` (an issuer added to it)."""
         issuer = by or self.issuer
         if issuer is None:
-            raise AuthprobeError("this cluster's profile runs no JWT issuer: no token to mint")
+            raise NotRunnable("this cluster's profile runs no JWT issuer: no token to mint")
         token = issuer.mint(sub, audience, **kwargs)
         if self.register_secret is not None:
             self.register_secret(token)
@@ -292,7 +292,7 @@ def add_issuer(run: ClusterState, path: str) -> Issuer:
     A scenario names it in the cluster's AuthenticationConfiguration to add an issuer."""
     servers = run.servers
     if servers is None or servers.issuer is None or servers.own is None:
-        raise AuthprobeError("this cluster's profile runs no JWT issuer: no issuer to add "
+        raise NotRunnable("this cluster's profile runs no JWT issuer: no issuer to add "
                              "beside it")
     if path not in servers.added:
         issuer = Issuer(servers.serving, servers.host, path=path)
@@ -307,11 +307,11 @@ def stop_authorizer(run: ClusterState) -> None:
     """Stop the webhook now (a scenario of the chain without it); :func:`start_authorizer`
     serves it again on the same port, and its cleanup writes its log when the cluster ends."""
     if run.servers is None or run.servers.authorizer is None:
-        raise AuthprobeError("this cluster's profile runs no webhook authorizer")
+        raise NotRunnable("this cluster's profile runs no webhook authorizer")
     run.servers.authorizer.stop()
 
 
 def start_authorizer(run: ClusterState) -> None:
     if run.servers is None or run.servers.authorizer is None:
-        raise AuthprobeError("this cluster's profile runs no webhook authorizer")
+        raise NotRunnable("this cluster's profile runs no webhook authorizer")
     run.servers.authorizer.start()

@@ -27,7 +27,15 @@ from ..errors import AuthprobeError
 from ..model import predictions
 from ..model.expectations import RECORDED, ExpectationTable, fields_of, recorded_from
 from ..model.observations import Declarations, Observation
-from ..model.outcome import EXPECTED_FAILURE, FAIL, NA, NOT_JUDGED, PASS, CellRecord
+from ..model.outcome import (
+    EXPECTED_FAILURE,
+    FAIL,
+    NA,
+    NOT_JUDGED,
+    PASS,
+    SKIPPED,
+    CellRecord,
+)
 from ..model.versions import KubeVersion, version_key
 from ..report.document import Outcomes
 
@@ -205,6 +213,8 @@ def _kept(cell: CellRecord) -> str | None:
         return "n/a"
     if cell.outcome == NOT_JUDGED:
         return None
+    if cell.outcome == SKIPPED:
+        return f"skipped, so no row: {cell.message.removeprefix('skipped: ')}"
     if cell.outcome not in (PASS, EXPECTED_FAILURE, FAIL):
         return f"{cell.outcome}: nothing was seen to record; run it again"
     if not recorded_from(cell.expected):
