@@ -34,10 +34,13 @@ class ClusterHandle:
     ``restarts`` is the kube-apiserver restart sampler, ``audit`` the apiserver's audit log.
     ``probe_budget`` is how long the kubelet lets a failing apiserver live, ``window`` the
     restart observation window derived from it. ``as_user``, ``kubelet_as`` and ``api_as``
-    give clients with the static token of one of ``render.TOKEN_USERS``; ``kubelet`` is the
-    node's kubelet port. ``upgrade`` says what an upgrade in place did (from, to, seconds,
-    kubeadm's line, the apiserver's kubelet client certificate before and after, kubectl
-    logs and exec right after), ``profile_differences`` what of the profile it did not keep.
+    give clients with the static token of one of ``render.TOKEN_USERS`` (or of a user of the
+    profile's access table, by its name; a service account of the table by its username,
+    ``system:serviceaccount:<namespace>:<name>``, with the token the ``rbac`` step got for
+    it); ``kubelet`` is the node's kubelet port. ``upgrade`` says what an upgrade in place
+    did (from, to, seconds, kubeadm's line, the apiserver's kubelet client certificate
+    before and after, kubectl logs and exec right after), ``profile_differences`` what of
+    the profile it did not keep.
     """
 
     __slots__ = ("_record",)
