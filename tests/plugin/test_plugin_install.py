@@ -65,7 +65,7 @@ def test_installs_without_editable(tmp_path):
     quiet = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "-q", "--pyargs",
                "authprobe.scenarios", "-p", "no:cacheprovider", cwd=empty, env=env)
     assert f"{len(shipped) * len(profiles)} tests collected" in quiet.stdout, quiet.stdout
-    assert len(shipped) * len(profiles) == 41 * 8
+    assert len(shipped) * len(profiles) == 42 * 8
     # an upgrade run: every profile, the scenarios on both minors, and those of after it
     upgrading = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "-q", "--pyargs",
                    "authprobe.scenarios", "-p", "no:cacheprovider", "--k8s-version", "1.34",
