@@ -10,12 +10,13 @@ reconciliation of the default roles adds each missing permission as a rule of it
 together. Wildcards are kept as written (``*`` is not expanded), and a rule limited to named
 objects gives one line per name::
 
-    [view] apps: deployments: get,list,watch
-    [system:kube-scheduler] coordination.k8s.io: leases[kube-scheduler]: get,update
-    [system:monitoring] url /metrics: get
-    [cluster-admin] *: *: *
+    [view] apps: deployments (get,list,watch)
+    [system:kube-scheduler] coordination.k8s.io: leases[kube-scheduler] (get,update)
+    [system:monitoring] url /metrics (get)
+    [cluster-admin] *: * (*)
 
-The core API group (``""``) is written ``core``.
+The core API group (``""``) is written ``core``. The verbs are in brackets, not after a colon:
+a report takes ``serviceaccounts/token: create`` for a token field and hides its value.
 """
 
 from __future__ import annotations
@@ -54,10 +55,10 @@ def grants(rules: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], set[str]
 def _line(role: str, key: tuple[str, ...], verbs: set[str]) -> str:
     listed = ",".join(sorted(verbs))
     if len(key) == 1:
-        return f"[{role}] {URL} {key[0]}: {listed}"
+        return f"[{role}] {URL} {key[0]} ({listed})"
     group, resource, name = key
     named = f"[{name}]" if name else ""
-    return f"[{role}] {group or CORE}: {resource}{named}: {listed}"
+    return f"[{role}] {group or CORE}: {resource}{named} ({listed})"
 
 
 def role_lines(role: str, rules: Iterable[Mapping[str, Any]]) -> list[str]:

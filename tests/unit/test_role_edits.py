@@ -31,8 +31,8 @@ def test_each_edit_takes_out_one_permission_of_a_role_that_grants_it():
     viewer = [{"nonResourceURLs": ["/healthz", "/version", "/version/"], "verbs": ["get"]}]
     served = {"system:basic-user": basic_user, "system:public-info-viewer": viewer}
     assert [e.lines for e in role_edits.EDITS] == [
-        ["[system:basic-user] authorization.k8s.io: selfsubjectrulesreviews: create"],
-        ["[system:public-info-viewer] url /version/: get"]]
+        ["[system:basic-user] authorization.k8s.io: selfsubjectrulesreviews (create)"],
+        ["[system:public-info-viewer] url /version/ (get)"]]
     for edit in role_edits.EDITS:
         left = rbacrules.role_lines(edit.role, rbacrules.without(served[edit.role], edit.rule))
         assert set(rbacrules.role_lines(edit.role, served[edit.role])) - set(left) == set(

@@ -4,6 +4,8 @@ the rows between them."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -15,7 +17,8 @@ from authprobe.model.predictions import disagreement
 from authprobe.model.versions import KubeVersion
 
 V = KubeVersion.parse
-A, B, C, D = "[view] core: pods: get", "[view] core: pods/log: get", "[edit] apps: x: get", "[v] d"
+A, B = "[view] core: pods (get)", "[view] core: pods/log (get)"
+C, D = "[edit] apps: x (get)", "[v] d"
 
 
 def never(what):
@@ -37,12 +40,12 @@ def test_a_whole_set_then_changes_compose_into_a_whole_set():
 
 
 @pytest.mark.parametrize(("rows", "what"), [
-    ([{"added": [A]}, {"added": [A]}], "adds '[view] core: pods: get', which the rows before"),
-    ([{"removed": [A]}, {"removed": [A]}], "removes '[view] core: pods: get', which the rows "),
-    ([[A], {"removed": [B]}], "removes '[view] core: pods/log: get'"),
+    ([{"added": [A]}, {"added": [A]}], "adds '[view] core: pods (get)', which the rows before"),
+    ([{"removed": [A]}, {"removed": [A]}], "removes '[view] core: pods (get)', which the rows "),
+    ([[A], {"removed": [B]}], "removes '[view] core: pods/log (get)'"),
 ])
 def test_rows_that_do_not_compose_are_an_error(rows, what):
-    with pytest.raises(AuthprobeError, match=what.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(AuthprobeError, match=re.escape(what)):
         setchanges.compose(rows, bad_line)
 
 
@@ -119,7 +122,7 @@ def test_a_version_is_predicted_what_the_rows_up_to_its_row_compose(version, val
 def test_a_file_whose_rows_do_not_compose_names_the_row():
     broken = ROWS.replace(f'removed: ["{B}"]', f'removed: ["{D}", "{B}"]').replace(
         '- since: "1.22"', f'- since: "1.22"\n        role_rules: {{removed: ["{D}"]}}')
-    with pytest.raises(AuthprobeError, match=r"since 1\.30: role_rules removes '\[v\] d'"):
+    with pytest.raises(AuthprobeError, match=re.escape("since 1.30: role_rules removes '[v] d'")):
         lookup(broken, "1.31")
 
 
