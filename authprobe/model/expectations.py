@@ -252,8 +252,7 @@ class ExpectationTable:
 
     def set_fields(self) -> list[str]:
         """The row fields that predict a set and may be written as a minor's changes."""
-        return sorted({o.expect for o in self.observations
-                       if o.expect and o.match == setchanges.MATCH})
+        return setchanges.fields(self.observations)
 
     def pairs(self) -> list[tuple[str, str, str]]:
         """(scenario, profile, source file) of every entry, in file order."""

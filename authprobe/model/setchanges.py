@@ -26,6 +26,11 @@ KEYS = ("added", "removed")
 SHOWN = 5  # items a line names before it counts the rest
 
 
+def fields(declarations: Iterable) -> list[str]:
+    """The row fields the declarations say predict a set this way."""
+    return sorted({o.expect for o in declarations if o.expect and o.match == MATCH})
+
+
 def check(value: Any) -> str | None:
     """What is wrong with a row's value of such a field (None: nothing)."""
     if isinstance(value, list):
