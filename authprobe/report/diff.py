@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from ..errors import AuthprobeError
 from ..model import setchanges
 from ..model.expectations import is_expected_failure, recorded_from, taken, with_alternative
-from ..model.observations import Declarations
+from ..model.observations import Declarations, Observation
 from ..model.outcome import (
     ERROR,
     EXPECTED_FAILURE,
@@ -212,7 +212,7 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
     return EXPLAINED if other_version and before != row else ALLOWED
 
 
-def _judge_set(declared, old: CellRecord, new: CellRecord, ctx: Context) -> str:
+def _judge_set(declared: Observation, old: CellRecord, new: CellRecord, ctx: Context) -> str:
     """A set the rows give as each minor's changes: explained when it changed by exactly
     what the rows between the two versions add and remove."""
     rows = [prediction(declared, row_of(cell, ctx)) for cell in (old, new)]
@@ -464,7 +464,6 @@ def render(old: Outcomes, new: Outcomes, changes: list[Change], pairs: dict[str,
         kind = f"**{change.kind}**" if failing else change.kind
         out.append(f"| {kind} | {change.profile} | {change.scenario} | {change.versions} | "
                    f"{_describe(change.old, change.alternatives[0])} | "
-                   f"{_describe(change.new, change.alternatives[1])} | "
-                   f"{_what(change)} |")
+                   f"{_describe(change.new, change.alternatives[1])} | {_what(change)} |")
     return "\n".join(out + ([""] + footer if footer else [])).rstrip("\n") + "\n"
 
