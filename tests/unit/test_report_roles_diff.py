@@ -38,8 +38,8 @@ def rules_of(data: dict, version: str) -> list:
 
 
 def adjacent(path: Path) -> dict[tuple[str, str], diff.Change]:
-    """The change of the one cell of each adjacent pair of the report, by the shipped rows
-    (the cells recorded the rows of before the rows of role_rules were written)."""
+    """The change of the one cell of each adjacent pair of the report, judged by the shipped
+    rows (as `authprobe diff --adjacent --rows scenarios/expectations.yaml`)."""
     report = load(path)
     found = {}
     for old, new in zip(report.versions, report.versions[1:], strict=False):
