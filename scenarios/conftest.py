@@ -1,5 +1,7 @@
 """Fixtures the scenarios share: the story's cluster-admin binding for user "admin", and
-narrow roles for the other token users."""
+narrow roles for the other token users; and the steps of an upgrade that change two default
+roles before it and record what reconciliation did to them (scenario
+default_roles_after_upgrade)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
+from authprobe.harness import role_edits
 from authprobe.harness.readiness import wait_ready
 from authprobe.model.timeouts import waits
 from authprobe.scenario import answered, wait_for_status
@@ -30,6 +33,12 @@ from authprobe.wait import until
 BINDING = "login-on-dashboard-with-cluster-admin"
 # A request user "admin" may make only with the binding in place.
 ADMIN_PROBE_PATH = "/api/v1/nodes"
+
+
+def pytest_authprobe_lifecycle_steps(config):
+    """An upgrade in place takes a permission out of two default roles before it and
+    records what the upgraded kube-apiserver's reconciliation did to them after it."""
+    return list(role_edits.STEPS)
 
 
 @pytest.fixture

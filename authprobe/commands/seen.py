@@ -5,10 +5,11 @@ own rule (a version takes the nearest row at or below it), read from the expecta
 (``--write FILE``, else the shipped ``scenarios/expectations.yaml``), never from the row a
 report recorded: a report written before a row was added names the row that held then. A
 row is confirmed on a patch when its cell passed (or failed as predicted) judged by what the
-row predicts now; a cell judged by other predictions (the row changed since the run) confirms
-nothing and is listed to be run again. Prints the confirmed patches of every row, in the
-form of the rows' ``seen`` field, and the rows a report contradicts, with the cell's message:
-those need understanding, not a new ``seen``.
+row predicts now (a set written as each minor's changes, composed with the rows before it);
+a cell judged by other predictions (the row changed since the run) confirms nothing and is
+listed to be run again. Prints the confirmed patches of every row, in the form of the rows'
+``seen`` field, and the rows a report contradicts, with the cell's message: those need
+understanding, not a new ``seen``.
 
 ``--write FILE`` also records the confirmed patches in the ``seen`` lists of that expectation
 file, in place (each row's other lines and the file's comments stay as they are; a row
@@ -25,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import AuthprobeError
+from ..model import observations, setchanges
 from ..model.outcome import EXPECTED_FAILURE, FAIL, PASS
 from ..model.versions import KubeVersion, Ranged, version_key
 from ..paths import scenarios_dir
@@ -63,6 +65,7 @@ class RowFile:
     path: Path
     text: str
     ranged: dict[tuple[str, str], Ranged]
+    set_fields: tuple[str, ...] = ()  # row fields written as each minor's changes
 
     @classmethod
     def read(cls, path: Path) -> RowFile:
@@ -85,7 +88,10 @@ class RowFile:
             for profile, rows in per_profile.items():
                 where = f"scenarios.{scenario}.{profile}"
                 ranged[(str(scenario), str(profile))] = Ranged.parse(rows, where, bad)
-        return cls(path, text, ranged)
+        declarations = observations.Declarations(observations.shipped())
+        if data.get("observations"):
+            declarations.add(data["observations"], str(path))
+        return cls(path, text, ranged, tuple(setchanges.fields(declarations)))
 
     def holding(self, scenario: str, profile: str, version: str) -> Row | None:
         """The row that holds for ``version`` (a version takes the nearest row at or below
@@ -102,7 +108,13 @@ class RowFile:
 
     def predictions(self, row: Row) -> dict:
         scenario, profile, index = row
-        values = self.ranged[(scenario, profile)].rows[index][1]
+        rows = self.ranged[(scenario, profile)].rows
+        values = dict(rows[index][1])
+        for name in self.set_fields:
+            composed = setchanges.compose((earlier.get(name) for _, earlier in rows[:index + 1]),
+                                          lambda what: None)  # the run checked the file
+            if composed is not None:
+                values[name] = composed
         return {k: v for k, v in values.items() if k not in UNJUDGED}
 
     def seen_lines(self) -> dict[Row, int]:

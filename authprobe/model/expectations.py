@@ -5,6 +5,10 @@ a version (``since``) and holds until the next row; a version without a row of i
 takes the nearest lower one. The shipped file is ``scenarios/expectations.yaml``; a team
 adds rows for its own scenarios and profiles in files of its own (``--expectations``).
 
+A field whose observation is declared ``match: changes`` (a set) may be written as the
+changes a row's minor makes against the rows before it; a version's row then predicts what
+the rows up to it compose (see :mod:`.setchanges`).
+
 A file of recorded rows (``authprobe rows record``) maps ``recorded`` -> scenario -> profile
 -> rows instead: each of its rows says what a run saw (``recorded: {run, version}``), not
 what facts predict, and only such a file holds rows so marked.
@@ -21,7 +25,7 @@ from typing import Any
 import yaml
 
 from ..errors import AuthprobeError
-from . import observations, predictions
+from . import observations, predictions, setchanges
 from .observations import Declarations
 from .versions import KubeVersion, Ranged
 
@@ -203,6 +207,8 @@ class ExpectationTable:
                                     top == RECORDED)
                     _check_row(row, f"{where} since {since}", bad, self.fields)
                     _check_rules(row, f"{where} since {since}", bad, self.observations)
+                for name in self.set_fields():
+                    _check_set_field(ranged, name, where, bad)
                 key = (str(scenario), str(profile))
                 if key in self.sources:
                     bad(where, f"already given in {self.sources[key]}; a scenario's rows for a "
@@ -235,8 +241,19 @@ class ExpectationTable:
                 f"scenario '{scenario}', profile '{profile}' has no row for Kubernetes {version} "
                 f"(its rows start at {ranged.first}) in {source}")
         since, row = found
-        return Expectation(profile, scenario, str(since), dict(row), source,
+        values = dict(row)
+        for name in self.set_fields():
+            composed = setchanges.compose(
+                (earlier.get(name) for at, earlier in ranged.rows if at <= since),
+                lambda what: None)  # checked when the file was read
+            if composed is not None:
+                values[name] = composed
+        return Expectation(profile, scenario, str(since), values, source,
                            frozenset(self.fields))
+
+    def set_fields(self) -> list[str]:
+        """The row fields that predict a set and may be written as a minor's changes."""
+        return setchanges.fields(self.observations)
 
     def pairs(self) -> list[tuple[str, str, str]]:
         """(scenario, profile, source file) of every entry, in file order."""
@@ -269,6 +286,21 @@ def _check_recorded(row: dict, since: KubeVersion, where: str, bad,
     if (patch.major, patch.minor) != (since.major, since.minor) or since.patch is not None:
         bad(where, f"a row recorded on {patch} starts at {patch.minor_str}, not {since}; "
             "record it again rather than edit it")
+
+
+def _check_set_field(ranged: Ranged, name: str, where: str, bad) -> None:
+    """Each row's value of a set field has its shape, and the rows compose: none adds an
+    item the rows before it give, or removes one they do not."""
+    composed = setchanges.Composed()
+    for since, row in ranged.rows:
+        value = row.get(name) if isinstance(row, dict) else None
+        if value is None:
+            continue
+        wrong = setchanges.check(value)
+        if wrong:
+            bad(f"{where} since {since}", f"{name} {wrong}")
+        composed.apply(value, lambda what, at=since: bad(f"{where} since {at}",
+                                                         f"{name} {what}"))
 
 
 def recorded_from(values: dict) -> dict | None:

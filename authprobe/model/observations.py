@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ..errors import AuthprobeError
+from . import setchanges
 from .versions import FACT_NAMES
 
 PART_CHARS = 90  # an apiserver message within a cell's message line
@@ -65,6 +66,9 @@ MATCHES: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
                _any_of(_member)),
     "present": ("whether there is", _present),
     "within": ("[low, high], the range expected of", _within),
+    setchanges.MATCH: ("the set expected (a list), or the items a minor adds and removes "
+                       "({added, removed}, composed with the rows before) of",
+                       setchanges.predicts),
 }
 COMPARES = ("exact", "set", "within")
 KEYS = {"meaning", "expect", "match", "compare", "tolerance", "line", "line_when", "follows",

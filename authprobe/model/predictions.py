@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from . import setchanges
 from .observations import Declarations, Observation
 from .summary import one_line
 
@@ -75,6 +76,9 @@ def disagreement(declared: Observation, row: Mapping[str, Any], observed: Any) -
     predicted = prediction(declared, row)
     if predicted is NOT_PREDICTED or declared.predicts(predicted, observed):
         return None
+    if declared.match == setchanges.MATCH:  # a set: which items, not the whole of it
+        return (f"{declared.name}: {setchanges.worded(predicted, observed)} "
+                f"({_source(declared, row)})")
     return (f"{declared.name}: predicted {worded(declared, predicted)} "
             f"({_source(declared, row)}), seen {_literal(observed)}")
 

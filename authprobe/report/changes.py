@@ -115,10 +115,21 @@ def shown(value: object) -> str:
     return one_line(text, VALUE_CHARS)
 
 
+def items_shown(word: str, items: list) -> str:
+    """The items a set lost or gained, counted and named as far as they fit."""
+    if not items:
+        return NONE
+    named = ", ".join(v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+                      for v in items)
+    return one_line(f"{word} {len(items)}: {named}", VALUE_CHARS)
+
+
 def what_changed(change: diff.Change) -> list[tuple[str, str, str, str]]:
     """(field, before, after, verdict) for every field the diff found changed, worded as
-    the diff words it."""
+    the diff words it; a set reads as the items it lost and those it gained."""
     return [(name, str(before), str(after), words) if name == diff.OUTCOME else
+            (name, items_shown("removed", change.items[name][1]),
+             items_shown("added", change.items[name][0]), words) if name in change.items else
             (name, shown(before), shown(after), words)
             for name, before, after, words in diff.field_changes(change)]
 

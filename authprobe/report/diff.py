@@ -13,6 +13,12 @@ within a tolerance). Each changed field is judged against the expectation rows:
   (the same version, or the same row on both sides);
 - *unpredicted*: no row predicts the new value (or no expectation field predicts the field).
 
+A set whose rows give it as each minor's changes (``match: changes``, such as the rules of
+the default roles) is explained only when the items added and removed between the two cells
+are exactly those the rows between their versions add and remove; any other change of it,
+and any change on the same version, is unpredicted. The diff names the items added and
+removed of every set it compares as a set (``compare: set``).
+
 A field that comes or goes with its cell's outcome (a cell n/a on one side, such as every
 cell of a profile on its first supported minor) goes with the outcome's verdict, but where
 the row of the cell that recorded it predicts it, a value that row does not predict is
@@ -49,8 +55,9 @@ import json
 from dataclasses import dataclass, field
 
 from ..errors import AuthprobeError
+from ..model import setchanges
 from ..model.expectations import is_expected_failure, recorded_from, taken, with_alternative
-from ..model.observations import Declarations
+from ..model.observations import Declarations, Observation
 from ..model.outcome import (
     ERROR,
     EXPECTED_FAILURE,
@@ -97,6 +104,8 @@ class Change:
     judged: dict[str, str] = field(default_factory=dict)  # field -> explained, allowed, ...
     # the row alternative each side took (None: its row lists none, or none held)
     alternatives: tuple[str | None, str | None] = (None, None)
+    # each changed field compared as a set: (items added, items removed)
+    items: dict[str, tuple[list, list]] = field(default_factory=dict)
 
     @property
     def switched(self) -> bool:
@@ -191,6 +200,8 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
     declared = ctx.declarations.get(name)
     if declared is not None and declared.follows and other_version:
         return EXPLAINED if _moved_by_fact(declared.follows, old, new, name) else UNPREDICTED
+    if declared is not None and declared.match == setchanges.MATCH:
+        return _judge_set(declared, old, new, ctx)
     row = (NOT_PREDICTED if declared is None
            else prediction(declared, row_of(new, ctx)))
     if row is NOT_PREDICTED or not declared.predicts(row, new.observed.get(name)):
@@ -199,6 +210,18 @@ def judge(name: str, old: CellRecord, new: CellRecord, ctx: Context) -> str:
     # of one row is allowed by it, not explained by a change of rows
     before = prediction(declared, with_alternative(old.expected, alternative_of(new, ctx)))
     return EXPLAINED if other_version and before != row else ALLOWED
+
+
+def _judge_set(declared: Observation, old: CellRecord, new: CellRecord, ctx: Context) -> str:
+    """A set the rows give as each minor's changes: explained when it changed by exactly
+    what the rows between the two versions add and remove."""
+    rows = [prediction(declared, row_of(cell, ctx)) for cell in (old, new)]
+    before, after = (None if row is NOT_PREDICTED else row for row in rows)
+    values = (old.observed.get(declared.name), new.observed.get(declared.name))
+    added, removed = setchanges.predicted_change(before, after)
+    if not (added or removed) or not setchanges.change_predicted(before, after, *values):
+        return UNPREDICTED
+    return EXPLAINED if old.version != new.version else ALLOWED
 
 
 def as_rows_predict(name: str, cells: tuple[CellRecord, ...], ctx: Context) -> bool:
@@ -274,11 +297,27 @@ def compare(old: Outcomes, new: Outcomes) -> tuple[list[Change], dict[str, str |
         if fields or cell.outcome in FAILING or switched:
             judged = {name: judge(name, before, cell, ctx) for name in fields}
             changes.append(Change(cell.profile, cell.scenario, before, cell, fields,
-                                  classify(before, cell, judged, switched), judged, taken_by))
+                                  classify(before, cell, judged, switched), judged, taken_by,
+                                  set_items(before, cell, fields, ctx)))
     for cell in sorted(old.cells, key=lambda c: (c.profile, c.scenario, version_key(c.version))):
         if cell.key not in used:
             changes.append(Change(cell.profile, cell.scenario, cell, None, ["cell"], REMOVED))
     return changes, pairs, compared
+
+
+def set_items(old: CellRecord, new: CellRecord, fields: list[str],
+              ctx: Context) -> dict[str, tuple[list, list]]:
+    """(items added, items removed) of each changed field compared as a set whose values
+    are lists on both sides, items in order."""
+    found = {}
+    for name in fields:
+        declared = ctx.declarations.get(name)
+        before, after = old.observed.get(name), new.observed.get(name)
+        if (declared is not None and declared.compare == "set"
+                and isinstance(before, list) and isinstance(after, list)):
+            found[name] = (sorted((v for v in after if v not in before), key=json.dumps),
+                           sorted((v for v in before if v not in after), key=json.dumps))
+    return found
 
 
 def not_compared(old: Outcomes, new: Outcomes) -> tuple[str, ...]:
@@ -372,6 +411,18 @@ def field_changes(change: Change) -> list[tuple[str, object, object, str]]:
     return found
 
 
+def set_words(added: list, removed: list) -> str:
+    """The items a set changed by, each named: "added `a`, `b`; removed `c`"."""
+    parts = [f"{word} " + ", ".join(f"`{_item(v)}`" for v in items)
+             for word, items in (("added", added), ("removed", removed)) if items]
+    return "; ".join(parts) or "the same items"
+
+
+def _item(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return " ".join(text.split()).replace("|", "\\|").replace("`", "'")
+
+
 def _what(change: Change) -> str:
     if change.old is None or change.new is None:
         return "only in " + ("NEW" if change.old is None else "OLD")
@@ -379,6 +430,10 @@ def _what(change: Change) -> str:
         return "fails in both runs"
     parts = []
     for name, before, after, words in field_changes(change):
+        if name in change.items:
+            parts.append(f"{name}: {set_words(*change.items[name])}"
+                         + (f" ({words})" if words else ""))
+            continue
         shown = [str(v) if name == OUTCOME else "(none)" if v is ABSENT else f"`{_md(v)}`"
                  for v in (before, after)]
         parts.append(f"{name} {shown[0]} → {shown[1]}" + (f" ({words})" if words else ""))

@@ -13,6 +13,7 @@ import authprobe
 from authprobe.model.expectations import load_files
 from authprobe.model.profiles import load_dirs
 from authprobe.paths import clusters_dir, scenarios_dir
+from authprobe.plugin.planning import upgrade_only_module
 
 REPO = Path(__file__).resolve().parents[2]
 # What the build reads (pyproject.toml: readme, packages and their package-dir folders).
@@ -57,15 +58,15 @@ def test_installs_without_editable(tmp_path):
 
     every = load_files([scenarios_dir() / "expectations.yaml"]).scenarios
     after = {line.split("def test_", 1)[1].split("(", 1)[0]
-             for line in (scenarios_dir() / "test_upgrade.py").read_text().splitlines()
-             if line.startswith("def test_")}
+             for module in sorted(scenarios_dir().glob("test_*.py")) if upgrade_only_module(module)
+             for line in module.read_text().splitlines() if line.startswith("def test_")}
     shipped = set(every) - after
     all_profiles = load_dirs([clusters_dir() / "profiles"])
     profiles = [p for p in all_profiles.values() if not p.upgrade_only]
     quiet = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "-q", "--pyargs",
                "authprobe.scenarios", "-p", "no:cacheprovider", cwd=empty, env=env)
     assert f"{len(shipped) * len(profiles)} tests collected" in quiet.stdout, quiet.stdout
-    assert len(shipped) * len(profiles) == 44 * 8
+    assert len(shipped) * len(profiles) == 45 * 8
     # an upgrade run: every profile, the scenarios on both minors, and those of after it
     upgrading = sh(bin_dir / "python", "-m", "pytest", "--collect-only", "-q", "--pyargs",
                    "authprobe.scenarios", "-p", "no:cacheprovider", "--k8s-version", "1.34",

@@ -132,3 +132,15 @@ def test_an_expectation_file_it_cannot_read_is_one_line(tmp_path, capsys):
     (tmp_path / "list.yaml").write_text("- since: '1.19'\n")
     assert main(["seen", str(RUN), "--write", str(tmp_path / "list.yaml")]) == 2
     assert "has no 'scenarios' mapping" in capsys.readouterr().err
+
+
+def test_a_row_of_a_minors_changes_is_confirmed_by_what_the_rows_up_to_it_compose(tmp_path,
+                                                                                  capsys):
+    """default_roles_served's rows name what each minor adds and removes; the upgrade run
+    was judged by what they compose, so its cells confirm the rows of 1.33 and 1.34."""
+    path = shipped_copy(tmp_path)
+    assert main(["seen", str(DATA / "default-roles-upgrade-1.33-1.34.json"),
+                 "--write", str(path)]) == 0
+    assert "RUN AGAIN" not in capsys.readouterr().out
+    served = {str(r["since"]): r["seen"] for r in rows(path)["default_roles_served"]["anon-on"]}
+    assert (served["1.33"], served["1.34"], served["1.27"]) == (["1.33.13"], ["1.34.12"], [])
