@@ -10,6 +10,7 @@ import pytest
 from authprobe.errors import NotRunnable
 from authprobe.harness import access_check, revocation
 from authprobe.harness.rbac import read_back
+from authprobe.harness.roles import read_aggregated
 from authprobe.model.access import summary
 from authprobe.model.rbac import differences
 
@@ -52,11 +53,14 @@ def test_access_table(cluster, observe):
     failure of its own: one of the two is not what kube-apiserver does), and those whose
     resource the minor does not serve are recorded apart."""
     table = access_table_of(cluster)
+    # asked before kube-controller-manager has aggregated view, edit and admin, RBAC
+    # answers from the rules they hold so far
+    _, unaggregated = read_aggregated(cluster)
     checks, later = access_check.check_table(cluster, table)
     assert checks, f"no entry of {table.source} holds on {cluster.version}"
     observe(**summary(checks))
     observe.evidence(access=[check.to_dict() for check in checks],
-                     access_starting_later=later)
+                     access_starting_later=later, aggregated_roles_lacking=unaggregated)
 
 
 @pytest.mark.runs_last

@@ -19,13 +19,8 @@ view, edit and admin, and may escalate), the namespace controller's (deletes eve
 a namespace) and the garbage collector's (deletes any object with an owner).
 """
 
-import kubernetes
-from kubernetes.client.exceptions import ApiException
-
+from authprobe.harness.roles import read_aggregated
 from authprobe.model import rbacrules
-from authprobe.model.timeouts import waits
-from authprobe.scenario import answered
-from authprobe.wait import until
 
 ROLES = (
     "cluster-admin", "admin", "edit", "view",
@@ -39,35 +34,6 @@ ROLES = (
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
 
 
-def served_roles(cluster) -> dict[str, dict]:
-    """Every ClusterRole the cluster serves, by name, as the API writes it."""
-    rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api)
-    listed = answered(lambda: rbac.list_cluster_role())
-    return {item["metadata"]["name"]: item
-            for item in cluster.api.sanitize_for_serialization(listed)["items"]}
-
-
-def read_aggregated(cluster) -> tuple[dict[str, dict], dict[str, list[str]]]:
-    """The served ClusterRoles once the aggregated roles of ROLES hold the rules of the roles
-    they pick (the aggregation controller writes them after a change), and what each of
-    those still lacked when the wait ended (nothing: all complete)."""
-    seen: dict = {}
-
-    def complete() -> bool:
-        roles = served_roles(cluster)
-        seen["roles"] = roles
-        seen["missing"] = {
-            name: rbacrules.aggregation_missing(roles[name], roles.values())
-            for name in ROLES if name in roles and roles[name].get("aggregationRule")}
-        return not any(seen["missing"].values())
-
-    until(complete, timeout=waits().rbac_change, interval=2.0, give_last=True,
-          retry_on=(ApiException,), what="the aggregated default roles to be complete",
-          state=lambda: "; ".join(f"{name} lacks {len(lines)}" for name, lines in
-                                  seen.get("missing", {}).items() if lines) or "not read")
-    return seen["roles"], seen["missing"]
-
-
 def selectors(role: dict) -> list[str]:
     """An aggregated role's label selectors as ``key=value`` texts (a report hides the value
     under a key that names authorization, as the aggregation labels do)."""
@@ -76,7 +42,7 @@ def selectors(role: dict) -> list[str]:
 
 
 def test_default_roles_served(cluster, observe):
-    roles, missing = read_aggregated(cluster)
+    roles, missing = read_aggregated(cluster, ROLES)
     served = {name: roles[name].get("rules") or [] for name in ROLES if name in roles}
     observe(default_role_rules=rbacrules.lines_of(served))
     observe.evidence(
@@ -87,6 +53,5 @@ def test_default_roles_served(cluster, observe):
                     if roles[name].get("aggregationRule")})
     assert {"cluster-admin", "admin", "edit", "view"} <= set(served), (
         f"the user-facing roles are not all served: {sorted(served)}")
-    lacking = {name: lines for name, lines in missing.items() if lines}
-    assert not lacking, "aggregated roles lack rules of the roles they pick: " + "; ".join(
-        f"{name}: {', '.join(lines[:3])}" for name, lines in lacking.items())
+    assert not missing, "aggregated roles lack rules of the roles they pick: " + "; ".join(
+        f"{name}: {', '.join(lines[:3])}" for name, lines in missing.items())
