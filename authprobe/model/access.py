@@ -31,11 +31,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import AuthprobeError
 from .apiresources import ApiResources, group_text, shipped
 from .versions import KubeVersion, Ranged
+from .yamlfile import read_yaml
 
 DECISIONS = ("allowed", "denied")
 # The verbs of a resource entry: each has a request whose authorization is that verb's.
@@ -356,15 +355,7 @@ def parse_table(data: Any, source: Path, resources: ApiResources | None = None) 
 
 
 def load_table(path: Path, resources: ApiResources | None = None) -> AccessTable:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise AuthprobeError(f"access table {path} cannot be read: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise AuthprobeError(f"access table {path} is not valid YAML{where}") from None
-    return parse_table(data, path, resources)
+    return parse_table(read_yaml(path, "access table"), path, resources)
 
 
 # -- the two checks of an entry ------------------------------------------------------------

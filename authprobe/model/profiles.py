@@ -33,6 +33,7 @@ import yaml
 from ..errors import AuthprobeError
 from .rbac import RbacPart, load_rbac
 from .versions import KubeVersion, Ranged
+from .yamlfile import error_at
 
 ID_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 AUTH_FILE_REF = re.compile(r"\{authFile:([A-Za-z0-9._-]+)\}")
@@ -425,9 +426,7 @@ def load_profile(path: Path) -> Profile:
     except OSError as err:
         raise _fail(path, f"cannot be read: {err.strerror}") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise _fail(path, f"is not valid YAML{where}") from None
+        raise _fail(path, f"is not valid YAML{error_at(err)}") from None
     if not isinstance(data, dict):
         raise _fail(path, "must be a YAML mapping")
     unknown = set(data) - TOP_LEVEL

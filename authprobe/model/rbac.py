@@ -20,10 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from ..errors import AuthprobeError
 from .access import AccessTable, load_table
+from .yamlfile import read_yaml
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -150,12 +149,7 @@ def load_manifests(folder: Path) -> tuple[Manifest, ...]:
     if not files:
         raise AuthprobeError(f"RBAC folder {folder} holds no .yaml files")
     for path in files:
-        try:
-            documents = list(yaml.safe_load_all(path.read_text()))
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise AuthprobeError(f"RBAC manifest {path} is not valid YAML{where}") from None
+        documents = read_yaml(path, "RBAC manifest", documents=True)
         for number, doc in enumerate(documents, 1):
             if doc is None:
                 continue

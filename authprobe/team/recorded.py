@@ -37,6 +37,7 @@ from ..model.outcome import (
     CellRecord,
 )
 from ..model.versions import KubeVersion, version_key
+from ..model.yamlfile import read_yaml
 from ..report.document import Outcomes
 
 HEADER = """\
@@ -110,14 +111,7 @@ class RowFile:
         absent file has none."""
         if not path.exists():
             return cls(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as err:
-            raise AuthprobeError(f"cannot read recorded rows {path}: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise AuthprobeError(f"recorded rows {path} are not valid YAML{where}") from None
+        data = read_yaml(path, "the file of recorded rows")
         if not isinstance(data, dict) or RECORDED not in data:
             raise AuthprobeError(f"{path} is not a file of recorded rows (no top-level "
                                  "'recorded:'): give the file authprobe rows record writes")

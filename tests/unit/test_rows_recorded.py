@@ -230,7 +230,7 @@ def test_a_rows_file_edited_into_an_invalid_state_is_one_line_and_nothing_writte
 
 
 @pytest.mark.parametrize("text, line", [
-    ("recorded:\n  anonymous_get_root: [\n", "are not valid YAML at line 3"),
+    ("recorded:\n  anonymous_get_root: [\n", "is not valid YAML at line 3"),
     ("recorded: []\n", "at recorded: must map scenario names to profiles"),
     ("recorded: {}\nscenarios: {}\n", "the top level must be a mapping"),
     ("", "is not a file of recorded rows (no top-level 'recorded:')"),
