@@ -218,14 +218,19 @@ def _kept(cell: CellRecord) -> str | None:
 
 def record(outcomes: Outcomes, rows: RowFile, profiles: set[str],
            update: bool = False) -> list[Entry]:
-    """The rows a run gives the profiles: a new row for every cell no row judged; a cell a
+    """The rows a run gives the profiles: a new row for every cell no row judged (of a
+    cluster not upgraded, or of a scenario that runs only after an upgrade); a cell a
     recorded row judged on the same minor is recorded again (``changed`` unless ``update``
     lets it replace the row); a cell a row of an earlier minor judged is left to accept."""
     declarations = outcomes.declarations
     entries: list[Entry] = []
+    # scenarios that ran on a cluster not upgraded: an upgraded cluster's cell of one of
+    # them is left to accept; the others run only after an upgrade, so it is theirs
+    fresh = {(cell.scenario, cell.profile) for cell in _cells(outcomes, profiles)
+             if cell.upgraded_from is None and cell.outcome != NA}
     for cell in _cells(outcomes, profiles):
         key = (cell.scenario, cell.profile)
-        if cell.upgraded_from is not None:
+        if cell.upgraded_from is not None and key in fresh:
             entries.append(Entry(key, cell.version, "kept", why=(
                 "a cell of an upgraded cluster: record a fresh run's cells; "
                 "authprobe rows accept takes an upgrade's differences")))

@@ -327,3 +327,32 @@ def test_a_cell_a_row_from_facts_judged_is_left_to_that_row(tmp_path, capsys):
     assert ("kept: anonymous_get_livez.team-sample 1.34.12: judged by a row from facts"
             in out)
     assert "0 rows written" in out and not into.exists()
+
+
+def test_an_upgrade_run_records_the_scenarios_that_run_only_after_an_upgrade(tmp_path,
+                                                                              capsys):
+    """The cells of the real upgrade 1.33.13 -> 1.34.12 of a team's profile: a scenario
+    that runs only on the upgraded cluster gets its row from it; one that also ran on a
+    cluster not upgraded is left to accept."""
+    doc = json.loads((DATA / "upgrade-1.33-1.34.json").read_text())
+    cells = [cell for cell in doc["cells"] if cell["profile"] == "hand-flags"]
+    for cell in cells:
+        cell["outcome"], cell["expected"] = NOT_JUDGED, {}
+    (reached,) = [cell for cell in cells if cell["scenario"] == "kubelet_reached_after_upgrade"]
+    before = json.loads(json.dumps(reached))
+    before.update(upgraded_from=None, version="1.33.13", minor="1.33")
+    doc["cells"] = [*cells, before]
+    folder = tmp_path / "up"
+    folder.mkdir()
+    (folder / "outcomes.json").write_text(json.dumps(doc))
+    into = tmp_path / "recorded.yaml"
+    assert rows_cli("record", folder, "--into", into) == 0
+    rows = recorded_rows(into)
+    assert [row["since"] for row in rows["profile_kept_after_upgrade"]["hand-flags"]] == ["1.34"]
+    assert [row["since"] for row in rows["apiserver_replaced_by_kubelet_restart"][
+        "hand-flags"]] == ["1.34"]
+    assert [row["since"] for row in rows["kubelet_reached_after_upgrade"]["hand-flags"]] == [
+        "1.33"]
+    out = capsys.readouterr().out
+    assert ("kept: kubelet_reached_after_upgrade.hand-flags 1.34.12: a cell of an upgraded "
+            "cluster") in out
