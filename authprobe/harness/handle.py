@@ -11,8 +11,9 @@ import yaml
 
 from ..errors import AuthprobeError, NotRunnable
 from ..model.profiles import ISSUER_URL_REF, WEBHOOK_KUBECONFIG_FILE, ProfileAt
-from ..model.timeouts import calls
+from ..model.timeouts import calls, waits
 from ..model.versions import KubeVersion
+from ..wait import until
 from . import dashboard, kills, reload
 from . import servers as cluster_servers
 from .access import Endpoint, HttpClient, NodeAccess
@@ -301,11 +302,16 @@ class ClusterHandle:
 
     def apiserver_life(self) -> reload.ApiserverLife:
         """kube-apiserver's container now: the mirror pod's restart count and container ID,
-        and the container the runtime runs."""
-        pods = self.node.kubectl("get", "pods", "-n", "kube-system", "-l",
-                                 "component=kube-apiserver", "-o", "json",
-                                 timeout=calls().node_read).stdout
-        return reload.life_from(json.loads(pods), apiserver_containers(self.node))
+        and the container the runtime runs (waited for, the named ``apiserver_back``, while
+        the kubelet has not recorded them yet)."""
+        def read() -> reload.ApiserverLife:
+            pods = self.node.kubectl("get", "pods", "-n", "kube-system", "-l",
+                                     "component=kube-apiserver", "-o", "json",
+                                     timeout=calls().node_read).stdout
+            return reload.life_from(json.loads(pods), apiserver_containers(self.node))
+
+        return until(read, timeout=waits().apiserver_back, interval=1.0,
+                     retry_on=(reload.LifeNotYet,), what="kube-apiserver's container recorded")
 
     def apiserver_log(self, tail: int) -> list[str]:
         """The last ``tail`` lines of the running kube-apiserver container's log."""

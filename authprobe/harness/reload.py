@@ -137,6 +137,11 @@ def refusal_reason(line: str) -> str:
     return match.group(1).replace('\\"', '"') if match else line
 
 
+class LifeNotYet(AuthprobeError):
+    """kube-apiserver's container is not recorded yet: a mirror pod the kubelet has just
+    made has no container status, or the runtime runs no container between two lives."""
+
+
 @dataclass(frozen=True)
 class ApiserverLife:
     """kube-apiserver's container as the cluster records it: the mirror pod's restartCount
@@ -165,10 +170,10 @@ def life_from(mirror_pods: dict, containers: list) -> ApiserverLife:
     statuses = [s for s in (pod.get("status") or {}).get("containerStatuses") or []
                 if s.get("name") == "kube-apiserver"]
     if not statuses:
-        raise AuthprobeError("the kube-apiserver mirror pod has no status of its container yet")
+        raise LifeNotYet("the kube-apiserver mirror pod has no status of its container yet")
     running = [c for c in containers if c.state == "CONTAINER_RUNNING"]
     if not running:
-        raise AuthprobeError("the container runtime runs no kube-apiserver container")
+        raise LifeNotYet("the container runtime runs no kube-apiserver container")
     return ApiserverLife(str((pod.get("metadata") or {}).get("uid", "")),
                          int(statuses[0].get("restartCount", 0)),
                          str(statuses[0].get("containerID", "")), running[-1].id,
