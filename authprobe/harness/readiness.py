@@ -50,6 +50,15 @@ class StartFailure:
         return f"{self.reason}{code}" + (f"; last log line: {last}" if last else "")
 
 
+class ContainerGone(AuthprobeError):
+    """The runtime no longer knows a container it listed a moment before: the kubelet
+    removed it (of a pod's exited containers it keeps only the newest)."""
+
+
+def _gone(text: str) -> bool:
+    return "code = NotFound" in text
+
+
 @dataclass(frozen=True)
 class RuntimeContainer:
     id: str
@@ -131,14 +140,25 @@ def exits(containers: list[RuntimeContainer]) -> int:
 
 
 def container_status(node: NodeAccess, container_id: str) -> dict:
-    result = node.exec("crictl", "inspect", container_id, timeout=calls().node_read)
+    """The runtime's status of a container; :class:`ContainerGone` once it was removed."""
+    try:
+        result = node.exec("crictl", "inspect", container_id, timeout=calls().node_read)
+    except AuthprobeError as err:
+        if _gone(str(err)):
+            raise ContainerGone(f"container {container_id[:13]} was removed: "
+                                f"{err.one_line()}") from None
+        raise
     return json.loads(result.stdout).get("status", {})
 
 
 def container_logs(node: NodeAccess, container_id: str, tail: int = LOG_TAIL) -> list[str]:
-    """The container's last log lines, klog's multi-line entries each as one line."""
+    """The container's last log lines, klog's multi-line entries each as one line;
+    :class:`ContainerGone` once it was removed (the runtime's refusal is not its log)."""
     result = node.exec("crictl", "logs", "--tail", str(tail), container_id, check=False,
                        timeout=calls().node_read)
+    if result.returncode and _gone(result.stderr):
+        raise ContainerGone(f"container {container_id[:13]} was removed before its log was "
+                            "read")
     return fold_klog((result.stdout + result.stderr).splitlines()[-tail:])
 
 
@@ -164,11 +184,24 @@ def fold_klog(lines: list[str]) -> list[str]:
 
 
 def start_failure(node: NodeAccess, reason: str) -> StartFailure:
-    """The evidence for a control plane that did not come up, from the node's runtime."""
-    try:
-        containers = apiserver_containers(node)
-    except AuthprobeError as err:
-        return StartFailure(reason=f"{reason}; node runtime unreadable: {err.one_line()}")
+    """The evidence for a control plane that did not come up, from the node's runtime. The
+    kubelet keeps restarting kube-apiserver meanwhile and removes the older exited
+    containers: a container removed between the list and its reading makes the whole
+    reading start again, so the evidence is of one moment."""
+    def read() -> StartFailure:
+        try:
+            containers = apiserver_containers(node)
+        except AuthprobeError as err:
+            return StartFailure(reason=f"{reason}; node runtime unreadable: {err.one_line()}")
+        return _start_failure(node, reason, containers)
+
+    return until(read, timeout=calls().node_poll, interval=0.5, retry_on=(ContainerGone,),
+                 what="a reading of kube-apiserver's containers that none was removed during",
+                 quiet=True)
+
+
+def _start_failure(node: NodeAccess, reason: str,
+                   containers: list[RuntimeContainer]) -> StartFailure:
     if not containers:
         return StartFailure(reason=f"{reason}; no kube-apiserver container was ever started")
     exited = [c for c in containers if c.state == "CONTAINER_EXITED"]

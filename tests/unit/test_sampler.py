@@ -4,7 +4,17 @@ unreachable: the restart sampler, and the count of exits that ends a never-up cr
 import json
 import subprocess
 
-from authprobe.harness.readiness import RuntimeContainer, exits
+import pytest
+
+from authprobe.errors import AuthprobeError
+from authprobe.harness.readiness import (
+    ContainerGone,
+    RuntimeContainer,
+    container_logs,
+    container_status,
+    exits,
+    start_failure,
+)
 from authprobe.harness.sampler import RestartSampler
 
 
@@ -115,3 +125,52 @@ def test_a_window_that_starts_with_a_later_container_counts_from_it():
          "metadata": {"attempt": 2}, "labels": {"io.kubernetes.pod.uid": "p1"}})
     assert sampler.sample_once().restarts == 1
     assert [(c.id, c.attempt) for c in sampler.containers] == [("b2", 0)]
+
+
+class RemovingNode(RecordingNode):
+    """The kubelet removes the exited container a1 right after crictl listed it, as it does
+    with older exited containers while kube-apiserver keeps restarting; crictl then answers
+    NotFound, as NodeAccess.exec raises it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.containers[1]["state"] = "CONTAINER_EXITED"
+        self.containers.append({"id": "c3", "state": "CONTAINER_EXITED",
+                                "createdAt": "1400000000000", "metadata": {"attempt": 2},
+                                "labels": {"io.kubernetes.pod.uid": "p1"}})
+        self.removed: set[str] = set()
+
+    def exec(self, *argv: str, **kwargs: object) -> subprocess.CompletedProcess:
+        if argv[:2] == ("crictl", "ps") and not self.removed:
+            listing = super().exec(*argv, **kwargs)
+            self.removed.add("a1")
+            self.containers = [c for c in self.containers if c["id"] != "a1"]
+            return listing
+        if argv[:2] in (("crictl", "inspect"), ("crictl", "logs")) and argv[-1] in self.removed:
+            self.calls.append(argv)
+            refusal = (f'time="2026-12-07T07:32:15Z" level=fatal msg="rpc error: code = '
+                       f'NotFound desc = an error occurred when try to find container '
+                       f'\\"{argv[-1]}\\": not found"')
+            if argv[1] == "logs":
+                return subprocess.CompletedProcess(argv, 1, "", refusal)
+            raise AuthprobeError(f"`{' '.join(argv)}` in node {self.container} exited 1: "
+                                 f"{refusal}")
+        return super().exec(*argv, **kwargs)
+
+
+def test_a_container_removed_while_a_start_failure_is_read_makes_the_reading_start_again():
+    node = RemovingNode()
+    found = start_failure(node, "kube-apiserver exited 3 times")
+    assert (found.exit_code, found.attempts) == (1, 3), found
+    assert [run.id for run in found.containers] == ["b2", "c3"]
+    assert found.last_line == "E1201 last words"
+    assert "a1" in inspects(node)  # the reading that met the removal was dropped
+
+
+def test_a_removed_container_is_its_own_error_and_its_log_is_not_the_refusal():
+    node = RemovingNode()
+    node.exec("crictl", "ps", "-a")
+    with pytest.raises(ContainerGone):
+        container_status(node, "a1")
+    with pytest.raises(ContainerGone):
+        container_logs(node, "a1")
