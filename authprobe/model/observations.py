@@ -180,9 +180,10 @@ class Observation:
         items = ", ".join(str(item) for item in lines)
         try:
             return self.line.format(value=value, last=" ".join(str(last).split()),
-                                    short=_short(text), items=items)
+                                    short=_short(text), items=items, count=len(lines))
         except (ValueError, TypeError):  # a format spec the value does not take
-            return self.line.format(value=text, last=text, short=_short(text), items=items)
+            return self.line.format(value=text, last=text, short=_short(text), items=items,
+                                    count=len(lines))
 
 
 def _tolerance(value: Any, bad: Callable[[str], None]) -> tuple[float, float]:

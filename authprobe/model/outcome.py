@@ -28,7 +28,8 @@ MEANING = {
                       "an apiserver that must restart) happened as predicted",
     FAIL: "the scenario saw something its expectation row does not predict",
     ERROR: "the harness or the cluster broke, so the scenario could not check anything",
-    SKIPPED: "the scenario could not run on this machine; the message says why",
+    SKIPPED: "the scenario could not run: this machine or the profile lacks what it needs "
+             "(a Dashboard image, a webhook authorizer); the message says what",
     NA: "the expectations (or the profile) say the scenario does not apply to this version",
     NOT_JUDGED: "the scenario ran, but no expectation row holds for its profile and version "
                 "(a scenario newer than the rows of a team): authprobe rows record records one "

@@ -44,3 +44,8 @@ def test_restarts_and_binding():
 def test_empty_and_unset_fields_are_left_out():
     assert observed_summary({}) == ""
     assert observed_summary({"status": None, "message": "", "restart_shape": None}) == ""
+
+
+def test_a_set_of_rule_lines_reads_as_how_many():
+    rules = ["[view] apps: deployments (get,list,watch)", "[system:monitoring] url /metrics (get)"]
+    assert observed_summary({"default_role_rules": rules}) == "2 rule lines"
