@@ -109,12 +109,8 @@ class RowFile:
     def predictions(self, row: Row) -> dict:
         scenario, profile, index = row
         rows = self.ranged[(scenario, profile)].rows
-        values = dict(rows[index][1])
-        for name in self.set_fields:
-            composed = setchanges.compose((earlier.get(name) for _, earlier in rows[:index + 1]),
-                                          lambda what: None)  # the run checked the file
-            if composed is not None:
-                values[name] = composed
+        values = setchanges.with_composed(
+            rows[index][1], (earlier for _, earlier in rows[:index + 1]), self.set_fields)
         return {k: v for k, v in values.items() if k not in UNJUDGED}
 
     def seen_lines(self) -> dict[Row, int]:
