@@ -27,7 +27,7 @@ import yaml
 
 from ..errors import AuthprobeError
 from ..model import observations, setchanges
-from ..model.outcome import EXPECTED_FAILURE, FAIL, PASS
+from ..model.outcome import FAIL, JUDGED
 from ..model.versions import KubeVersion, Ranged, version_key
 from ..paths import scenarios_dir
 from ..report.document import load
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     unheld: set[str] = set()
     for where in args.reports:
         for cell in load(where).cells:
-            if cell.outcome not in (PASS, EXPECTED_FAILURE, FAIL):
+            if cell.outcome not in JUDGED:
                 continue
             row = rows.holding(cell.scenario, cell.profile, cell.version)
             if row is None:
