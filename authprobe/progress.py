@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-HEARTBEAT = 30.0  # seconds between "still running" lines of a long step
+# Seconds between "still running" lines of a long step; a wait, and the run of the
+# scenarios, say where they are once nothing was said for this long (quiet_for).
+HEARTBEAT = 30.0
 
 _sink: Callable[[str], None] | None = None
 _pump: Callable[[], None] | None = None

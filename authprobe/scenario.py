@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import requests
 
+from .harness import readiness
 from .harness.readiness import UNREACHABLE
 from .harness.servers import SELF_SUBJECT_REVIEW, SELF_SUBJECT_REVIEW_PATH
 from .model.timeouts import waits
@@ -40,16 +41,8 @@ def answered(call: Callable[[], T], within: float | None = None) -> T:
     A restarting kube-apiserver is down for up to a few minutes (CrashLoopBackOff); an
     answer of any status is returned as it is.
     """
-    result: dict = {}
-
-    def attempt() -> bool:
-        result["value"] = call()
-        return True
-
-    until(attempt, timeout=waits().apiserver_back if within is None else within,
-          interval=2.0, retry_on=UNREACHABLE,
-          what="an answer from kube-apiserver")
-    return result["value"]
+    return readiness.answered(call, waits().apiserver_back if within is None else within,
+                              "an answer from kube-apiserver")
 
 
 def self_subject_review(cluster, token: str) -> requests.Response:

@@ -19,6 +19,7 @@ view, edit and admin, and may escalate), the namespace controller's (deletes eve
 a namespace) and the garbage collector's (deletes any object with an owner).
 """
 
+from authprobe.harness.role_edits import AUTOUPDATE
 from authprobe.harness.roles import read_aggregated
 from authprobe.model import rbacrules
 
@@ -31,7 +32,6 @@ ROLES = (
     "system:controller:namespace-controller",
     "system:controller:generic-garbage-collector",
 )
-AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
 
 
 def selectors(role: dict) -> list[str]:

@@ -27,7 +27,7 @@ import yaml
 
 from ..errors import AuthprobeError
 from ..model import observations, setchanges
-from ..model.outcome import EXPECTED_FAILURE, FAIL, PASS
+from ..model.outcome import FAIL, JUDGED
 from ..model.versions import KubeVersion, Ranged, version_key
 from ..paths import scenarios_dir
 from ..report.document import load
@@ -109,12 +109,8 @@ class RowFile:
     def predictions(self, row: Row) -> dict:
         scenario, profile, index = row
         rows = self.ranged[(scenario, profile)].rows
-        values = dict(rows[index][1])
-        for name in self.set_fields:
-            composed = setchanges.compose((earlier.get(name) for _, earlier in rows[:index + 1]),
-                                          lambda what: None)  # the run checked the file
-            if composed is not None:
-                values[name] = composed
+        values = setchanges.with_composed(
+            rows[index][1], (earlier for _, earlier in rows[:index + 1]), self.set_fields)
         return {k: v for k, v in values.items() if k not in UNJUDGED}
 
     def seen_lines(self) -> dict[Row, int]:
@@ -178,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     unheld: set[str] = set()
     for where in args.reports:
         for cell in load(where).cells:
-            if cell.outcome not in (PASS, EXPECTED_FAILURE, FAIL):
+            if cell.outcome not in JUDGED:
                 continue
             row = rows.holding(cell.scenario, cell.profile, cell.version)
             if row is None:

@@ -29,9 +29,8 @@ from ..model.access import (
 )
 from ..model.apiresources import ApiResources, from_discovery
 from ..model.timeouts import calls, waits
-from ..wait import until
 from .access import HttpClient, NodeAccess
-from .readiness import UNREACHABLE
+from .readiness import answered
 
 
 def _get_json(client: HttpClient, path: str) -> dict:
@@ -65,14 +64,10 @@ def send(client: HttpClient, request: Request) -> requests.Response:
     """The real request (asked again while kube-apiserver cannot be reached); a watch's
     stream is closed once its status is read."""
     headers = {"Content-Type": request.content_type} if request.content_type else {}
-
-    def attempt() -> tuple[requests.Response]:
-        # in a tuple: a response of status 400 or more is false, and until() would ask again
-        return (client.request(request.method, request.path, params=list(request.params),
-                               data=request.body, headers=headers, stream=request.stream),)
-
-    (response,) = until(attempt, timeout=waits().apiserver_back, interval=2.0, quiet=True,
-                        retry_on=UNREACHABLE, what=f"an answer to {request.reads()}")
+    response = answered(
+        lambda: client.request(request.method, request.path, params=list(request.params),
+                               data=request.body, headers=headers, stream=request.stream),
+        waits().apiserver_back, f"an answer to {request.reads()}", quiet=True)
     response.close()
     return response
 

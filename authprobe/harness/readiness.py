@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import kubernetes
 import requests
@@ -27,6 +29,20 @@ LOG_TAIL = 40
 # Errors that mean "the apiserver is not listening right now", as between restarts.
 UNREACHABLE = (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError,
                ConnectionError)
+T = TypeVar("T")
+
+
+def answered(call: Callable[[], T], timeout: float, what: str, quiet: bool = False) -> T:
+    """What ``call`` returns, asked again while kube-apiserver cannot be reached (an error of
+    UNREACHABLE), for at most ``timeout`` s; an answer of any status is returned as it is."""
+    result: dict = {}
+
+    def attempt() -> bool:
+        result["value"] = call()
+        return True
+
+    until(attempt, timeout=timeout, interval=2.0, retry_on=UNREACHABLE, what=what, quiet=quiet)
+    return result["value"]
 
 
 @dataclass

@@ -506,11 +506,7 @@ def replacement_start(run: ClusterRun, replacement: Replacement) -> tuple[str, i
 
 
 def _diff_line(rewrites: dict) -> str:
-    changed = len(rewrites["changes"])
-    dropped = rewrites["removes_hand_edits"]
-    return (f"kubeadm upgrade diff: {changed} changed line{'s' if changed != 1 else ''}"
-            + (f", drops the hand edit{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}"
-               if dropped else ""))
+    return f"kubeadm upgrade diff: {kubeadm_diff.summary(rewrites)}"
 
 
 def _restart_line(replacement: Replacement) -> str:

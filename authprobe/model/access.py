@@ -361,10 +361,10 @@ def load_table(path: Path, resources: ApiResources | None = None) -> AccessTable
 # -- the two checks of an entry ------------------------------------------------------------
 
 
-def review_body(entry: Entry, identity: Identity | None = None) -> dict:
+def review_body(entry: Entry) -> dict:
     """The SubjectAccessReview asking whether the entry's subject (as kube-apiserver
     authenticates its token) may do what the entry names, as the real request does it."""
-    who = identity or entry.subject.identity
+    who = entry.subject.identity
     spec: dict[str, Any] = {"user": who.user, "groups": list(who.groups)}
     if entry.path:
         spec["nonResourceAttributes"] = {"path": entry.path, "verb": entry.verb}

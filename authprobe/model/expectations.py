@@ -241,13 +241,8 @@ class ExpectationTable:
                 f"scenario '{scenario}', profile '{profile}' has no row for Kubernetes {version} "
                 f"(its rows start at {ranged.first}) in {source}")
         since, row = found
-        values = dict(row)
-        for name in self.set_fields():
-            composed = setchanges.compose(
-                (earlier.get(name) for at, earlier in ranged.rows if at <= since),
-                lambda what: None)  # checked when the file was read
-            if composed is not None:
-                values[name] = composed
+        values = setchanges.with_composed(
+            row, (earlier for at, earlier in ranged.rows if at <= since), self.set_fields())
         return Expectation(profile, scenario, str(since), values, source,
                            frozenset(self.fields))
 

@@ -298,3 +298,24 @@ def record(output: str, manifests: Mapping[str, str], by_hand: Iterable[Edit],
             "shows_patches_removed": list(dict.fromkeys(ln.patched for ln in lines
                                                         if ln.patched)),
             "said": [clean(line) for line in said]}
+
+
+def summary(record: Mapping[str, Any]) -> str:
+    """A record (:func:`record`) in one line: how many lines it changes in how many
+    manifests, the hand edits it drops (or that it drops none of them), and the patch
+    changes it shows removed that ``upgrade apply`` keeps."""
+    changed, files = len(record.get("changes", [])), len(record.get("files", []))
+    said = (f"{changed} changed line{'s' if changed != 1 else ''} in {files} "
+            f"manifest{'s' if files != 1 else ''}" if changed else "no manifest changes")
+    dropped = list(record.get("removes_hand_edits", []))
+    edits = list(record.get("hand_edits", []))
+    if dropped:
+        said += "; drops the hand edit" + ("s " if len(dropped) > 1 else " ") + ", ".join(
+            dropped)
+    elif edits:
+        said += "; drops none of the hand edits " + ", ".join(edits)
+    patched = list(record.get("shows_patches_removed", []))
+    if patched:
+        said += ("; shows the kubeadm patch's " + ", ".join(patched) + " removed, which "
+                 "upgrade apply keeps (diff does not read the patches)")
+    return said

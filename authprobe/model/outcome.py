@@ -37,6 +37,8 @@ MEANING = {
 }
 LABELS = {PASS: "pass", EXPECTED_FAILURE: "expected failure", FAIL: "fail", ERROR: "error",
           SKIPPED: "skipped", NA: "n/a", NOT_JUDGED: "not judged"}
+# A row judged what the scenario saw: the cells a row can be recorded from or confirmed by.
+JUDGED = (PASS, EXPECTED_FAILURE, FAIL)
 # A run succeeds when every cell is one of these (not judged: unless --fail-on-unjudged).
 SUCCEEDS = (PASS, EXPECTED_FAILURE, NA, SKIPPED, NOT_JUDGED)
 

@@ -38,10 +38,6 @@ class Kind:
     namespaced: bool
     order: int
 
-    @property
-    def prefix(self) -> str:
-        return "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-
 
 KINDS = {
     "Namespace": Kind("v1", "namespaces", False, 0),
@@ -71,16 +67,6 @@ class Manifest:
     def label(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else \
             f"{self.kind} {self.name}"
-
-    @property
-    def collection_path(self) -> str:
-        spec = KINDS[self.kind]
-        where = f"/namespaces/{self.namespace}" if spec.namespaced else ""
-        return f"{spec.prefix}{where}/{spec.resource}"
-
-    @property
-    def object_path(self) -> str:
-        return f"{self.collection_path}/{self.name}"
 
     def body(self) -> dict:
         return copy.deepcopy(_plain(self.document))

@@ -71,11 +71,6 @@ def lines_of(roles: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[str]:
     return sorted(line for role, rules in roles.items() for line in role_lines(role, rules))
 
 
-def role_of(line: str) -> str:
-    """The role a line belongs to."""
-    return line[1:line.index("] ")] if line.startswith("[") and "] " in line else ""
-
-
 def without(rules: list[Mapping[str, Any]], removed: Mapping[str, Any]) -> list[dict]:
     """The rules with what ``removed`` (a rule) grants taken out: each rule that grants any
     of it is replaced by rules granting the rest of what it granted, one per resource (or

@@ -17,7 +17,7 @@ added and removed are the same, none more and none fewer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +105,20 @@ def compose(values: Iterable[Any], bad: Callable[[str], None]) -> Any:
         composed.apply(value, bad)
         given = given or value is not None
     return composed.value() if given else None
+
+
+def with_composed(row: Mapping[str, Any], rows: Iterable[Mapping[str, Any]],
+                  names: Iterable[str]) -> dict:
+    """``row``'s values with each set field of ``names`` as ``rows`` compose it (the rows of
+    its scenario and profile up to ``row``, in ``since`` order). Their file was checked when
+    it was read, so rows that do not compose say nothing here."""
+    values = dict(row)
+    rows = list(rows)
+    for name in names:
+        composed = compose((earlier.get(name) for earlier in rows), lambda what: None)
+        if composed is not None:
+            values[name] = composed
+    return values
 
 
 def predicts(row: Any, observed: Any) -> bool:

@@ -75,7 +75,8 @@ class Harness:
         self.said: set[str] = set()
         self.failed_cells: set[Cell] = set()
         self.remaining: Counter[Cell] = Counter()  # items of each cell still to run
-        self.tests = [0, 0]  # tests finished, tests collected
+        self.tests_done = 0  # tests whose teardown has ended
+        self.tests_collected = 0
         self._previous_handlers: dict = {}
         self._timeouts_before: timeouts.Table | None = None  # restored when the run ends
         if given(config):
@@ -311,18 +312,17 @@ class Harness:
             self.pool.release(cell, export_logs=self.cell_failed(cell))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.tests[1] = len(session.items)
+        self.tests_collected = len(session.items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reporter.add_test_report(report)
         if report.when == "teardown":
-            self.tests[0] += 1
+            self.tests_done += 1
             if self.pool is not None and quiet_for() >= HEARTBEAT:
                 # pytest -q shows a test as a dot, not a line: a quiet stretch of short
                 # tests still says that it moves
-                done, total = self.tests
-                say(f"running the scenarios: {done} of {total} tests done, the last "
-                    f"{report.nodeid}")
+                say(f"running the scenarios: {self.tests_done} of {self.tests_collected} "
+                    f"tests done, the last {report.nodeid}")
 
     # -- ending ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..model import kubeadm_diff
 from ..model.outcome import CellRecord
 from ..model.versions import version_key
 from .grid import anchor, cell_anchor, counts_line, grid, profiles_in, row_anchor
@@ -50,23 +51,9 @@ def diff_view(record: dict) -> dict:
             hunks.append({"at": hunk.get("at", ""), "where": wheres[0] if wheres else "",
                           "lines": lines})
         files.append({"file": found.get("file", ""), "hunks": hunks})
-    dropped = list(record.get("removes_hand_edits", []))
-    edits = list(record.get("hand_edits", []))
-    changed = len(record.get("changes", []))
-    summary = (f"{changed} changed line{'s' if changed != 1 else ''} in {len(files)} "
-               f"manifest{'s' if len(files) != 1 else ''}" if changed else
-               "no manifest changes")
-    if dropped:
-        summary += "; drops the hand edit" + ("s " if len(dropped) > 1 else " ") + ", ".join(
-            dropped)
-    elif edits:
-        summary += "; drops none of the hand edits " + ", ".join(edits)
-    patched = list(record.get("shows_patches_removed", []))
-    if patched:
-        summary += ("; shows the kubeadm patch's " + ", ".join(patched) + " removed, which "
-                    "upgrade apply keeps (diff does not read the patches)")
-    return {"files": files, "dropped": dropped, "hand_edits": edits, "summary": summary,
-            "said": list(record.get("said", []))}
+    return {"files": files, "dropped": list(record.get("removes_hand_edits", [])),
+            "hand_edits": list(record.get("hand_edits", [])),
+            "summary": kubeadm_diff.summary(record), "said": list(record.get("said", []))}
 
 
 def _side(cells: Sequence[CellRecord], version: str) -> dict:

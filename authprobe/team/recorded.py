@@ -27,15 +27,7 @@ from ..errors import AuthprobeError
 from ..model import predictions
 from ..model.expectations import RECORDED, ExpectationTable, fields_of, recorded_from
 from ..model.observations import Declarations, Observation
-from ..model.outcome import (
-    EXPECTED_FAILURE,
-    FAIL,
-    NA,
-    NOT_JUDGED,
-    PASS,
-    SKIPPED,
-    CellRecord,
-)
+from ..model.outcome import FAIL, JUDGED, NA, NOT_JUDGED, SKIPPED, CellRecord
 from ..model.versions import KubeVersion, version_key
 from ..model.yamlfile import read_yaml
 from ..report.document import Outcomes
@@ -209,7 +201,7 @@ def _kept(cell: CellRecord) -> str | None:
         return None
     if cell.outcome == SKIPPED:
         return f"skipped, so no row: {cell.message.removeprefix('skipped: ')}"
-    if cell.outcome not in (PASS, EXPECTED_FAILURE, FAIL):
+    if cell.outcome not in JUDGED:
         return f"{cell.outcome}: nothing was seen to record; run it again"
     if not recorded_from(cell.expected):
         return "judged by a row from facts"

@@ -46,9 +46,6 @@ def test_the_objects_are_applied_namespaces_first_and_bindings_last(tmp_path):
     found = load_manifests(folder)
     assert [m.label for m in found] == ["Namespace team-a", "ServiceAccount team-a/builder",
                                         "ClusterRole edit", "RoleBinding team-a/devs"]
-    assert found[3].object_path == (
-        "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/devs")
-    assert found[0].object_path == "/api/v1/namespaces/team-a"
     assert found[1].source.endswith("b.yaml document 1")
 
 

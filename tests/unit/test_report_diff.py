@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from outcome_files import run_folder
 
 from authprobe.cli import main
 from authprobe.report import diff
@@ -22,13 +23,6 @@ def recorded():
     return json.loads(RUN.read_text())
 
 
-def write(tmp_path: Path, name: str, data: dict) -> Path:
-    path = tmp_path / name
-    path.mkdir()
-    (path / "outcomes.json").write_text(json.dumps(data))
-    return path
-
-
 def with_cell(data: dict, profile: str, scenario: str, **fields) -> dict:
     """A copy of a recorded run with one cell's fields changed."""
     data = copy.deepcopy(data)
@@ -40,7 +34,7 @@ def with_cell(data: dict, profile: str, scenario: str, **fields) -> dict:
 
 
 def changed_run(tmp_path, data, profile, scenario, **fields) -> Path:
-    return write(tmp_path, "new", with_cell(data, profile, scenario, **fields))
+    return run_folder(tmp_path, "new", with_cell(data, profile, scenario, **fields))
 
 
 def changes_between(old: Path, new: Path):
@@ -68,7 +62,7 @@ def test_a_run_against_itself_changes_nothing(capsys):
 ])
 def test_a_pass_that_stops_passing_on_the_same_version_is_a_regression(
         tmp_path, recorded, profile, scenario, fields, capsys):
-    old = write(tmp_path, "old", recorded)
+    old = run_folder(tmp_path, "old", recorded)
     new = changed_run(tmp_path, recorded, profile, scenario, **fields)
     change = only_change(old, new)
     assert change.kind == diff.REGRESSION
@@ -78,14 +72,14 @@ def test_a_pass_that_stops_passing_on_the_same_version_is_a_regression(
 
 def test_an_na_row_does_not_silence_a_cell_whose_row_predicts_a_status(tmp_path, recorded):
     """The recorded row of anonymous_get_root on 1.34 says 403; n/a there is not predicted."""
-    old = write(tmp_path, "old", recorded)
+    old = run_folder(tmp_path, "old", recorded)
     new = changed_run(tmp_path, recorded, "anon-on", "anonymous_get_root", outcome="n/a")
     assert only_change(old, new).kind == diff.REGRESSION
 
 
 def test_an_error_that_becomes_a_skip_is_a_regression(tmp_path, recorded):
     base = with_cell(recorded, "anon-on", "anonymous_get_root", outcome="error")
-    old = write(tmp_path, "old", base)
+    old = run_folder(tmp_path, "old", base)
     new = changed_run(tmp_path, base, "anon-on", "anonymous_get_root", outcome="skipped")
     assert only_change(old, new).kind == diff.REGRESSION
 
@@ -95,12 +89,12 @@ def test_a_failure_that_passes_again_is_fixed(tmp_path, recorded):
                 and c["scenario"] == "anonymous_get_root")
     broken = with_cell(recorded, "anon-off", "anonymous_get_root", outcome="fail",
                        observed={**cell["observed"], "status": 403})
-    old = write(tmp_path, "old", broken)
+    old = run_folder(tmp_path, "old", broken)
     assert only_change(old, RUN.parent / RUN.name).kind == diff.FIXED
 
 
 def test_a_changed_status_with_the_same_row_is_a_regression(tmp_path, recorded):
-    old = write(tmp_path, "old", recorded)
+    old = run_folder(tmp_path, "old", recorded)
     cell = next(c for c in recorded["cells"] if c["profile"] == "anon-off"
                 and c["scenario"] == "anonymous_get_livez")
     new = changed_run(tmp_path, recorded, "anon-off", "anonymous_get_livez", outcome="fail",
@@ -110,7 +104,7 @@ def test_a_changed_status_with_the_same_row_is_a_regression(tmp_path, recorded):
 
 
 def test_counts_per_class_and_exit_codes(tmp_path, recorded, capsys):
-    old = write(tmp_path, "old", recorded)
+    old = run_folder(tmp_path, "old", recorded)
     assert main(["diff", str(old), str(tmp_path / "missing")]) == 2
     assert "no such report folder" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()
@@ -120,7 +114,7 @@ def test_counts_per_class_and_exit_codes(tmp_path, recorded, capsys):
 
 
 def test_markdown_table_cells_escape_pipes(tmp_path, recorded, capsys):
-    old = write(tmp_path, "old", recorded)
+    old = run_folder(tmp_path, "old", recorded)
     new = changed_run(tmp_path, recorded, "anon-on", "anonymous_get_root", outcome="fail",
                       message="a | b")
     main(["diff", str(old), str(new)])
@@ -315,7 +309,7 @@ def test_the_1_35_restart_by_the_liveness_probe_is_expected_only_by_the_rows_tha
     kinds, _ = adjacent("1.34.12", "1.35.8")
     assert kinds[("anon-off", "apiserver_restarts")] == diff.EXPECTED
     after["expected"] = copy.deepcopy(before["expected"])
-    kinds, _ = adjacent("1.34.12", "1.35.8", write(tmp_path, "old-rows", data))
+    kinds, _ = adjacent("1.34.12", "1.35.8", run_folder(tmp_path, "old-rows", data))
     assert kinds[("anon-off", "apiserver_restarts")] == diff.REGRESSION
 
 
@@ -358,7 +352,7 @@ def test_a_restart_that_comes_sooner_by_another_probe_as_another_user_is_a_regre
     new_data = with_cell(recorded, "anon-off", "apiserver_restarts", observed={
         **cell["observed"], "first_restart_at": 130.0, "probe_user": "system:anonymous",
         "killed_by": "liveness"})
-    old, new = write(tmp_path, "old", old_data), write(tmp_path, "new", new_data)
+    old, new = run_folder(tmp_path, "old", old_data), run_folder(tmp_path, "new", new_data)
     change = only_change(old, new)
     assert change.kind == diff.REGRESSION
     assert set(change.fields) == {"first_restart_at", "probe_user", "killed_by"}
@@ -372,7 +366,7 @@ def test_a_restart_that_comes_sooner_by_another_probe_as_another_user_is_a_regre
 def test_a_timing_within_its_tolerance_is_no_change(tmp_path, recorded):
     cell = restarts_cell(recorded)
     before = cell["observed"]["first_restart_at"]
-    old = write(tmp_path, "old", recorded)
+    old = run_folder(tmp_path, "old", recorded)
     new = changed_run(tmp_path, recorded, "anon-off", "apiserver_restarts",
                       observed={**cell["observed"], "first_restart_at": before + 40})
     changes, _ = changes_between(old, new)
@@ -386,8 +380,8 @@ def test_groups_compare_as_a_set(tmp_path, recorded):
         **cell["observed"], "audit_groups": ["a", "b"]})
     new_data = with_cell(recorded, cell["profile"], cell["scenario"], observed={
         **cell["observed"], "audit_groups": ["b", "a"]})
-    changes, _ = changes_between(write(tmp_path, "old", old_data),
-                                 write(tmp_path, "new", new_data))
+    changes, _ = changes_between(run_folder(tmp_path, "old", old_data),
+                                 run_folder(tmp_path, "new", new_data))
     assert changes == []
 
 
@@ -395,15 +389,15 @@ def test_a_cell_still_failing_or_removed_fails_the_diff(tmp_path, recorded, caps
     failing = with_cell(recorded, "anon-on", "anonymous_get_root", outcome="fail",
                         message="403 expected")
     worse = with_cell(failing, "anon-on", "anonymous_get_root", message="500 now")
-    old, new = write(tmp_path, "old", failing), write(tmp_path, "new", worse)
+    old, new = run_folder(tmp_path, "old", failing), run_folder(tmp_path, "new", worse)
     assert only_change(old, new).kind == diff.STILL_FAILING
     assert main(["diff", str(old), str(new)]) == 1
     assert "**1 regression**" in capsys.readouterr().out
     fewer = copy.deepcopy(recorded)
     fewer["cells"] = [c for c in fewer["cells"] if c["scenario"] != "anonymous_get_root"
                       or c["profile"] != "anon-on"]
-    gone = write(tmp_path, "gone", fewer)
-    assert only_change(write(tmp_path, "base", recorded), gone).kind == diff.REMOVED
+    gone = run_folder(tmp_path, "gone", fewer)
+    assert only_change(run_folder(tmp_path, "base", recorded), gone).kind == diff.REMOVED
     assert main(["diff", str(tmp_path / "base"), str(gone)]) == 1
 
 
@@ -413,7 +407,7 @@ def test_a_field_only_one_run_recorded_is_named_not_compared(tmp_path, recorded,
     cell = restarts_cell(recorded)
     new_data = with_cell(recorded, "anon-off", "apiserver_restarts",
                          observed={**cell["observed"], "killed_by": "startup"})
-    old, new = write(tmp_path, "old", recorded), write(tmp_path, "new", new_data)
+    old, new = run_folder(tmp_path, "old", recorded), run_folder(tmp_path, "new", new_data)
     assert changes_between(old, new)[0] == []
     assert main(["diff", str(old), str(new)]) == 0
     assert "killed_by" in capsys.readouterr().out.split("Not compared")[1]
@@ -437,13 +431,13 @@ def test_a_window_that_moves_by_the_version_fact_is_expected_and_by_more_is_not(
                and c["scenario"] == "apiserver_restarts" and c["version"] == "1.30.14"]
     assert cell["observed"]["window"] == 340.0
     cell["observed"]["window"] = 350.0
-    kinds, _ = adjacent("1.19.16", "1.30.14", write(tmp_path, "wider", data))
+    kinds, _ = adjacent("1.19.16", "1.30.14", run_folder(tmp_path, "wider", data))
     assert kinds[("anon-on", "apiserver_restarts")] == diff.REGRESSION
     # between minors whose fact is the same, any change of the window is unpredicted
     (later,) = [c for c in data["cells"] if c["profile"] == "anon-on"
                 and c["scenario"] == "apiserver_restarts" and c["version"] == "1.31.4"]
     assert later["observed"]["window"] == 340.0
-    kinds, _ = adjacent("1.30.14", "1.31.4", write(tmp_path, "wider-again", data))
+    kinds, _ = adjacent("1.30.14", "1.31.4", run_folder(tmp_path, "wider-again", data))
     assert kinds[("anon-on", "apiserver_restarts")] == diff.REGRESSION
 
 
@@ -526,7 +520,7 @@ def test_a_wrong_audit_record_on_a_profile_s_first_minor_is_a_regression(
     cell = sweep_cell(data, "anon-health-only", scenario, "1.31.4")
     assert cell["outcome"] == "pass" and cell["observed"][name] != wrong
     cell["observed"][name] = wrong
-    assert main(["diff", "--adjacent", str(write(tmp_path, "edited", data))]) == 1
+    assert main(["diff", "--adjacent", str(run_folder(tmp_path, "edited", data))]) == 1
     sections = pair_sections(capsys.readouterr().out)
     first = sections["1.30.14", "1.31.4"]
     assert first.splitlines()[2] == adjacent_summary(
@@ -554,7 +548,7 @@ def test_a_wrong_field_of_a_cell_that_stops_applying_is_a_regression(tmp_path, c
     kinds, _ = adjacent("1.19.16", "1.30.14")
     assert kinds[("anon-off-probe-8080", "anonymous_get_root")] == diff.EXPECTED
     cell["observed"]["audit_code"] = 200
-    assert main(["diff", "--adjacent", str(write(tmp_path, "edited", data))]) == 1
+    assert main(["diff", "--adjacent", str(run_folder(tmp_path, "edited", data))]) == 1
     out = capsys.readouterr().out
     assert ("| **regression** | anon-off-probe-8080 | anonymous_get_root | 1.19.16 → 1.30.14 |"
             in out)

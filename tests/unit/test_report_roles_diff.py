@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from outcome_files import run_folder
 
 from authprobe.cli import main
 from authprobe.commands.diff import upgrade_sides, with_rows
@@ -51,13 +52,6 @@ def adjacent(path: Path) -> dict[tuple[str, str], diff.Change]:
     return found
 
 
-def write(tmp_path: Path, data: dict) -> Path:
-    path = tmp_path / "run"
-    path.mkdir()
-    (path / "outcomes.json").write_text(json.dumps(data))
-    return path
-
-
 def test_every_minor_served_the_rules_its_rows_compose(recorded):
     cells = recorded["cells"]
     assert [c["version"] for c in cells] == ["1.19.16", "1.30.14", "1.31.4", "1.32.9",
@@ -97,7 +91,7 @@ def test_the_diff_names_each_rule_added_and_removed_by_role(capsys):
 def test_a_rule_no_row_adds_is_a_regression_on_both_sides_of_it(tmp_path, recorded):
     data = copy.deepcopy(recorded)
     rules_of(data, "1.35.8").append(STRAY)
-    found = adjacent(write(tmp_path, data))
+    found = adjacent(run_folder(tmp_path, "run", data))
     for pair in (("1.34.12", "1.35.8"), ("1.35.8", "1.36.5")):
         assert found[pair].kind == diff.REGRESSION
         assert found[pair].judged == {FIELD: diff.UNPREDICTED}
@@ -109,7 +103,7 @@ def test_a_rule_no_row_adds_is_a_regression_on_both_sides_of_it(tmp_path, record
 def test_a_rule_a_row_adds_that_did_not_come_is_a_regression(tmp_path, recorded, capsys):
     data = copy.deepcopy(recorded)
     rules_of(data, "1.34.12").remove(NODE_METRICS)
-    path = write(tmp_path, data)
+    path = run_folder(tmp_path, "run", data)
     assert adjacent(path)[("1.33.13", "1.34.12")].kind == diff.REGRESSION
     assert main(["diff", "--adjacent", "--rows", ROWS, str(path)]) == 1
     assert "**1 regression**" in capsys.readouterr().out
@@ -119,7 +113,7 @@ def test_a_rule_changed_on_the_same_version_is_unpredicted(tmp_path, recorded):
     data = copy.deepcopy(recorded)
     rules_of(data, "1.36.5").remove("[system:monitoring] url /flagz (get)")
     listed, _, _ = diff.compare(with_rows(load(SWEEP), [ROWS]),
-                                with_rows(load(write(tmp_path, data)), [ROWS]))
+                                with_rows(load(run_folder(tmp_path, "run", data)), [ROWS]))
     assert [(c.versions, c.kind) for c in listed] == [("1.36.5", diff.REGRESSION)]
     assert listed[0].items[FIELD] == ([], ["[system:monitoring] url /flagz (get)"])
 
@@ -171,7 +165,8 @@ def test_a_role_the_upgrade_left_unlike_a_fresh_one_is_named_and_unpredicted(tmp
     upgraded = next(c for c in data["cells"] if c["scenario"] == "default_roles_served"
                     and c["upgraded_from"])
     upgraded["observed"][FIELD].remove(FROZEN)  # the frozen role, had it not been put back
-    listed, _, _ = diff.compare(fresh(("1.33.13", "1.34.12")), load(write(tmp_path, data)))
+    listed, _, _ = diff.compare(fresh(("1.33.13", "1.34.12")),
+                                load(run_folder(tmp_path, "run", data)))
     served = next(c for c in listed if c.scenario == "default_roles_served")
     assert (served.versions, served.kind) == ("1.34.12", diff.REGRESSION)
     assert served.items[FIELD] == ([], [FROZEN])

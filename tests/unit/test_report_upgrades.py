@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from outcome_files import run_folder
 
 from authprobe.cli import main
 from authprobe.report import matrix
@@ -24,13 +25,6 @@ KEPT = "profile_kept_after_upgrade"
 
 def document() -> dict:
     return json.loads(UPGRADE.read_text())
-
-
-def written(tmp_path: Path, doc: dict, name: str) -> Path:
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "outcomes.json").write_text(json.dumps(doc))
-    return folder
 
 
 def test_each_upgraded_cluster_with_its_cells_before_and_after_and_kubeadms_diff():
@@ -123,8 +117,8 @@ def _no_hand_edit_dropped(observed: dict) -> None:
 ])
 def test_a_changed_kubeadm_diff_between_two_runs_is_listed_as_no_row_predicts_it(
         tmp_path, capsys, change, fields):
-    old = written(tmp_path, document(), "old")
-    new = written(tmp_path, edited(change), "new")
+    old = run_folder(tmp_path, "old", document())
+    new = run_folder(tmp_path, "new", edited(change))
     changes, _, _ = compare(load(old), load(new))
     (found,) = [c for c in changes if c.scenario == KEPT]
     assert found.profile == "liveness-hand-edit" and found.fields == fields
@@ -139,8 +133,8 @@ def test_a_changed_kubeadm_diff_between_two_runs_is_listed_as_no_row_predicts_it
 
 
 def test_the_same_kubeadm_diff_in_both_runs_is_no_change(tmp_path):
-    old = written(tmp_path, document(), "old")
-    new = written(tmp_path, document(), "new")
+    old = run_folder(tmp_path, "old", document())
+    new = run_folder(tmp_path, "new", document())
     changes, _, _ = compare(load(old), load(new))
     assert not [c for c in changes if c.scenario == KEPT]
 

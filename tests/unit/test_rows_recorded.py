@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from outcome_files import run_folder
 
 from authprobe.cli import main
 from authprobe.model import predictions
@@ -39,10 +40,7 @@ def team_run(tmp_path: Path, name: str = "run", edit=None) -> Path:
     doc["cells"] = cells
     if edit:
         edit(doc)
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "outcomes.json").write_text(json.dumps(doc))
-    return folder
+    return run_folder(tmp_path, name, doc)
 
 
 # anonymous requests let in and refused by RBAC where they were refused before
@@ -342,9 +340,7 @@ def test_an_upgrade_run_records_the_scenarios_that_run_only_after_an_upgrade(tmp
     before = json.loads(json.dumps(reached))
     before.update(upgraded_from=None, version="1.33.13", minor="1.33")
     doc["cells"] = [*cells, before]
-    folder = tmp_path / "up"
-    folder.mkdir()
-    (folder / "outcomes.json").write_text(json.dumps(doc))
+    folder = run_folder(tmp_path, "up", doc)
     into = tmp_path / "recorded.yaml"
     assert rows_cli("record", folder, "--into", into) == 0
     rows = recorded_rows(into)
