@@ -69,17 +69,21 @@ def test_apiserver_replaced_by_kubelet_restart(cluster, expected, observe):
     """The kubelet of the new minor names the kube-apiserver static pod anew and replaces it
     when it restarts; the new kube-apiserver may start while the old one still serves and
     exit on its taken port until the old one is stopped. Each such exit is tied to that
-    overlap by the runtime's record (its end before the old one's, its last log line); the
-    restart window of the upgraded cluster starts with the kube-apiserver that runs after."""
+    overlap by the runtime's record (its end before the old one's, its last log line). The
+    same restart replaces etcd's pod: a kube-apiserver that gave up on etcd while etcd's new
+    container waited out its own taken port is tied to that by etcd's record. The restart
+    window of the upgraded cluster starts with the kube-apiserver that runs after."""
     replacement = Replacement.from_dict(cluster.upgrade["kubelet_restart"])
-    observe(apiserver_replaced=replacement.replaced, replacement_exits=len(replacement.exits))
+    overlap, etcd_swap = replacement.overlap_exits(), replacement.etcd_swap_exits()
+    observe(apiserver_replaced=replacement.replaced, replacement_exits=overlap,
+            etcd_swap_exits=etcd_swap)
     observe.evidence(kubelet_restart=replacement.to_dict(),
                      exits=[replacement.why(run) for run in replacement.exits])
     assert replacement.replaced == expected.apiserver_replaced, replacement.to_dict()
     other = replacement.unexplained()
     assert not other, "not explained by the replacement: " + "; ".join(
         replacement.why(run) for run in other)
-    assert observe.declarations["replacement_exits"].predicts(
-        expected.replacement_exits, len(replacement.exits)), (
-        f"{len(replacement.exits)} exits of the new kube-apiserver, expected "
-        f"{expected.replacement_exits}: " + "; ".join(map(replacement.why, replacement.exits)))
+    for name, count in (("replacement_exits", overlap), ("etcd_swap_exits", etcd_swap)):
+        assert observe.declarations[name].predicts(getattr(expected, name), count), (
+            f"{name} {count}, expected {getattr(expected, name)}: "
+            + "; ".join(map(replacement.why, replacement.exits)))

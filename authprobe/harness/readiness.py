@@ -92,7 +92,14 @@ def apiserver_containers(node: NodeAccess,
                          timeout: float | None = None) -> list[RuntimeContainer]:
     """Every kube-apiserver container the runtime still knows, oldest first (asked for at
     most ``timeout`` seconds; the named ``node_read`` by default)."""
-    result = node.exec("crictl", "ps", "-a", "--name", "^kube-apiserver$", "-o", "json",
+    return containers_named(node, "kube-apiserver", timeout)
+
+
+def containers_named(node: NodeAccess, name: str,
+                     timeout: float | None = None) -> list[RuntimeContainer]:
+    """Every container of this name (kube-apiserver, etcd) the runtime still knows, oldest
+    first."""
+    result = node.exec("crictl", "ps", "-a", "--name", f"^{name}$", "-o", "json",
                        timeout=calls().node_read if timeout is None else timeout)
     data = json.loads(result.stdout or "{}")
     found = [RuntimeContainer(id=c["id"], attempt=int(c.get("metadata", {}).get("attempt", 0)),

@@ -43,7 +43,13 @@ from ..wait import until
 from .access import NodeAccess
 from .manifest import MANIFEST, apiserver_container, flags_of
 from .probes import read_journal
-from .readiness import RuntimeContainer, apiserver_containers, container_run, current_pod
+from .readiness import (
+    RuntimeContainer,
+    apiserver_containers,
+    container_run,
+    containers_named,
+    current_pod,
+)
 from .render import AUTH_DIR, PATCHES_DIR, dump
 from .state import ClusterState as ClusterRun
 from .steps import Env, limit, record_cluster, use_probe_spec
@@ -216,13 +222,16 @@ def kubelet_reached(node: NodeAccess) -> dict:
 class _Exits:
     """The kube-apiserver containers that end around the kubelet's restart, each read from
     the runtime as soon as it is seen exited: the one that ran before the restart, and every
-    one created after. The kubelet stops the old one with a 2 s grace period and soon removes
-    the containers of a pod it no longer runs, so a thread reads the runtime every
+    one created after; and etcd's containers created after it, which the same restart
+    replaces. The kubelet stops the old ones with a 2 s grace period and soon removes the
+    containers of a pod it no longer runs, so a thread reads the runtime every
     ``EXITS_INTERVAL`` seconds from just before the restart until the swap has settled."""
 
     def __init__(self, node: NodeAccess, before: RuntimeContainer, restarted_at: float):
         self.node, self.before, self.restarted_at = node, before, restarted_at
         self.ended: dict[str, tuple[str, ContainerRun]] = {}  # id -> (pod uid, record)
+        self.etcd_ended: dict[str, ContainerRun] = {}
+        self.etcd: list[RuntimeContainer] = []  # etcd's containers at the latest reading
         self.errors: dict[str, int] = {}  # a failed reading's error -> how often
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -257,12 +266,32 @@ class _Exits:
                 record = container_run(self.node, c, self.restarted_at)
                 with self._lock:
                     self.ended.setdefault(c.id, (c.pod_uid, record))
+        self.read_etcd()
         return containers
+
+    def read_etcd(self) -> None:
+        etcd = containers_named(self.node, "etcd")
+        for c in etcd:
+            with self._lock:
+                new = (c.created_ns / 1e9 >= self.restarted_at
+                       and c.state == "CONTAINER_EXITED" and c.id not in self.etcd_ended)
+            if new:
+                record = container_run(self.node, c, self.restarted_at)
+                with self._lock:
+                    self.etcd_ended.setdefault(c.id, record)
+        with self._lock:
+            self.etcd = etcd
 
     def replacement(self, settled: RuntimeContainer) -> Replacement:
         with self._lock:
             ended = dict(self.ended)
             errors = tuple(f"{text} ({n}x)" for text, n in self.errors.items())
+            etcd_exits = tuple(sorted(self.etcd_ended.values(),
+                                      key=lambda run: (run.started or 0.0, run.attempt)))
+            running = [c for c in self.etcd if c.state == "CONTAINER_RUNNING"]
+        created = running[-1].created_ns / 1e9 if running else None
+        etcd_back = (round(created - self.restarted_at, 1)
+                     if created is not None and created >= self.restarted_at else None)
         old = ended.get(self.before.id)
         exits = sorted((run for cid, (uid, run) in ended.items()
                         if cid != self.before.id and uid == settled.pod_uid),
@@ -274,7 +303,7 @@ class _Exits:
             if exit_event is not None:
                 old_end, source = round(exit_event - self.restarted_at, 1), "containerd's journal"
         return Replacement(self.before.pod_uid, settled.pod_uid, old_end, tuple(exits),
-                           settled.attempt, errors, source)
+                           settled.attempt, errors, source, etcd_exits, etcd_back)
 
 
 def _running(containers: list[RuntimeContainer]) -> list[RuntimeContainer]:
@@ -512,10 +541,15 @@ def _diff_line(rewrites: dict) -> str:
 def _restart_line(replacement: Replacement) -> str:
     if not replacement.replaced:
         return "the kubelet's restart kept kube-apiserver's pod"
-    exited = len(replacement.exits)
+    said = []
+    for count, why in ((replacement.overlap_exits(), "before the old one was stopped"),
+                       (replacement.etcd_swap_exits(), "without etcd, while etcd's pod was "
+                                                       "replaced"),
+                       (len(replacement.unexplained()), "for another reason")):
+        if count:
+            said.append(f"{count} time{'s' if count > 1 else ''} {why}")
     return ("the kubelet's restart replaced kube-apiserver's pod"
-            + (f" (the new one exited {exited} time{'s' if exited > 1 else ''} before the old "
-               "one was stopped)" if exited else ""))
+            + (f" (the new one exited {', '.join(said)})" if said else ""))
 
 
 def _success_line(log: Path) -> str:

@@ -132,7 +132,10 @@ def test_the_kubelet_restart_is_recorded_with_the_pods_before_and_after(run):
         assert record["pod_before"] and record["pod_after"], record
         assert cell["observed"]["apiserver_replaced"] == (
             record["pod_before"] != record["pod_after"])
-        assert cell["observed"]["replacement_exits"] == len(record["exits"])
+        assert cell["observed"]["replacement_exits"] == sum(
+            e["during_overlap"] for e in record["exits"])
+        assert cell["observed"]["etcd_swap_exits"] == sum(
+            e["during_etcd_swap"] and not e["during_overlap"] for e in record["exits"])
 
 
 def test_diff_upgrade_compares_each_cluster_before_and_after(run):

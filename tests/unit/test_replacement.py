@@ -75,3 +75,65 @@ def test_the_old_ones_end_is_read_from_containerds_exit_event():
     taskexit = ('msg="TaskExit event container_id:\\"abc\\" id:\\"abc\\" pid:1 exit_status:0 '
                 'exited_at:{seconds:10 nanos:500000000}"')
     assert exited_at(taskexit, "abc") == 10.5
+
+
+# The upgrade of a team's profile from 1.33.13 to 1.34.12 on 2026-12-07, in seconds since the
+# kubelet's restart: the new kube-apiserver exited on its taken port at 1.6 s (the old one
+# ended at 2.7 s); etcd's new container exited on its own taken port at 2.0 s and the etcd that
+# runs now started at 26.6 s; the next kube-apiserver, started at 3.0 s, gave up on etcd.
+GAVE_UP = ("F1207 05:40:42.487804       1 instance.go:232] Error creating leases: error "
+           "creating storage factory: context deadline exceeded")
+ETCD_TAKEN = ('{"level":"fatal","msg":"discovery failed","error":"listen tcp 172.18.0.2:2380: '
+              'bind: address already in use"}')
+
+
+def storage_exit(started: float = 3.0, finished: float = 23.1) -> ContainerRun:
+    return ContainerRun("c1", 1, started, finished, 255, "Error", GAVE_UP)
+
+
+def etcd_exit(finished: float = 2.0, line: str = ETCD_TAKEN) -> ContainerRun:
+    return ContainerRun("e0", 0, finished, finished, 1, "Error", line)
+
+
+def swap(*exits: ContainerRun, etcd=None, back: float | None = 26.6) -> Replacement:
+    etcd = (etcd_exit(),) if etcd is None else etcd
+    return Replacement("uid-a", "uid-b", 2.7, exits, settled_attempt=2, etcd_exits=etcd,
+                       etcd_back=back, old_end_from="containerd's journal")
+
+
+def test_an_exit_without_etcd_while_etcd_waited_out_its_taken_port_is_etcds_swap():
+    first, second = exit_at(1.6), storage_exit()
+    replaced = swap(first, second)
+    assert replaced.unexplained() == []
+    assert (replaced.overlap_exits(), replaced.etcd_swap_exits()) == (1, 1)
+    assert ("etcd's new container exited on its taken port at 2.0 s, the etcd that runs now "
+            "started at 26.6 s") in replaced.why(second)
+    assert "etcd" not in replaced.why(first)
+    record = replaced.to_dict()
+    assert [e["during_etcd_swap"] for e in record["exits"]] == [False, True]
+    assert record["etcd_back_at"] == 26.6 and record["etcd_exits"][0]["id"] == "e0"
+    assert Replacement.from_dict(record) == replaced
+
+
+def test_etcds_record_must_tie_the_exit_to_its_outage():
+    gave_up = storage_exit()
+    # etcd never exited on its port, or ran again well before kube-apiserver gave up
+    assert swap(gave_up, etcd=()).unexplained() == [gave_up]
+    assert swap(gave_up, etcd=(etcd_exit(line="some other fatal"),)).unexplained() == [gave_up]
+    assert swap(gave_up, back=12.0).unexplained() == [gave_up]
+    # the etcd that runs is the one from before the restart: no swap to explain it
+    assert swap(gave_up, back=None).unexplained() == [gave_up]
+    # etcd's exit came after kube-apiserver had already given up
+    early = storage_exit(1.0, 2.5)
+    assert swap(early, etcd=(etcd_exit(9.0),)).unexplained() == [early]
+    # kube-apiserver exited for another reason while etcd was away
+    other = ContainerRun("c1", 1, 3.0, 4.0, 1, "Error", "Error: unknown flag: --bogus")
+    assert swap(other).unexplained() == [other]
+    assert swap(gave_up, etcd=()).etcd_swap_exits() == 0
+
+
+def test_a_record_written_before_etcd_was_read_has_no_etcd_swap():
+    record = Replacement("uid-a", "uid-b", 6.0, (exit_at(4.2),)).to_dict()
+    del record["etcd_exits"], record["etcd_back_at"]
+    read = Replacement.from_dict(record)
+    assert (read.etcd_exits, read.etcd_back, read.overlap_exits()) == ((), None, 1)
