@@ -51,13 +51,12 @@ def diff_view(record: dict) -> dict:
             hunks.append({"at": hunk.get("at", ""), "where": wheres[0] if wheres else "",
                           "lines": lines})
         files.append({"file": found.get("file", ""), "hunks": hunks})
-    return {"files": files, "dropped": list(record.get("removes_hand_edits", [])),
-            "hand_edits": list(record.get("hand_edits", [])),
-            "summary": kubeadm_diff.summary(record), "said": list(record.get("said", []))}
+    return {"files": files, "summary": kubeadm_diff.summary(record),
+            "said": list(record.get("said", []))}
 
 
 def _side(cells: Sequence[CellRecord], version: str) -> dict:
-    return {"version": version, "counts": counts_line(cells), "cells": len(cells)}
+    return {"version": version, "counts": counts_line(cells)}
 
 
 def views(document: dict, cells: Sequence[CellRecord]) -> list[dict]:
