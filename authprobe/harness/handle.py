@@ -260,17 +260,23 @@ class ClusterHandle:
         ``webhook``): no token, no key."""
         return self._servers().logs()
 
-    def webhook_log(self) -> list[dict]:
-        """The reviews the cluster's webhook authorizer answered so far; NotRunnable for a
-        profile that runs none (a team's profile no row marks n/a is skipped, saying so)."""
-        if self._servers().authorizer is None:
+    def _authorizer(self):
+        """The cluster's webhook authorizer; NotRunnable for a profile that runs none (a
+        team's profile no row marks n/a is skipped, saying so)."""
+        found = self._servers().authorizer
+        if found is None:
             raise NotRunnable(f"profile {self.profile.id} runs no webhook authorizer")
+        return found
+
+    def webhook_log(self) -> list[dict]:
+        """The reviews the cluster's webhook authorizer answered so far."""
+        self._authorizer()
         return self.server_logs()["webhook"]
 
     def stop_webhook(self) -> None:
         """Stop the webhook authorizer (kube-apiserver meets a closed port); scenarios give it
         back with :meth:`start_webhook`."""
-        self.webhook_log()
+        self._authorizer()
         cluster_servers.stop_authorizer(self._record)
 
     def start_webhook(self) -> None:
