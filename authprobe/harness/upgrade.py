@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -230,7 +231,7 @@ class _Exits:
     def __init__(self, node: NodeAccess, before: RuntimeContainer, restarted_at: float):
         self.node, self.before, self.restarted_at = node, before, restarted_at
         self.ended: dict[str, tuple[str, ContainerRun]] = {}  # id -> (pod uid, record)
-        self.etcd_ended: dict[str, ContainerRun] = {}
+        self.etcd_ended: dict[str, tuple[str, ContainerRun]] = {}  # the same, of etcd
         self.etcd: list[RuntimeContainer] = []  # etcd's containers at the latest reading
         self.errors: dict[str, int] = {}  # a failed reading's error -> how often
         self._lock = threading.Lock()
@@ -258,40 +259,38 @@ class _Exits:
 
     def read(self) -> list[RuntimeContainer]:
         containers = apiserver_containers(self.node)
-        for c in containers:
-            ours = c.id == self.before.id or c.created_ns / 1e9 >= self.restarted_at
-            with self._lock:
-                new = ours and c.state == "CONTAINER_EXITED" and c.id not in self.ended
-            if new:
-                record = container_run(self.node, c, self.restarted_at)
-                with self._lock:
-                    self.ended.setdefault(c.id, (c.pod_uid, record))
-        self.read_etcd()
-        return containers
-
-    def read_etcd(self) -> None:
+        self._note_exits(containers, self.ended,
+                         lambda c: c.id == self.before.id or self._since_restart(c))
         etcd = containers_named(self.node, "etcd")
-        for c in etcd:
-            with self._lock:
-                new = (c.created_ns / 1e9 >= self.restarted_at
-                       and c.state == "CONTAINER_EXITED" and c.id not in self.etcd_ended)
-            if new:
-                record = container_run(self.node, c, self.restarted_at)
-                with self._lock:
-                    self.etcd_ended.setdefault(c.id, record)
+        self._note_exits(etcd, self.etcd_ended, self._since_restart)
         with self._lock:
             self.etcd = etcd
+        return containers
+
+    def _since_restart(self, container: RuntimeContainer) -> bool:
+        return container.created_ns / 1e9 >= self.restarted_at
+
+    def _note_exits(self, containers: list[RuntimeContainer],
+                    ended: dict[str, tuple[str, ContainerRun]],
+                    ours: Callable[[RuntimeContainer], bool]) -> None:
+        """Read the runtime's record of each of ``ours`` seen exited for the first time."""
+        for c in containers:
+            with self._lock:
+                new = ours(c) and c.state == "CONTAINER_EXITED" and c.id not in ended
+            if new:
+                record = container_run(self.node, c, self.restarted_at)
+                with self._lock:
+                    ended.setdefault(c.id, (c.pod_uid, record))
 
     def replacement(self, settled: RuntimeContainer) -> Replacement:
         with self._lock:
             ended = dict(self.ended)
             errors = tuple(f"{text} ({n}x)" for text, n in self.errors.items())
-            etcd_exits = tuple(sorted(self.etcd_ended.values(),
+            etcd_exits = tuple(sorted((run for _, run in self.etcd_ended.values()),
                                       key=lambda run: (run.started or 0.0, run.attempt)))
-            running = [c for c in self.etcd if c.state == "CONTAINER_RUNNING"]
-        created = running[-1].created_ns / 1e9 if running else None
-        etcd_back = (round(created - self.restarted_at, 1)
-                     if created is not None and created >= self.restarted_at else None)
+            running = _running(self.etcd)
+        etcd_back = (round(running[-1].created_ns / 1e9 - self.restarted_at, 1)
+                     if running and self._since_restart(running[-1]) else None)
         old = ended.get(self.before.id)
         exits = sorted((run for cid, (uid, run) in ended.items()
                         if cid != self.before.id and uid == settled.pod_uid),

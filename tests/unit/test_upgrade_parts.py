@@ -214,20 +214,26 @@ def test_only_a_module_marked_as_a_whole_is_upgrade_only(tmp_path):
 class SwappingNode:
     """Answers crictl as a node whose kubelet, just restarted, replaced kube-apiserver's pod:
     the new one (pod "new") exited on the taken port while the old one (pod "old") ran, then
-    the old one was stopped and the new one's second attempt runs. Times in seconds."""
+    the old one was stopped and the new one's second attempt runs. etcd's pod was replaced
+    too: its new container exited on its taken port, the next one runs. Times in seconds."""
 
     container = "authprobe-test-control-plane"
 
     def __init__(self) -> None:
-        self.containers = [self.entry("a", "old", 0, "CONTAINER_RUNNING", 900)]
+        self.containers = {"kube-apiserver": [self.entry("a", "old", 0, "CONTAINER_RUNNING", 900)],
+                           "etcd": [self.entry("e1", "etcd-old", 0, "CONTAINER_RUNNING", 900)]}
         self.status = {
             "a": {"exitCode": 0, "startedAt": "1970-01-01T00:15:00Z",
                   "finishedAt": "1970-01-01T00:16:46Z"},
             "b": {"exitCode": 1, "reason": "Error", "startedAt": "1970-01-01T00:16:42Z",
                   "finishedAt": "1970-01-01T00:16:42.3Z"},
+            "e2": {"exitCode": 1, "reason": "Error", "startedAt": "1970-01-01T00:16:41Z",
+                   "finishedAt": "1970-01-01T00:16:41.5Z"},
         }
         self.lines = {"a": "I1206 Shutting down", "b": "E1206 listen tcp 0.0.0.0:6443: "
-                                                        "bind: address already in use"}
+                                                        "bind: address already in use",
+                      "e2": '{"level":"fatal","error":"listen tcp 172.18.0.2:2380: bind: '
+                            'address already in use"}'}
 
     @staticmethod
     def entry(cid: str, pod: str, attempt: int, state: str, created: int) -> dict:
@@ -235,16 +241,21 @@ class SwappingNode:
                 "metadata": {"attempt": attempt}, "labels": {"io.kubernetes.pod.uid": pod}}
 
     def swap(self) -> None:
-        self.containers = [self.entry("a", "old", 0, "CONTAINER_EXITED", 900),
-                           self.entry("b", "new", 0, "CONTAINER_EXITED", 1002),
-                           self.entry("c", "new", 1, "CONTAINER_RUNNING", 1013)]
+        self.containers = {
+            "kube-apiserver": [self.entry("a", "old", 0, "CONTAINER_EXITED", 900),
+                               self.entry("b", "new", 0, "CONTAINER_EXITED", 1002),
+                               self.entry("c", "new", 1, "CONTAINER_RUNNING", 1013)],
+            "etcd": [self.entry("e1", "etcd-old", 0, "CONTAINER_EXITED", 900),
+                     self.entry("e2", "etcd-new", 0, "CONTAINER_EXITED", 1001),
+                     self.entry("e3", "etcd-new", 1, "CONTAINER_RUNNING", 1003)]}
 
     def exec(self, *argv: str, **_: object):
         import json
         import subprocess
 
         if argv[:2] == ("crictl", "ps"):
-            out = json.dumps({"containers": self.containers})
+            name = argv[argv.index("--name") + 1].strip("^$")
+            out = json.dumps({"containers": self.containers[name]})
         elif argv[:2] == ("crictl", "inspect"):
             out = json.dumps({"status": self.status[argv[2]]})
         elif argv[:2] == ("crictl", "logs"):
@@ -272,6 +283,10 @@ def test_the_exits_around_the_kubelets_restart_make_the_replacement():
     (exit_,) = replacement.exits
     assert (exit_.attempt, exit_.finished, exit_.exit_code) == (0, 2.3, 1)
     assert replacement.unexplained() == []
+    # etcd's container from before the restart is not the restart's; the new pod's exit is
+    (etcd,) = replacement.etcd_exits
+    assert (etcd.id, etcd.finished) == ("e2", 1.5) and "2380" in etcd.last_line
+    assert replacement.etcd_back == 3.0
 
 
 def test_auth_files_across_the_upgrade_name_each_file_kept_changed_or_gone():
