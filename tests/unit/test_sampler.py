@@ -174,3 +174,18 @@ def test_a_removed_container_is_its_own_error_and_its_log_is_not_the_refusal():
         container_status(node, "a1")
     with pytest.raises(ContainerGone):
         container_logs(node, "a1")
+
+
+class GarbledNode(RecordingNode):
+    """crictl answers its inspect with text that is not JSON."""
+
+    def exec(self, *argv: str, **kwargs: object) -> subprocess.CompletedProcess:
+        if argv[:2] == ("crictl", "inspect"):
+            return subprocess.CompletedProcess(argv, 0, "not json", "")
+        return super().exec(*argv, **kwargs)
+
+
+def test_any_other_failure_of_the_reading_is_not_taken_for_a_removal():
+    # it leaves the reading at once, so the step fails with it (its phase, then teardown)
+    with pytest.raises(json.JSONDecodeError):
+        start_failure(GarbledNode(), "kube-apiserver exited 3 times")
