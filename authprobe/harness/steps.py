@@ -87,6 +87,7 @@ def new_run(env: Env, name: str, profile: ProfileAt, version: KubeVersion, image
                        image_source=image_source, kind_version=env.kind_version,
                        rendered=rendered, provider=provider,
                        node=NodeAccess(provider.node_container), expected_down=expected_down)
+    run.on_end("remove the private folder", lambda: forget_unmade(run))
     if lease is not None:
         run.on_end("release lease", lease.release)
     env.runlog.add_cluster(ClusterRecord(name, profile.id, version.minor_str, str(version),
@@ -399,6 +400,16 @@ def delete_or_keep(env: Env, run: ClusterState) -> str:
     run.provider.destroy(timeout=limit(run, "teardown"))
     naming.forget(run.name)
     return DELETED
+
+
+def forget_unmade(run: ClusterState) -> None:
+    """The cleanup of the cluster's private folder (its tokens, its servers' CA and keys)
+    when no cluster of its name is left to use it: the run ended before `kind create
+    cluster` (an interrupt, or a step before it failed), or the cluster is gone. A cluster
+    that is kept keeps its folder; :func:`delete_or_keep` removes the folder of one it
+    deletes."""
+    if not run.provider.exists():
+        naming.forget(run.name)
 
 
 def keep_reused(run: ClusterState) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from authprobe.harness import naming
 from authprobe.harness.naming import NAME_RE
 from authprobe.host import docker
 from authprobe.model.versions import default_minor
@@ -86,13 +87,22 @@ def left_of(names: set[str] | list[str]) -> set[str]:
             if name in names or (NAME_RE.match(name) and name_token(name) in tokens)}
 
 
-def leftovers(names) -> tuple[set[str], list[str]]:
-    """What is left of the run that made ``names``: its clusters (``left_of``), and
-    processes whose command line names one of them."""
-    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True,
-                        check=True).stdout.splitlines()
-    return left_of(set(names)), [line.strip() for line in ps
-                                 if any(name in line for name in names)]
+def processes() -> list[str]:
+    """Each process of this machine as its pid and whole command line (``-ww``: without it
+    ps cuts lines at 80 columns when its output is not a terminal, as under pytest)."""
+    return [line.strip() for line in subprocess.run(
+        ["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True,
+        check=True).stdout.splitlines()]
+
+
+def leftovers(names) -> dict[str, list[str]]:
+    """What is left of the run that made ``names``: its clusters (``left_of``), processes
+    whose command line names one of them, and their private folders (tokens, the servers'
+    keys). Empty lists when nothing is."""
+    return {"clusters": sorted(left_of(set(names))),
+            "processes": [line for line in processes() if any(name in line for name in names)],
+            "private folders": [str(folder) for name in names
+                                if (folder := naming.private_dir(name, create=False)).exists()]}
 
 
 @dataclass
@@ -147,8 +157,8 @@ def run_child(tmp_path):
 
     yield run
     for child in started:
-        if child.proc and child.proc.poll() is None:
-            child.proc.kill()
+        if child.proc:
+            stop(child)
 
 
 def outcomes_of(folder: Path) -> dict:

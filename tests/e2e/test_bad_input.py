@@ -91,8 +91,8 @@ def server_ports(outcomes: dict, name: str) -> list[tuple[str, int]]:
 def assert_nothing_left(child: Child, outcomes: dict) -> None:
     names = created(child)
     assert names, child.tail()
-    clusters, processes = leftovers(names)
-    assert not clusters and not processes, (clusters, processes)
+    left = leftovers(names)
+    assert not any(left.values()), left
     for name in names:
         ports = server_ports(outcomes, name)
         assert ports, name

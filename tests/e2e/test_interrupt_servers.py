@@ -106,5 +106,5 @@ def test_an_interrupt_leaves_no_server_and_no_cluster(tmp_path, run_child, point
     assert len(said) == 1, child.tail()
     assert created(child) == ([] if point == "servers" else [name]), child.tail()
     assert all(closed(host, port) for host, port in noted["listening"]), noted
-    clusters, processes = leftovers([name])
-    assert not clusters and not processes, (clusters, processes)
+    left = leftovers([name])
+    assert not any(left.values()), left

@@ -421,6 +421,27 @@ def test_an_interrupt_deletes_a_cluster_the_run_would_have_kept(said, quick_tear
     assert run.calls == ["stop sampler", "destroy c1", "release lease"]
 
 
+@pytest.mark.parametrize("made", [False, True], ids=["never made", "kept"])
+def test_a_cluster_never_made_leaves_no_private_folder_and_a_kept_one_keeps_it(
+        tmp_path, monkeypatch, said, made):
+    # A run that ends before `kind create cluster` (an interrupt while its servers run, a
+    # step before create that failed) has its private folder made already, with the tokens
+    # and the servers' keys in it; nothing else would remove it.
+    monkeypatch.setenv("AUTHPROBE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(steps.KindProvider, "exists", lambda self: made)
+    e = SimpleNamespace(runlog=RunLog(), kind_path=Path("/nonexistent/kind"),
+                        kind_version="v0.33.0")
+    image = SimpleNamespace(ref="authprobe/node:v1.34.12", dashboard_image=None)
+    run = steps.new_run(e, "authprobe-authz-webhook-134-abc123",
+                        SimpleNamespace(id="authz-webhook"), V134, image, "build", None,
+                        False, None)
+    folder = tmp_path / "clusters" / run.name
+    (folder / "servers").mkdir(parents=True)
+    (folder / "servers" / "ca.key").write_text("key")
+    run.end()
+    assert folder.exists() is made
+
+
 # -- a failing step leads to the END stage; the other clusters run on ------------------------
 
 def test_a_team_step_that_raises_breaks_its_cluster_and_ends_it(said, quick_teardown):
