@@ -9,8 +9,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import AuthprobeError
 from ..model.timeouts import waits
 from ..wait import until
+
+
+class StoppedByInterrupt(AuthprobeError):
+    """A command the run's interrupt stopped: whatever it exited with, it did not finish."""
 
 
 class Children:
@@ -19,6 +24,7 @@ class Children:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen] = set()
+        self._stopped: set[subprocess.Popen] = set()
         self.closed = False
 
     def add(self, proc: subprocess.Popen, interruptible: bool) -> None:
@@ -27,11 +33,17 @@ class Children:
             self._procs.add(proc)
             closed = self.closed
         if closed and interruptible:
+            with self._lock:
+                self._stopped.add(proc)
             signal_group(proc, signal.SIGKILL)
 
-    def discard(self, proc: subprocess.Popen) -> None:
+    def discard(self, proc: subprocess.Popen) -> bool:
+        """Stop tracking ``proc``; whether the interrupt stopped it."""
         with self._lock:
             self._procs.discard(proc)
+            stopped = proc in self._stopped
+            self._stopped.discard(proc)
+        return stopped
 
     def stop_all(self) -> None:
         """SIGTERM to every tracked process group, then SIGKILL to those that did not end
@@ -40,6 +52,7 @@ class Children:
         with self._lock:
             self.closed = True
             procs = list(self._procs)
+            self._stopped.update(procs)
         for proc in procs:
             signal_group(proc, signal.SIGTERM)
         for proc in procs:
@@ -70,7 +83,9 @@ def run_tracked(argv: list[str], timeout: float, log: Path | None = None,
 
     ``should_stop`` is asked every ``poll`` seconds; when it answers True the command is
     stopped and the result has return code -15. A timeout kills it (return code -9). An
-    ``interruptible`` command is stopped when the run is interrupted, even if it starts after.
+    ``interruptible`` command is stopped when the run is interrupted, even if it starts after,
+    and then raises :class:`StoppedByInterrupt`, whatever it exited with (``docker exec``
+    may exit 0 when it is sent SIGTERM); the others (``kind delete``) give their result.
     """
     if should_stop is not None and log is None:
         raise ValueError("a command that may be stopped early writes to a log")
@@ -109,7 +124,10 @@ def run_tracked(argv: list[str], timeout: float, log: Path | None = None,
             captured, _ = proc.communicate()
             return subprocess.CompletedProcess(argv, -9, captured or "", "")
         finally:
-            CHILDREN.discard(proc)
+            interrupted = CHILDREN.discard(proc)
+        if interrupted and interruptible:
+            raise StoppedByInterrupt(f"`{' '.join(argv[:6])}` was stopped: the run is being "
+                                     "interrupted")
         code = stopped["code"] if stopped["code"] is not None else proc.returncode
         return subprocess.CompletedProcess(argv, code, captured or "", "")
     finally:

@@ -58,6 +58,13 @@ def host_cgroup_version() -> int:
     return 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
 
 
+class Terminated(KeyboardInterrupt):
+    """The run was sent SIGTERM (a CI job cancelled or timed out): it ends as Ctrl-C ends it,
+    through every handler an interrupt passes (an ``except Exception`` would have taken
+    pytest's own Exit for a failure of the step it met), and exits 143, as a shell reports a
+    process SIGTERM ended."""
+
+
 class Harness:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -78,6 +85,7 @@ class Harness:
         self.tests_done = 0  # tests whose teardown has ended
         self.tests_collected = 0
         self._previous_handlers: dict = {}
+        self._terminated = False  # SIGTERM ended the run
         self._timeouts_before: timeouts.Table | None = None  # restored when the run ends
         if given(config):
             try:
@@ -330,6 +338,8 @@ class Harness:
         if self.pool is not None and not self.pool.aborting.is_set():
             self.pool.finish()
         self._restore_signal_handlers()
+        if self._terminated:
+            session.exitstatus = 128 + signal.SIGTERM
         failing = (FAIL, ERROR, NOT_JUDGED) if self._fails_unjudged() else (FAIL, ERROR)
         if (any(c.outcome in failing for c in self.runlog.cells)
                 and session.exitstatus in (0, 5)):
@@ -368,7 +378,8 @@ class Harness:
             self._restore_signal_handlers()
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
-            raise pytest.exit.Exception(f"terminated by {name}", returncode=128 + signum)
+            self._terminated = True
+            raise Terminated(f"terminated by {name}")
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous_handlers[sig] = signal.getsignal(sig)
