@@ -60,9 +60,9 @@ def host_cgroup_version() -> int:
 
 class Terminated(KeyboardInterrupt):
     """The run was sent SIGTERM (a CI job cancelled or timed out): it ends as Ctrl-C ends it,
-    through every handler an interrupt passes (an ``except Exception`` would have taken
-    pytest's own Exit for a failure of the step it met), and exits 143, as a shell reports a
-    process SIGTERM ended."""
+    through every handler an interrupt passes, and exits 143, as a shell reports a process
+    SIGTERM ended. (pytest's own Exit is an Exception, which the handlers of a step's or a
+    cluster's failure would take for one.)"""
 
 
 class Harness:
