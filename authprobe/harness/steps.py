@@ -384,30 +384,27 @@ def kept(env: Env, run: ClusterState) -> bool:
 
 
 def delete_or_keep(env: Env, run: ClusterState) -> str:
-    """The cleanup of a cluster this run created: delete it and its private files (token,
-    kubeconfig), or keep it. An interrupted run deletes it in any case (it may be half
-    made)."""
+    """The cleanup of a cluster this run created: delete it, or keep it. An interrupted run
+    deletes it in any case (it may be half made). Its private files (tokens, kubeconfig)
+    go after it, by :func:`forget_unmade`."""
     if env.aborting():
         if run.provider.exists():
             say(f"interrupted: deleting cluster {run.name} ...")
             run.provider.destroy(timeout=limit(run, "teardown"))
-        naming.forget(run.name)
         return DELETED
     if kept(env, run):
         say(f"keeping cluster {run.name} (kubeconfig: {run.provider.kubeconfig})")
         return f"kept (kubeconfig {run.provider.kubeconfig})"
     say(f"deleting cluster {run.name} ...")
     run.provider.destroy(timeout=limit(run, "teardown"))
-    naming.forget(run.name)
     return DELETED
 
 
 def forget_unmade(run: ClusterState) -> None:
-    """The cleanup of the cluster's private folder (its tokens, its servers' CA and keys)
-    when no cluster of its name is left to use it: the run ended before `kind create
-    cluster` (an interrupt, or a step before it failed), or the cluster is gone. A cluster
-    that is kept keeps its folder; :func:`delete_or_keep` removes the folder of one it
-    deletes."""
+    """The cleanup of the cluster's private folder (its tokens, kubeconfig, its servers' CA
+    and keys), the last of its cleanups: removed when no cluster of its name is left to use
+    it (deleted, or never made: an interrupt or a failed step before `kind create
+    cluster`); a cluster that is kept keeps its folder."""
     if not run.provider.exists():
         naming.forget(run.name)
 

@@ -31,10 +31,10 @@ class Children:
         """Track ``proc``; after ``stop_all`` an interruptible late starter is killed at once."""
         with self._lock:
             self._procs.add(proc)
-            closed = self.closed
-        if closed and interruptible:
-            with self._lock:
+            late = self.closed and interruptible
+            if late:
                 self._stopped.add(proc)
+        if late:
             signal_group(proc, signal.SIGKILL)
 
     def discard(self, proc: subprocess.Popen) -> bool:

@@ -375,7 +375,6 @@ def acquired(run: ClusterState) -> ClusterState:
 @pytest.fixture
 def quick_teardown(monkeypatch):
     monkeypatch.setattr(steps, "limit", lambda run, name: 1.0)
-    monkeypatch.setattr(steps.naming, "forget", lambda name: None)
 
 
 def test_end_and_interrupt_run_the_same_cleanups_once(said, quick_teardown):
