@@ -25,7 +25,7 @@ from ..model.cell import Cell
 from ..model.profiles import ProfileAt
 from ..model.versions import KubeVersion, SupportedVersion, version_table
 from ..progress import pump, say
-from . import images, naming, steps
+from . import images, interrupts, naming, steps
 from .handle import ClusterHandle
 from .images import ImageFacts, Target
 from .lifecycle import BRING_UP, END, RELEASE, UPGRADE, Step, lifecycle
@@ -69,7 +69,7 @@ class ClusterPool:
         self.checkout = checkout
         self.reuse, self.keep = reuse, keep
         self.max_alive, self.max_workers = max_alive, max_workers
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the interrupt's handler may take it
         self._executor: ThreadPoolExecutor | None = None
         self._futures: dict[Cell, Future] = {}
         self._runs: dict[Cell, ClusterState] = {}
@@ -342,13 +342,16 @@ class ClusterPool:
 
     def _end(self, run: ClusterState) -> None:
         """A cluster this run is done with: its END stage (delete it unless it is kept);
-        whatever a step of that stage does, its cleanups run."""
-        try:
-            stopped = run_stage(self.env, run, END, self.steps)
-            if stopped is not None:
-                say(f"{run.name}: step '{stopped.step}' of its end failed: {stopped.message}")
-        finally:
-            run.end()
+        whatever a step of that stage does, its cleanups run. An interrupt met in the main
+        thread goes on once they are done (:mod:`.interrupts`)."""
+        with interrupts.held():
+            try:
+                stopped = run_stage(self.env, run, END, self.steps)
+                if stopped is not None:
+                    say(f"{run.name}: step '{stopped.step}' of its end failed: "
+                        f"{stopped.message}")
+            finally:
+                run.end()
 
     def release(self, cell: Cell, export_logs: bool = False) -> None:
         """The scenarios of ``cell`` are done: collect the evidence, then end its cluster (or,
@@ -402,14 +405,22 @@ class ClusterPool:
         """Interrupt: stop kind children and end every cluster of the run by its cleanups
         (the same ones its END stage runs; a cluster this run created is deleted even when it
         would be kept). The names of the clusters the interrupt met and deleted, also those a
-        worker thread was deleting then (this waits for them)."""
+        worker thread was deleting then (this waits for them); not those whose cleanups the
+        calling thread was running when the signal came (:meth:`ending_here`)."""
         self.aborting.set()
         CHILDREN.stop_all()
-        with self._lock:
-            runs = [run for run in dict.fromkeys(self._runs.values())  # one record per cluster
-                    if run.state is not State.ENDED]
         deleted = []
-        for run in runs:
-            if steps.DELETED in run.end():
+        for run in self._not_ended():
+            if not run.ending_here() and steps.DELETED in run.end():
                 deleted.append(run.name)
         return deleted
+
+    def ending_here(self) -> list[str]:
+        """The clusters whose cleanups the calling thread is in the middle of: a signal
+        handler's own thread, whose end goes on once the handler returns."""
+        return [run.name for run in self._not_ended() if run.ending_here()]
+
+    def _not_ended(self) -> list[ClusterState]:
+        with self._lock:
+            return [run for run in dict.fromkeys(self._runs.values())  # one record per cluster
+                    if not run.ended]

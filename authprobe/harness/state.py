@@ -130,6 +130,8 @@ class ClusterState:
     _said: list[str] = field(default_factory=list, repr=False)  # what the cleanups said
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _ending: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _ender: threading.Thread | None = field(default=None, repr=False)  # running the cleanups
+    _ended: bool = field(default=False, repr=False)  # every cleanup has run
 
     @property
     def label(self) -> str:
@@ -198,11 +200,24 @@ class ClusterState:
             with self._lock:
                 pending, self._cleanups = self._cleanups[::-1], []
                 self.to(State.ENDED)
+            outer, self._ender = self._ender is None, self._ender or threading.current_thread()
             try:
                 self._said.extend(self._run_cleanups(pending))
             finally:
                 said = list(self._said)
+                if outer:
+                    self._ender, self._ended = None, True
         return said
+
+    @property
+    def ended(self) -> bool:
+        """Every cleanup has run (the state moves to ENDED as they begin)."""
+        return self._ended
+
+    def ending_here(self) -> bool:
+        """Whether the calling thread is in the middle of this cluster's cleanups (a signal
+        handler that interrupted them cannot wait for them: they go on after it)."""
+        return self._ender is threading.current_thread()
 
     def _run_cleanups(self, pending: list[tuple[str, Cleanup]]) -> list[str]:
         said: list[str] = []

@@ -19,19 +19,22 @@ class StoppedByInterrupt(AuthprobeError):
 
 
 class Children:
-    """Processes started by this run, so an interrupt can stop every one of them."""
+    """The interruptible processes started by this run, so an interrupt can stop them."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.RLock()  # re-entrant: the interrupt's handler may take it
+        self._procs: set[subprocess.Popen] = set()  # the interruptible ones
         self._stopped: set[subprocess.Popen] = set()
         self.closed = False
 
     def add(self, proc: subprocess.Popen, interruptible: bool) -> None:
-        """Track ``proc``; after ``stop_all`` an interruptible late starter is killed at once."""
+        """Track ``proc`` if it is interruptible (the others, ``kind delete``, run to their
+        end); after ``stop_all`` an interruptible late starter is killed at once."""
+        if not interruptible:
+            return
         with self._lock:
             self._procs.add(proc)
-            late = self.closed and interruptible
+            late = self.closed
             if late:
                 self._stopped.add(proc)
         if late:
@@ -46,8 +49,8 @@ class Children:
         return stopped
 
     def stop_all(self) -> None:
-        """SIGTERM to every tracked process group, then SIGKILL to those that did not end
-        in the named ``process_exit`` seconds."""
+        """SIGTERM to every interruptible process group, then SIGKILL to those that did not
+        end in the named ``process_exit`` seconds."""
         grace = waits().process_exit
         with self._lock:
             self.closed = True
@@ -85,7 +88,9 @@ def run_tracked(argv: list[str], timeout: float, log: Path | None = None,
     stopped and the result has return code -15. A timeout kills it (return code -9). An
     ``interruptible`` command is stopped when the run is interrupted, even if it starts after,
     and then raises :class:`StoppedByInterrupt`, whatever it exited with (``docker exec``
-    may exit 0 when it is sent SIGTERM); the others (``kind delete``) give their result.
+    may exit 0 when it is sent SIGTERM); the others (``kind delete``) run on to their result.
+    A command whose wait an exception ends (an interrupt raised in this thread) is killed:
+    none outlives the run.
     """
     if should_stop is not None and log is None:
         raise ValueError("a command that may be stopped early writes to a log")
@@ -93,7 +98,6 @@ def run_tracked(argv: list[str], timeout: float, log: Path | None = None,
     try:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-        CHILDREN.add(proc, interruptible)
         stopped = {"code": None}
 
         def finished() -> bool:
@@ -109,6 +113,7 @@ def run_tracked(argv: list[str], timeout: float, log: Path | None = None,
             return False
 
         try:
+            CHILDREN.add(proc, interruptible)
             if log is None:
                 captured, _ = proc.communicate(timeout=timeout)
             else:
@@ -123,6 +128,10 @@ def run_tracked(argv: list[str], timeout: float, log: Path | None = None,
             signal_group(proc, signal.SIGKILL)
             captured, _ = proc.communicate()
             return subprocess.CompletedProcess(argv, -9, captured or "", "")
+        except BaseException:
+            signal_group(proc, signal.SIGKILL)
+            proc.wait()
+            raise
         finally:
             interrupted = CHILDREN.discard(proc)
         if interrupted and interruptible:

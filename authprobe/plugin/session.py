@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ..errors import AuthprobeError, NotRunnable
+from ..harness import interrupts
 from ..host import docker
 from ..host.capacity import host_capacity
 from ..model import timeouts
@@ -375,11 +376,14 @@ class Harness:
             deleted = self.pool.abort()
             say(f"deleted {len(deleted)} cluster(s)" + (f": {', '.join(deleted)}" if deleted
                                                         else ""))
+            for cluster in self.pool.ending_here():
+                say(f"finishing the end of cluster {cluster} first (begun before the signal)")
             self._restore_signal_handlers()
             if signum == signal.SIGINT:
-                raise KeyboardInterrupt
+                interrupts.deliver(KeyboardInterrupt())
+                return
             self._terminated = True
-            raise Terminated(f"terminated by {name}")
+            interrupts.deliver(Terminated(f"terminated by {name}"))
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous_handlers[sig] = signal.getsignal(sig)

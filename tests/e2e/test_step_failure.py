@@ -1,6 +1,8 @@
 """A team's own lifecycle step that fails, or that an interrupt meets, on real clusters: the
 cluster whose step failed errors its cells with the step's line and ends, the other profile's
-cells run on, and nothing of the run is left (no cluster, no kind process).
+cells run on, and nothing of the run is left (no cluster, no kind process). An interrupt
+met in the middle of a cluster's end (its cleanups, in the main thread) lets that end finish
+and ends the others.
 
 The step comes from the team's conftest.py (``pytest_authprobe_lifecycle_steps``), after
 ``ready``, on anon-off only, in a run of anon-on and anon-off with a few quick scenarios.
@@ -51,6 +53,40 @@ def anon_off(env, run):
 
 def pytest_authprobe_lifecycle_steps(config):
     return [Step("{name}", {name_py}, BRING_UP, after="ready", applies=anon_off)]
+'''
+
+
+HOLD_THE_END = '''
+from pathlib import Path
+
+from authprobe.harness.phases import BRING_UP, Step
+from authprobe.progress import say
+from authprobe.wait import until
+
+GO_ON = Path(__file__).parent / "go-on"
+
+
+def wait_for_go_on(env, run):
+    say(f"{run.name}: step wait-for-go-on waits for {GO_ON}")
+    until(lambda: GO_ON.exists() or env.aborting(), timeout=900, interval=0.5,
+          what=f"{GO_ON} to exist")
+    return "went on"
+
+
+def hold_the_end(env, run):
+    def wait():
+        say(f"{run.name}: cleanup hold-the-end waits for {GO_ON}")
+        until(lambda: GO_ON.exists() or env.aborting(), timeout=900, interval=0.5,
+              what=f"{GO_ON} to exist")
+    run.on_end("hold the end", wait)
+    return "registered"
+
+
+def pytest_authprobe_lifecycle_steps(config):
+    return [Step("wait-for-go-on", wait_for_go_on, BRING_UP, after="ready",
+                 applies=lambda env, run: run.profile.id == "anon-off"),
+            Step("hold-the-end", hold_the_end, BRING_UP, after="ready",
+                 applies=lambda env, run: run.profile.id == "anon-on")]
 '''
 
 
@@ -115,5 +151,38 @@ def test_an_interrupt_during_a_team_step_leaves_nothing(tmp_path, run_child):
     deleted = [text for _, text in child.lines if re.search(r"deleted \d+ cluster", text)]
     assert len(deleted) == 1 and waiter in deleted[0], child.tail()
     assert f"interrupted: deleting cluster {waiter} ..." in child.output, child.tail()
+    left = leftovers(names)
+    assert not any(left.values()), left
+
+
+def test_an_interrupt_in_the_middle_of_a_clusters_end_lets_it_finish_and_ends_the_others(
+        tmp_path, run_child):
+    """The signal comes while the main thread runs anon-on's cleanups (a team's cleanup, run
+    before ``kind delete``) and anon-off is still coming up: anon-off is deleted by the
+    interrupt, anon-on's end goes on to delete it, then the run stops."""
+    (tmp_path / "conftest.py").write_text(HOLD_THE_END)
+    child = run_child(*SCENARIOS, wait=False)
+    holding = until(lambda: next((text for _, text in child.lines
+                                  if "cleanup hold-the-end waits for" in text), None),
+                    timeout=1500, interval=0.5, what="anon-on's end to be under way")
+    assert child.proc.poll() is None, child.tail()
+    names = created(child)
+    ending = re.search(r"(authprobe-anon-on-\S+): cleanup hold-the-end", holding).group(1)
+    other = next(name for name in names if name != ending)
+    child.proc.send_signal(signal.SIGINT)
+    code = child.wait(timeout=600)
+    print(f"SIGINT during the end of {ending}: exit {code}, clusters {names}")
+    assert code == 2, child.tail()
+    assert "INTERNALERROR" not in child.output, child.tail()
+    deleted = [text for _, text in child.lines if re.search(r"deleted \d+ cluster", text)]
+    assert len(deleted) == 1 and deleted[0].endswith(f"deleted 1 cluster(s): {other}"), \
+        child.tail()
+    assert (f"finishing the end of cluster {ending} first (begun before the signal)"
+            in child.output), child.tail()
+    assert f"interrupted: deleting cluster {ending} ..." in child.output, child.tail()
+    outcomes = outcomes_of(tmp_path)
+    phases = {(p["cluster"], p["phase"]): p for p in outcomes["phases"]}
+    teardown = phases[(ending, "teardown")]
+    assert (teardown["outcome"], teardown["message"]) == ("passed", "deleted"), teardown
     left = leftovers(names)
     assert not any(left.values()), left

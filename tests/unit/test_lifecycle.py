@@ -14,7 +14,7 @@ import pytest
 
 from authprobe import progress
 from authprobe.errors import AuthprobeError
-from authprobe.harness import lifecycle, steps
+from authprobe.harness import interrupts, lifecycle, steps
 from authprobe.harness.handle import ClusterHandle
 from authprobe.harness.phases import (
     BRING_UP,
@@ -418,6 +418,79 @@ def test_an_interrupt_deletes_a_cluster_the_run_would_have_kept(said, quick_tear
     e.aborting = p.aborting.is_set
     assert p.abort() == ["c1"]
     assert run.calls == ["stop sampler", "destroy c1", "release lease"]
+
+
+def test_an_interrupt_waits_for_the_cluster_a_worker_is_ending_and_counts_it(
+        said, quick_teardown):
+    run = cluster()
+    run.env = e = env()
+    deleting, go_on = threading.Event(), threading.Event()
+
+    def delete():
+        deleting.set()
+        assert go_on.wait(30)
+        return steps.delete_or_keep(run.env, run)
+
+    run.on_end("delete cluster", delete)
+    p = pool(run, e=e)
+    e.aborting = p.aborting.is_set
+    worker = threading.Thread(target=run.end)
+    worker.start()
+    assert deleting.wait(30)
+    assert run.state is State.ENDED and not run.ended, "its cleanups are under way"
+
+    class Observed:
+        """The record's ending lock: the interrupt coming to it lets the worker go on."""
+
+        def __init__(self, lock) -> None:
+            self.lock = lock
+
+        def __enter__(self):
+            if threading.current_thread() is not worker:
+                go_on.set()
+            return self.lock.__enter__()
+
+        def __exit__(self, *exc):
+            return self.lock.__exit__(*exc)
+
+    run._ending = Observed(run._ending)
+    assert p.abort() == ["c1"]
+    worker.join(30)
+    assert run.ended and run.calls == ["destroy c1"]
+    assert p.ending_here() == []
+
+
+def test_an_interrupt_in_the_middle_of_a_clusters_end_lets_that_end_finish_first(
+        said, quick_teardown):
+    """The signal handler runs on top of the main thread's cleanups: it ends the other
+    clusters, cannot wait for this one, and its interrupt goes on once this end is done."""
+    here, other = cluster("c1"), cluster("c2")
+    e = env()
+    here.env = other.env = e
+    acquired(other)
+    p = pool(here, other, e=e, lifecycle_steps=[Step("teardown", steps.teardown, END)])
+    e.aborting = p.aborting.is_set
+    handled: dict[str, list[str]] = {}
+
+    def handler() -> None:
+        handled["deleted"], handled["finishing"] = p.abort(), p.ending_here()
+        interrupts.deliver(KeyboardInterrupt())
+
+    def delete():
+        here.calls.append("kind delete begins")
+        handler()
+        here.provider.destroy()
+        return steps.DELETED
+
+    here.on_end("delete cluster", delete)
+    here.to(State.BRINGING_UP)
+    here.to(State.UP)
+    with pytest.raises(KeyboardInterrupt):
+        p._end(here)
+    assert handled == {"deleted": ["c2"], "finishing": ["c1"]}
+    assert here.calls == ["kind delete begins", "destroy c1"] and here.ended
+    assert phases(e) == [("teardown", "passed", "deleted")]
+    assert other.calls == ["stop sampler", "destroy c2", "release lease"]
 
 
 @pytest.mark.parametrize("made", [False, True], ids=["never made", "kept"])

@@ -52,12 +52,40 @@ def test_an_interruptible_command_stopped_by_the_interrupt_raises_though_it_exit
     assert "`sh -c" in str(result["error"])
 
 
-def test_a_command_that_runs_on_through_an_interrupt_gives_its_result(tmp_path, children):
-    thread, result = started(tmp_path / "delete.log", interruptible=False)
+def test_a_command_that_runs_on_through_an_interrupt_gives_its_own_result(tmp_path,
+                                                                         children):
+    """``kind delete``: the interrupt does not signal it; it finishes, with its exit code."""
+    go_on = tmp_path / "go-on"
+    log = tmp_path / "delete.log"
+    result: dict = {}
+    argv = ["sh", "-c", f"echo ready; until [ -e {go_on} ]; do sleep 0.05; done; exit 3"]
+    thread = threading.Thread(target=lambda: result.update(
+        value=run_tracked(argv, timeout=60, log=log)))
+    thread.start()
+    until(lambda: "ready" in (log.read_text() if log.exists() else ""), timeout=10,
+          interval=0.05, what="the command to start", quiet=True)
     children.stop_all()
+    assert thread.is_alive(), "the interrupt stopped a command that must run on"
+    go_on.touch()
     thread.join(timeout=30)
-    assert "error" not in result, result
-    assert result["value"].returncode == 0
+    assert result["value"].returncode == 3
+
+
+def test_a_command_whose_wait_an_exception_ends_is_killed(tmp_path, children):
+    """An interrupt raised in the waiting thread leaves no command running."""
+    pid_file = tmp_path / "pid"
+    argv = ["sh", "-c", f"echo $$ > {pid_file}; while :; do sleep 0.05; done"]
+
+    def interrupt() -> bool:
+        if pid_file.exists() and pid_file.read_text().strip():
+            raise KeyboardInterrupt
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        run_tracked(argv, timeout=60, log=tmp_path / "loop.log", should_stop=interrupt,
+                    poll=0.05)
+    pid = int(pid_file.read_text())
+    assert not Path(f"/proc/{pid}").exists(), "the command outlived its wait"
 
 
 def test_an_interruptible_command_started_after_the_interrupt_raises(tmp_path, children):
