@@ -198,9 +198,11 @@ class ClusterState:
         those cleanups are done."""
         with self._ending:
             with self._lock:
+                outer = self._ender is None  # not called again by the thread ending it
+                if outer:
+                    self._ender = threading.current_thread()
                 pending, self._cleanups = self._cleanups[::-1], []
                 self.to(State.ENDED)
-            outer, self._ender = self._ender is None, self._ender or threading.current_thread()
             try:
                 self._said.extend(self._run_cleanups(pending))
             finally:

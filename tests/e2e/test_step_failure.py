@@ -26,7 +26,8 @@ SCENARIOS = ("--pyargs", "authprobe.scenarios", "--k8s-version", VERSION,
              "--profile", "anon-on", "--profile", "anon-off", "--observe-window", "60",
              "-k", "control_plane_comes_up or anonymous_get_root")
 
-TEAM_STEP = '''
+# The team's conftest.py: its steps, each applying to one profile.
+TEAM_STEPS = '''
 from pathlib import Path
 
 from authprobe.harness.phases import BRING_UP, Step
@@ -37,33 +38,7 @@ GO_ON = Path(__file__).parent / "go-on"
 
 
 def typo(env, run):
-    return {{"kubeconfig": run.provider.kubeconfig}}["kube-config"]
-
-
-def wait_for_go_on(env, run):
-    say(f"{{run.name}}: step wait-for-go-on waits for {{GO_ON}}")
-    until(lambda: GO_ON.exists() or env.aborting(), timeout=900, interval=0.5,
-          what=f"{{GO_ON}} to exist")
-    return "went on"
-
-
-def anon_off(env, run):
-    return run.profile.id == "anon-off"
-
-
-def pytest_authprobe_lifecycle_steps(config):
-    return [Step("{name}", {name_py}, BRING_UP, after="ready", applies=anon_off)]
-'''
-
-
-HOLD_THE_END = '''
-from pathlib import Path
-
-from authprobe.harness.phases import BRING_UP, Step
-from authprobe.progress import say
-from authprobe.wait import until
-
-GO_ON = Path(__file__).parent / "go-on"
+    return {"kubeconfig": run.provider.kubeconfig}["kube-config"]
 
 
 def wait_for_go_on(env, run):
@@ -83,21 +58,22 @@ def hold_the_end(env, run):
 
 
 def pytest_authprobe_lifecycle_steps(config):
-    return [Step("wait-for-go-on", wait_for_go_on, BRING_UP, after="ready",
-                 applies=lambda env, run: run.profile.id == "anon-off"),
-            Step("hold-the-end", hold_the_end, BRING_UP, after="ready",
-                 applies=lambda env, run: run.profile.id == "anon-on")]
+    return [Step(name, globals()[name.replace("-", "_")], BRING_UP, after="ready",
+                 applies=lambda env, run, profile=profile: run.profile.id == profile)
+            for name, profile in STEPS]
 '''
 
 
-def team_step(folder, name: str) -> None:
-    (folder / "conftest.py").write_text(TEAM_STEP.format(name=name,
-                                                         name_py=name.replace("-", "_")))
+def team_steps(folder, **steps: str) -> None:
+    """The team's conftest.py in ``folder``, adding each named step (``typo``,
+    ``wait_for_go_on``, ``hold_the_end``) on the profile given."""
+    chosen = [(name.replace("_", "-"), profile) for name, profile in steps.items()]
+    (folder / "conftest.py").write_text(TEAM_STEPS + f"\nSTEPS = {chosen!r}\n")
 
 
 def test_a_team_step_that_raises_errors_its_cluster_and_the_other_runs_on(tmp_path,
                                                                           run_child):
-    team_step(tmp_path, "typo")
+    team_steps(tmp_path, typo="anon-off")
     started = time.monotonic()
     child = run_child(*SCENARIOS)
     took = time.monotonic() - started
@@ -127,29 +103,40 @@ def test_a_team_step_that_raises_errors_its_cluster_and_the_other_runs_on(tmp_pa
     assert not any(left.values()), left
 
 
-def test_an_interrupt_during_a_team_step_leaves_nothing(tmp_path, run_child):
-    team_step(tmp_path, "wait-for-go-on")
-    child = run_child(*SCENARIOS, wait=False)
-    waiting = until(lambda: next((text for _, text in child.lines
-                                  if "step wait-for-go-on waits for" in text), None),
-                    timeout=1500, interval=0.5, what="the team's step to begin waiting")
+def interrupt_at(child, line: str, what: str, profile: str) -> tuple[str, list[str], int]:
+    """Wait for the child run to say ``line`` after the name of its ``profile``'s cluster,
+    then Ctrl-C it: that cluster, every cluster the run created, and the exit code."""
+    said = until(lambda: next((text for _, text in child.lines if line in text), None),
+                 timeout=1500, interval=0.5, what=what)
     assert child.proc.poll() is None, child.tail()
-    names = created(child)
-    waiter = re.search(r"(authprobe-anon-off-\S+): step wait-for-go-on", waiting).group(1)
-    assert waiter in names, (waiting, names)
+    name = re.search(rf"(authprobe-\S+): {re.escape(line)}", said).group(1)
     signalled = time.monotonic()
     child.proc.send_signal(signal.SIGINT)
     code = child.wait(timeout=600)
-    took = time.monotonic() - signalled
-    print(f"SIGINT during the team's step: exit {code}, {took:.0f}s after the signal, "
-          f"clusters {names}")
-    assert code != 0, child.tail()
     assert "INTERNALERROR" not in child.output, child.tail()
     said = [text for _, text in child.lines if "SIGINT received" in text]
     assert len(said) == 1 and "deleting the clusters this run created" in said[0], \
         child.tail()
+    names = created(child)
+    print(f"SIGINT at {line!r} of {name}: exit {code}, "
+          f"{time.monotonic() - signalled:.0f}s after the signal, clusters {names}")
+    assert name in names and name.startswith(f"authprobe-{profile}-"), (name, names)
+    return name, names, code
+
+
+def deleted_by_the_interrupt(child) -> str:
     deleted = [text for _, text in child.lines if re.search(r"deleted \d+ cluster", text)]
-    assert len(deleted) == 1 and waiter in deleted[0], child.tail()
+    assert len(deleted) == 1, child.tail()
+    return deleted[0]
+
+
+def test_an_interrupt_during_a_team_step_leaves_nothing(tmp_path, run_child):
+    team_steps(tmp_path, wait_for_go_on="anon-off")
+    child = run_child(*SCENARIOS, wait=False)
+    waiter, names, code = interrupt_at(child, "step wait-for-go-on waits for",
+                                       "the team's step to begin waiting", "anon-off")
+    assert code == 2, child.tail()
+    assert waiter in deleted_by_the_interrupt(child), child.tail()
     assert f"interrupted: deleting cluster {waiter} ..." in child.output, child.tail()
     left = leftovers(names)
     assert not any(left.values()), left
@@ -160,22 +147,13 @@ def test_an_interrupt_in_the_middle_of_a_clusters_end_lets_it_finish_and_ends_th
     """The signal comes while the main thread runs anon-on's cleanups (a team's cleanup, run
     before ``kind delete``) and anon-off is still coming up: anon-off is deleted by the
     interrupt, anon-on's end goes on to delete it, then the run stops."""
-    (tmp_path / "conftest.py").write_text(HOLD_THE_END)
+    team_steps(tmp_path, wait_for_go_on="anon-off", hold_the_end="anon-on")
     child = run_child(*SCENARIOS, wait=False)
-    holding = until(lambda: next((text for _, text in child.lines
-                                  if "cleanup hold-the-end waits for" in text), None),
-                    timeout=1500, interval=0.5, what="anon-on's end to be under way")
-    assert child.proc.poll() is None, child.tail()
-    names = created(child)
-    ending = re.search(r"(authprobe-anon-on-\S+): cleanup hold-the-end", holding).group(1)
+    ending, names, code = interrupt_at(child, "cleanup hold-the-end waits for",
+                                       "anon-on's end to be under way", "anon-on")
     other = next(name for name in names if name != ending)
-    child.proc.send_signal(signal.SIGINT)
-    code = child.wait(timeout=600)
-    print(f"SIGINT during the end of {ending}: exit {code}, clusters {names}")
     assert code == 2, child.tail()
-    assert "INTERNALERROR" not in child.output, child.tail()
-    deleted = [text for _, text in child.lines if re.search(r"deleted \d+ cluster", text)]
-    assert len(deleted) == 1 and deleted[0].endswith(f"deleted 1 cluster(s): {other}"), \
+    assert deleted_by_the_interrupt(child).endswith(f"deleted 1 cluster(s): {other}"), \
         child.tail()
     assert (f"finishing the end of cluster {ending} first (begun before the signal)"
             in child.output), child.tail()

@@ -286,6 +286,22 @@ def test_cleanups_run_last_first_once(said):
     assert run.calls[-1] == "server", "what is acquired after the end is undone at once"
 
 
+class Observed:
+    """A record's ending lock that sets ``came`` when a thread other than ``first`` comes
+    to it."""
+
+    def __init__(self, lock, first: threading.Thread, came: threading.Event) -> None:
+        self.lock, self.first, self.came = lock, first, came
+
+    def __enter__(self):
+        if threading.current_thread() is not self.first:
+            self.came.set()
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+
 def test_an_end_met_while_another_thread_ends_the_cluster_waits_for_its_cleanups():
     run = cluster()
     deleting, go_on = threading.Event(), threading.Event()
@@ -301,22 +317,7 @@ def test_an_end_met_while_another_thread_ends_the_cluster_waits_for_its_cleanups
     first.start()
     assert deleting.wait(30)
     waiting = threading.Event()
-
-    class Observed:
-        """The record's ending lock, saying when the second end comes to it."""
-
-        def __init__(self, lock) -> None:
-            self.lock = lock
-
-        def __enter__(self):
-            if threading.current_thread() is not first:
-                waiting.set()
-            return self.lock.__enter__()
-
-        def __exit__(self, *exc):
-            return self.lock.__exit__(*exc)
-
-    run._ending = Observed(run._ending)
+    run._ending = Observed(run._ending, first, waiting)
     lines: list[list[str]] = []
     second = threading.Thread(target=lambda: lines.append(run.end()))
     second.start()
@@ -438,22 +439,7 @@ def test_an_interrupt_waits_for_the_cluster_a_worker_is_ending_and_counts_it(
     worker.start()
     assert deleting.wait(30)
     assert run.state is State.ENDED and not run.ended, "its cleanups are under way"
-
-    class Observed:
-        """The record's ending lock: the interrupt coming to it lets the worker go on."""
-
-        def __init__(self, lock) -> None:
-            self.lock = lock
-
-        def __enter__(self):
-            if threading.current_thread() is not worker:
-                go_on.set()
-            return self.lock.__enter__()
-
-        def __exit__(self, *exc):
-            return self.lock.__exit__(*exc)
-
-    run._ending = Observed(run._ending)
+    run._ending = Observed(run._ending, worker, go_on)  # the interrupt coming lets it go on
     assert p.abort() == ["c1"]
     worker.join(30)
     assert run.ended and run.calls == ["destroy c1"]
