@@ -40,12 +40,7 @@ def deliver(interrupt: BaseException) -> None:
     """From a signal handler: raise ``interrupt`` now, or, in the middle of an end the main
     thread holds, once that end is done."""
     global _pending
-    if _depth and _in_main():
+    if _depth:  # only the main thread counts its ends
         _pending = _pending or interrupt
         return
     raise interrupt
-
-
-def holding() -> bool:
-    """Whether the calling thread is the main thread inside an end it holds."""
-    return _depth > 0 and _in_main()
